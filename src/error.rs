@@ -1,0 +1,33 @@
+//! The fatal errors of a run (SPEC 8, exit code 1). A bad record is never one of these: it becomes a
+//! reject (SPEC 6). Each variant names the file or column at fault, in one line.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CporError {
+    /// An input path that names no file, a directory or glob with no `.csv`/`.parquet` file in it.
+    #[error("{source_name} input {path}: {message}")]
+    InputPath { source_name: &'static str, path: String, message: String },
+
+    /// A file that cannot be opened or decoded as CSV or Parquet.
+    #[error("cannot read {source_name} file {path}: {message}")]
+    Unreadable { source_name: &'static str, path: PathBuf, message: String },
+
+    /// A required column is absent from an input file's header or schema.
+    #[error("{source_name} file {path}: missing required column '{column}'")]
+    MissingColumn { source_name: &'static str, path: PathBuf, column: String },
+
+    /// The holidays file cannot be read or holds a bad row.
+    #[error("holidays file {path}: {message}")]
+    Holidays { path: PathBuf, message: String },
+
+    /// Writing the output directory failed.
+    #[error("writing output {path}: {message}")]
+    Output { path: PathBuf, message: String },
+
+    /// The run's own accounting check failed: a record was lost or counted twice (SPEC 7).
+    #[error("accounting check failed for {source_name}: {message}")]
+    Accounting { source_name: &'static str, message: String },
+}

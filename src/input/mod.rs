@@ -1,0 +1,293 @@
+//! Reading the inputs (SPEC 2): resolving paths to files, matching columns, and streaming each
+//! file's records in batches, whatever the file's format.
+//!
+//! A batch exposes cells, not rows of a fixed type, so that one set of record parsers
+//! (`crate::records`) serves CSV and Parquet alike. Batches are parsed in parallel and handed to the
+//! caller in file order, so record numbers and "first in file order wins" stay exact.
+
+mod csv_file;
+mod parquet_file;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::CporError;
+use crate::rejects::{Fault, RejectReason, Source};
+use crate::types::{Days, Micros};
+
+/// Rows per batch: large enough to keep both cores busy, small enough to bound memory.
+pub const BATCH_ROWS: usize = 1 << 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+}
+
+/// One input file, with the path as the user gave it (used in rejects and the summary).
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    pub given: String,
+    pub path: PathBuf,
+    pub format: FileFormat,
+}
+
+fn format_of(path: &Path) -> Option<FileFormat> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "csv" => Some(FileFormat::Csv),
+        "parquet" => Some(FileFormat::Parquet),
+        _ => None,
+    }
+}
+
+/// Turns the paths given for one input into files, in file order: a file as is, a directory's
+/// `*.csv` and `*.parquet` files sorted by name, a glob's matches sorted by name. A path that matches
+/// nothing is fatal: a nightly run over an empty export is an operator's problem to see, not to skip.
+pub fn resolve(source: Source, given: &[String]) -> Result<Vec<InputFile>, CporError> {
+    let fail = |path: &str, message: &str| CporError::InputPath {
+        source_name: source.as_str(),
+        path: path.to_string(),
+        message: message.to_string(),
+    };
+    let mut files = Vec::new();
+    for text in given {
+        let path = Path::new(text);
+        let mut found: Vec<PathBuf> = if path.is_dir() {
+            std::fs::read_dir(path)
+                .map_err(|e| fail(text, &e.to_string()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && format_of(p).is_some())
+                .collect()
+        } else if path.exists() {
+            if format_of(path).is_none() {
+                return Err(fail(text, "not a .csv or .parquet file"));
+            }
+            vec![path.to_path_buf()]
+        } else if text.contains(['*', '?', '[']) {
+            glob::glob(text)
+                .map_err(|e| fail(text, &e.to_string()))?
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file() && format_of(p).is_some())
+                .collect()
+        } else {
+            return Err(fail(text, "no such file or directory"));
+        };
+        if found.is_empty() {
+            return Err(fail(text, "no .csv or .parquet files found"));
+        }
+        found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
+        for path in found {
+            let format = format_of(&path).expect("filtered by extension");
+            let given = if path == Path::new(text) { text.clone() } else { path.display().to_string() };
+            files.push(InputFile { given, path, format });
+        }
+    }
+    Ok(files)
+}
+
+/// One cell of a record, trimmed; an empty cell is `Null`. Parquet typed columns arrive typed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Text(&'a str),
+    Timestamp(Micros),
+    Date(Days),
+    Int(i64),
+}
+
+impl Cell<'_> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Cell::Null)
+    }
+}
+
+/// A batch of consecutive records of one file.
+pub trait Batch: Sync {
+    fn len(&self) -> usize;
+    /// Cell `col` (an index into the file's header) of row `row`.
+    fn cell(&self, row: usize, col: usize) -> Cell<'_>;
+    /// Why the row cannot be parsed at all (a CSV row with the wrong number of fields).
+    fn malformed(&self, row: usize) -> Option<Fault>;
+    /// The record as a JSON object of column name → original text (`{"_line": …}` when malformed).
+    fn raw(&self, row: usize) -> String;
+}
+
+/// One record of a batch, seen through the file's column map.
+pub struct RowView<'a> {
+    batch: &'a dyn Batch,
+    row: usize,
+    columns: &'a [Option<usize>],
+}
+
+impl RowView<'_> {
+    /// The cell of the `k`-th column of the source's column list; `Null` when the file lacks it.
+    pub fn get(&self, k: usize) -> Cell<'_> {
+        match self.columns[k] {
+            Some(col) => self.batch.cell(self.row, col),
+            None => Cell::Null,
+        }
+    }
+}
+
+/// A column a source knows, and whether a file must have it.
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+/// Parses the records of one source from cells.
+pub trait RecordParser: Sync {
+    type Record: Send;
+    const SOURCE: Source;
+    const COLUMNS: &'static [ColumnSpec];
+    fn parse(&self, row: &RowView<'_>) -> Result<Self::Record, Fault>;
+    /// A check on the file's columns beyond the required ones.
+    fn check_columns(&self, _present: &[Option<usize>]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A parsed record of a batch, with its 1-based record number within its file.
+pub struct Parsed<T> {
+    pub record: u64,
+    pub result: Result<T, Fault>,
+}
+
+/// Maps the source's columns onto a file's header: trimmed, case-insensitive; first match wins.
+fn map_columns<P: RecordParser>(parser: &P, file: &InputFile, header: &[String]) -> Result<Vec<Option<usize>>, CporError> {
+    let columns: Vec<Option<usize>> = P::COLUMNS
+        .iter()
+        .map(|spec| header.iter().position(|h| h.trim().eq_ignore_ascii_case(spec.name)))
+        .collect();
+    for (spec, index) in P::COLUMNS.iter().zip(&columns) {
+        if spec.required && index.is_none() {
+            return Err(CporError::MissingColumn {
+                source_name: P::SOURCE.as_str(),
+                path: file.path.clone(),
+                column: spec.name.to_string(),
+            });
+        }
+    }
+    parser.check_columns(&columns).map_err(|column| CporError::MissingColumn {
+        source_name: P::SOURCE.as_str(),
+        path: file.path.clone(),
+        column,
+    })?;
+    Ok(columns)
+}
+
+/// Statistics of one file: its records and its content hash (SPEC 7).
+#[derive(Clone, Debug)]
+pub struct FileStats {
+    pub given: String,
+    pub records: u64,
+    pub sha256: String,
+}
+
+/// Reads one file batch by batch. Each batch is parsed in parallel; `consume` receives the batch and
+/// its parsed records in file order (the batch stays available for the raw text of rejects).
+pub fn read_file<P: RecordParser>(
+    parser: &P,
+    file: &InputFile,
+    mut consume: impl FnMut(&dyn Batch, Vec<Parsed<P::Record>>),
+) -> Result<FileStats, CporError> {
+    let unreadable = |message: String| CporError::Unreadable {
+        source_name: P::SOURCE.as_str(),
+        path: file.path.clone(),
+        message,
+    };
+    // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
+    let (hash, records) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| sha256_file(&file.path));
+        let records = (|| {
+            let mut records = 0u64;
+            let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
+                let first = records + 1;
+                let parsed: Vec<Parsed<P::Record>> = (0..batch.len())
+                    .into_par_iter()
+                    .map(|row| Parsed {
+                        record: first + row as u64,
+                        result: match batch.malformed(row) {
+                            Some(fault) => Err(fault),
+                            None => parser.parse(&RowView { batch, row, columns }),
+                        },
+                    })
+                    .collect();
+                records += batch.len() as u64;
+                consume(batch, parsed);
+            };
+            let map = |header: &[String]| map_columns(parser, file, header);
+            match file.format {
+                FileFormat::Csv => csv_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?,
+                FileFormat::Parquet => parquet_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?,
+            }
+            Ok::<u64, CporError>(records)
+        })();
+        let hash = hasher.join().unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked")));
+        (hash, records)
+    });
+    let sha256 = hash.map_err(|e| unreadable(e.to_string()))?;
+    Ok(FileStats { given: file.given.clone(), records: records?, sha256 })
+}
+
+/// A failure inside a reader: either already a `CporError` (a missing column) or a message that
+/// becomes "cannot read file".
+pub(crate) enum ReadError {
+    Fatal(CporError),
+    Message(String),
+}
+
+impl ReadError {
+    fn or_unreadable(self, unreadable: &impl Fn(String) -> CporError) -> CporError {
+        match self {
+            ReadError::Fatal(e) => e,
+            ReadError::Message(m) => unreadable(m),
+        }
+    }
+}
+
+impl From<CporError> for ReadError {
+    fn from(e: CporError) -> Self {
+        ReadError::Fatal(e)
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a JSON object of (name, text) pairs in the given order.
+pub(crate) fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, String)>) -> String {
+    let mut out = String::from("{");
+    for (i, (name, value)) in pairs.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&serde_json::to_string(name).expect("strings serialize"));
+        out.push_str(": ");
+        out.push_str(&serde_json::to_string(&value).expect("strings serialize"));
+    }
+    out.push('}');
+    out
+}
+
+/// The fault for a CSV row whose number of fields differs from the header's.
+pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
+    Fault::new(
+        RejectReason::MalformedRow,
+        format!("The row has {fields} fields where the header has {expected}."),
+    )
+}

@@ -1,0 +1,110 @@
+//! Parquet files (SPEC 2), read with polars' lazy scanner in row slices so that memory stays bounded
+//! by the slice, not the file. Timestamp, date and integer columns arrive typed; any other column is
+//! cast to text and parsed like a CSV cell.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{json_object, Batch, Cell, ReadError};
+use crate::error::CporError;
+use crate::rejects::Fault;
+use crate::types::{format_date, format_timestamp};
+
+/// Rows per slice: a whole row group or so, so that a slice rarely decodes a row group twice.
+const SLICE_ROWS: usize = 1 << 20;
+
+enum Col {
+    Text(StringChunked),
+    /// Microseconds since the epoch, whatever the file's unit.
+    Timestamp(Int64Chunked, TimeUnit),
+    Date(Int32Chunked),
+    Int(Int64Chunked),
+}
+
+struct ParquetBatch<'h> {
+    header: &'h [String],
+    columns: Vec<Col>,
+    len: usize,
+}
+
+fn to_micros(value: i64, unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Nanoseconds => value.div_euclid(1000),
+        TimeUnit::Microseconds => value,
+        TimeUnit::Milliseconds => value * 1000,
+    }
+}
+
+impl Batch for ParquetBatch<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        match &self.columns[col] {
+            Col::Text(ca) => match ca.get(row).map(str::trim) {
+                None | Some("") => Cell::Null,
+                Some(t) => Cell::Text(t),
+            },
+            Col::Timestamp(ca, unit) => ca.get(row).map_or(Cell::Null, |v| Cell::Timestamp(to_micros(v, *unit))),
+            Col::Date(ca) => ca.get(row).map_or(Cell::Null, Cell::Date),
+            Col::Int(ca) => ca.get(row).map_or(Cell::Null, Cell::Int),
+        }
+    }
+
+    fn malformed(&self, _row: usize) -> Option<Fault> {
+        None
+    }
+
+    fn raw(&self, row: usize) -> String {
+        json_object(self.header.iter().zip(&self.columns).map(|(name, col)| {
+            let text = match col {
+                Col::Text(ca) => ca.get(row).unwrap_or("").to_string(),
+                Col::Timestamp(ca, unit) => ca.get(row).map_or(String::new(), |v| format_timestamp(to_micros(v, *unit))),
+                Col::Date(ca) => ca.get(row).map_or(String::new(), format_date),
+                Col::Int(ca) => ca.get(row).map_or(String::new(), |v| v.to_string()),
+            };
+            (name.as_str(), text)
+        }))
+    }
+}
+
+fn convert(column: &Column) -> PolarsResult<Col> {
+    let series = column.as_materialized_series().rechunk();
+    Ok(match series.dtype() {
+        DataType::String => Col::Text(series.str()?.clone()),
+        DataType::Datetime(unit, _) => Col::Timestamp(series.datetime()?.physical().clone(), *unit),
+        DataType::Date => Col::Date(series.date()?.physical().clone()),
+        dt if dt.is_integer() => Col::Int(series.cast(&DataType::Int64)?.i64()?.clone()),
+        _ => Col::Text(series.cast(&DataType::String)?.str()?.clone()),
+    })
+}
+
+pub(super) fn read_batches(
+    path: &Path,
+    map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
+    handle: &mut dyn FnMut(&dyn Batch, &[Option<usize>]),
+) -> Result<(), ReadError> {
+    let polars = |e: PolarsError| ReadError::Message(e.to_string());
+    let source = PlRefPath::try_from_path(path).map_err(polars)?;
+    let mut scan = LazyFrame::scan_parquet(source, ScanArgsParquet::default()).map_err(polars)?;
+    let schema = scan.collect_schema().map_err(polars)?;
+    let header: Vec<String> = schema.iter_names().map(|n| n.trim().to_string()).collect();
+    let columns = map(&header)?;
+    let rows = scan.clone().select([len()]).collect().map_err(polars)?;
+    let rows = rows.column("len").map_err(polars)?.cast(&DataType::UInt64).map_err(polars)?;
+    let rows = rows.u64().map_err(polars)?.get(0).unwrap_or(0) as usize;
+    let mut offset = 0;
+    while offset < rows {
+        let df = scan.clone().slice(offset as i64, SLICE_ROWS as IdxSize).collect().map_err(polars)?;
+        let converted = df.columns().iter().map(convert).collect::<PolarsResult<Vec<Col>>>().map_err(polars)?;
+        let batch = ParquetBatch { header: &header, columns: converted, len: df.height() };
+        if batch.len == 0 {
+            break;
+        }
+        handle(&batch, &columns);
+        offset += batch.len;
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! The output directory (SPEC 6): ledger, reports, rejects and summary, in CSV or Parquet, written
+//! into a staging directory beside `--out` and swapped into place only when complete, so that a
+//! failed or killed run leaves the previous output as it was.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::config::{OutputFormat, RunConfig};
+use crate::error::CporError;
+use crate::evaluate::Evaluation;
+use crate::progress::Progress;
+use crate::records::Claim;
+use crate::rejects::Reject;
+use crate::report::Report;
+use crate::summary::Summary;
+use crate::types::{format_date, format_timestamp, Micros};
+
+/// One ledger row: a claim with its evaluation and report.
+pub struct LedgerRow<'a> {
+    pub claim: &'a Claim,
+    pub evaluation: &'a Evaluation,
+    pub report: Option<&'a Report>,
+}
+
+impl<'a> LedgerRow<'a> {
+    pub fn new(claim: &'a Claim, evaluation: &'a Evaluation, report: Option<&'a Report>) -> Self {
+        LedgerRow { claim, evaluation, report }
+    }
+
+    pub fn related(&self) -> String {
+        self.evaluation.related.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(";")
+    }
+
+    pub fn report_rows(&self) -> usize {
+        self.report.map_or(0, |r| r.rows.len())
+    }
+
+    pub fn starting_hwm(&self) -> Option<u64> {
+        self.report.and_then(|r| r.starting_hwm)
+    }
+}
+
+pub const LEDGER_COLUMNS: [&str; 16] = [
+    "claim_id",
+    "partner_id",
+    "tenant_id",
+    "engagement",
+    "workload",
+    "subscription_id",
+    "customer_country",
+    "submitted_at",
+    "notified_at",
+    "window_closes_at",
+    "status",
+    "official_at",
+    "ended_at",
+    "related_claim_ids",
+    "report_rows",
+    "starting_hwm",
+];
+
+pub const REPORT_COLUMNS: [&str; 10] = [
+    "claim_id",
+    "partner_id",
+    "tenant_id",
+    "engagement",
+    "workload",
+    "subscription_id",
+    "date",
+    "active_users",
+    "paid_seats",
+    "assigned_seats",
+];
+
+pub const REJECT_COLUMNS: [&str; 6] = ["source", "file", "record", "reason", "detail", "raw"];
+
+/// Everything the run writes besides the summary.
+pub struct Outputs<'a> {
+    pub ledger: &'a [LedgerRow<'a>],
+    /// One per claim, in the claims' order (the ledger refers to them).
+    pub reports: &'a [Option<Report>],
+    pub rejects: &'a [Reject],
+}
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
+
+fn ts(value: Option<Micros>) -> String {
+    value.map_or(String::new(), format_timestamp)
+}
+
+fn ledger_record(row: &LedgerRow<'_>) -> [String; 16] {
+    let (c, e) = (row.claim, row.evaluation);
+    [
+        c.id.to_string(),
+        c.partner_id.to_string(),
+        c.tenant.to_string(),
+        c.engagement.as_str().to_string(),
+        c.workload.clone(),
+        opt(c.subscription),
+        opt(c.country.map(|k| k.as_str().to_string())),
+        format_timestamp(c.submitted_at),
+        ts(c.notified_at),
+        ts(e.window_closes_at),
+        e.status.as_str().to_string(),
+        ts(e.official_at()),
+        ts(e.walk.ended_at),
+        row.related(),
+        row.report_rows().to_string(),
+        opt(row.starting_hwm()),
+    ]
+}
+
+fn report_record(claim: &Claim, row: &crate::report::KeptRow) -> [String; 10] {
+    [
+        claim.id.to_string(),
+        claim.partner_id.to_string(),
+        claim.tenant.to_string(),
+        claim.engagement.as_str().to_string(),
+        claim.workload.clone(),
+        opt(row.subscription),
+        format_date(row.date),
+        opt(row.active_users),
+        opt(row.paid_seats),
+        opt(row.assigned_seats),
+    ]
+}
+
+fn reject_record(r: &Reject) -> [String; 6] {
+    [
+        r.source.as_str().to_string(),
+        r.file.clone(),
+        r.record.to_string(),
+        r.reason.as_str().to_string(),
+        r.detail.clone(),
+        r.raw.clone(),
+    ]
+}
+
+fn write_csv<const N: usize>(path: &Path, header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> std::io::Result<()> {
+    let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    let mut writer = csv::Writer::from_writer(file);
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(&row)?;
+    }
+    writer.into_inner().map_err(|e| e.into_error())?.flush()
+}
+
+fn str_col(name: &str, values: Vec<String>) -> Column {
+    let values: Vec<Option<String>> = values.into_iter().map(|v| (!v.is_empty()).then_some(v)).collect();
+    Column::new(name.into(), values)
+}
+
+fn ts_col(name: &str, values: Vec<Option<Micros>>) -> Column {
+    Series::new(name.into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+        .into_column()
+}
+
+fn u64_col(name: &str, values: Vec<Option<u64>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+fn write_parquet(path: &Path, columns: Vec<Column>) -> Result<(), PolarsError> {
+    let mut df = DataFrame::new_infer_height(columns)?;
+    ParquetWriter::new(BufWriter::new(File::create(path)?)).finish(&mut df)?;
+    Ok(())
+}
+
+fn ledger_parquet(path: &Path, rows: &[LedgerRow<'_>]) -> Result<(), PolarsError> {
+    let text = |k: usize| rows.iter().map(|r| ledger_record(r)[k].clone()).collect::<Vec<_>>();
+    let columns = vec![
+        str_col("claim_id", text(0)),
+        str_col("partner_id", text(1)),
+        str_col("tenant_id", text(2)),
+        str_col("engagement", text(3)),
+        str_col("workload", text(4)),
+        str_col("subscription_id", text(5)),
+        str_col("customer_country", text(6)),
+        ts_col("submitted_at", rows.iter().map(|r| Some(r.claim.submitted_at)).collect()),
+        ts_col("notified_at", rows.iter().map(|r| r.claim.notified_at).collect()),
+        ts_col("window_closes_at", rows.iter().map(|r| r.evaluation.window_closes_at).collect()),
+        str_col("status", text(10)),
+        ts_col("official_at", rows.iter().map(|r| r.evaluation.official_at()).collect()),
+        ts_col("ended_at", rows.iter().map(|r| r.evaluation.walk.ended_at).collect()),
+        str_col("related_claim_ids", text(13)),
+        u64_col("report_rows", rows.iter().map(|r| Some(r.report_rows() as u64)).collect()),
+        u64_col("starting_hwm", rows.iter().map(|r| r.starting_hwm()).collect()),
+    ];
+    write_parquet(path, columns)
+}
+
+fn report_parquet(path: &Path, claim: &Claim, report: &Report) -> Result<(), PolarsError> {
+    let n = report.rows.len();
+    let same = |value: String| str_col("", vec![value; n]);
+    let named = |c: Column, name: &str| c.with_name(name.into());
+    let columns = vec![
+        named(same(claim.id.to_string()), "claim_id"),
+        named(same(claim.partner_id.to_string()), "partner_id"),
+        named(same(claim.tenant.to_string()), "tenant_id"),
+        named(same(claim.engagement.as_str().to_string()), "engagement"),
+        named(same(claim.workload.clone()), "workload"),
+        str_col("subscription_id", report.rows.iter().map(|r| opt(r.subscription)).collect()),
+        Series::new("date".into(), report.rows.iter().map(|r| r.date).collect::<Vec<i32>>()).into_date().into_column(),
+        u64_col("active_users", report.rows.iter().map(|r| r.active_users).collect()),
+        u64_col("paid_seats", report.rows.iter().map(|r| r.paid_seats).collect()),
+        u64_col("assigned_seats", report.rows.iter().map(|r| r.assigned_seats).collect()),
+    ];
+    write_parquet(path, columns)
+}
+
+fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {
+    let text = |k: usize| rejects.iter().map(|r| reject_record(r)[k].clone()).collect::<Vec<_>>();
+    let columns = vec![
+        str_col("source", text(0)),
+        str_col("file", text(1)),
+        u64_col("record", rejects.iter().map(|r| Some(r.record)).collect()),
+        str_col("reason", text(3)),
+        str_col("detail", text(4)),
+        str_col("raw", text(5)),
+    ];
+    write_parquet(path, columns)
+}
+
+/// A directory being filled beside the final one; removed again unless committed.
+struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn new(target: &Path) -> std::io::Result<Staging> {
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)?;
+        let name = target.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
+        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir(&dir)?;
+        Ok(Staging { dir, target: target.to_path_buf(), committed: false })
+    }
+
+    /// Swaps the staging directory into place: the old output is moved aside first and removed
+    /// only once the new one stands where it was.
+    fn commit(mut self) -> std::io::Result<()> {
+        let old = self.dir.with_file_name(format!(
+            "{}.previous",
+            self.dir.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned())
+        ));
+        let had_old = self.target.exists();
+        if had_old {
+            fs::rename(&self.target, &old)?;
+        }
+        if let Err(e) = fs::rename(&self.dir, &self.target) {
+            if had_old {
+                fs::rename(&old, &self.target)?;
+            }
+            return Err(e);
+        }
+        self.committed = true;
+        if had_old {
+            fs::remove_dir_all(&old)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn fail(path: &Path, message: String) -> CporError {
+    CporError::Output { path: path.to_path_buf(), message }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CporError + '_ {
+    move |e| fail(path, e.to_string())
+}
+
+fn pl(path: &Path) -> impl Fn(PolarsError) -> CporError + '_ {
+    move |e| fail(path, e.to_string())
+}
+
+/// Writes every output into a staging directory, then the summary (with the write timing), then
+/// swaps it into place.
+pub fn write_outputs(
+    config: &RunConfig,
+    outputs: &Outputs<'_>,
+    summary: &mut Summary,
+    progress: &Progress,
+    started: Instant,
+) -> Result<(), CporError> {
+    let stage = Instant::now();
+    let staging = Staging::new(&config.out).map_err(io(&config.out))?;
+    let dir = &staging.dir;
+    let ext = config.format.extension();
+
+    let ledger_path = dir.join(format!("ledger.{ext}"));
+    match config.format {
+        OutputFormat::Csv => write_csv(&ledger_path, LEDGER_COLUMNS, outputs.ledger.iter().map(ledger_record)).map_err(io(&ledger_path))?,
+        OutputFormat::Parquet => ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?,
+    }
+    let rejects_path = dir.join(format!("rejects.{ext}"));
+    match config.format {
+        OutputFormat::Csv => write_csv(&rejects_path, REJECT_COLUMNS, outputs.rejects.iter().map(reject_record)).map_err(io(&rejects_path))?,
+        OutputFormat::Parquet => rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?,
+    }
+
+    let reports_dir = dir.join("reports");
+    fs::create_dir(&reports_dir).map_err(io(&reports_dir))?;
+    let with_report: Vec<&LedgerRow<'_>> = outputs.ledger.iter().filter(|r| r.report.is_some()).collect();
+    let partners: BTreeSet<&str> = with_report.iter().map(|r| r.claim.partner_id.as_str()).collect();
+    for partner in partners {
+        let path = reports_dir.join(partner);
+        fs::create_dir(&path).map_err(io(&path))?;
+    }
+    let bar = progress.bar("writing reports", with_report.len() as u64);
+    with_report.par_iter().try_for_each(|row| {
+        let (claim, report) = (row.claim, row.report.expect("filtered"));
+        let path = reports_dir.join(claim.partner_id.as_str()).join(format!("{}.{ext}", claim.id));
+        let result = match config.format {
+            OutputFormat::Csv => write_csv(&path, REPORT_COLUMNS, report.rows.iter().map(|r| report_record(claim, r))).map_err(io(&path)),
+            OutputFormat::Parquet => report_parquet(&path, claim, report).map_err(pl(&path)),
+        };
+        bar.inc(1);
+        result
+    })?;
+    bar.finish();
+
+    summary.timings.write = stage.elapsed().as_secs_f64();
+    summary.timings.total = started.elapsed().as_secs_f64();
+    let summary_path = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(summary).map_err(|e| fail(&summary_path, e.to_string()))?;
+    fs::write(&summary_path, json + "\n").map_err(io(&summary_path))?;
+    staging.commit().map_err(io(&config.out))
+}

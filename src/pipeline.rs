@@ -1,0 +1,201 @@
+//! The run, stage by stage: read and check claims, then responses (which are checked against the
+//! claims), evaluate as of T, read usage keeping only the rows a report can hold, build the reports
+//! and write everything through a staging directory (SPEC 2–7).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use crate::config::RunConfig;
+use crate::error::CporError;
+use crate::evaluate::{evaluate, Evaluation};
+use crate::input::{read_file, resolve, FileStats, RecordParser};
+use crate::output::{write_outputs, LedgerRow, Outputs};
+use crate::progress::Progress;
+use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
+use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
+use crate::report::{build_reports, UsageIndex};
+use crate::summary::{InputSummary, Summary, Timings};
+use crate::types::{Id, Micros, Uuid};
+
+/// What became of one parsed record after the checks between records.
+pub enum Verdict {
+    Accepted,
+    Deferred,
+    Rejected(Fault),
+}
+
+/// Reads every file of one input in file order. `decide` sees each record that passed its own checks,
+/// in file order, and says whether it is accepted, deferred or rejected; it keeps what it accepts.
+fn read_input<P: RecordParser>(
+    parser: &P,
+    given: &[String],
+    progress: &Progress,
+    rejects: &mut Vec<Reject>,
+    mut decide: impl FnMut(P::Record) -> Verdict,
+) -> Result<InputSummary, CporError> {
+    let files = resolve(P::SOURCE, given)?;
+    let mut summary = InputSummary::default();
+    let spinner = progress.spinner(&format!("reading {}", P::SOURCE));
+    for file in &files {
+        let stats: FileStats = read_file(parser, file, |batch, parsed| {
+            for (row, record) in parsed.into_iter().enumerate() {
+                let verdict = match record.result {
+                    Ok(value) => decide(value),
+                    Err(fault) => Verdict::Rejected(fault),
+                };
+                match verdict {
+                    Verdict::Accepted => summary.accepted += 1,
+                    Verdict::Deferred => summary.deferred += 1,
+                    Verdict::Rejected(fault) => {
+                        summary.rejected += 1;
+                        rejects.push(Reject {
+                            source: P::SOURCE,
+                            file: file.given.clone(),
+                            record: record.record,
+                            reason: fault.reason,
+                            detail: fault.detail,
+                            raw: batch.raw(row),
+                        });
+                    }
+                }
+            }
+            spinner.inc(batch.len() as u64);
+        })?;
+        summary.records += stats.records;
+        summary.files.push(stats.into());
+    }
+    spinner.finish();
+    Ok(summary)
+}
+
+/// What the responses are checked against: every claim that passed its own checks, deferred or not.
+struct KnownClaim {
+    tenant: Uuid,
+    notified_at: Option<Micros>,
+}
+
+/// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
+pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
+    let started = Instant::now();
+    let progress = Progress::new(config.progress);
+    let mut timings = Timings::default();
+    let mut rejects = Vec::new();
+    let as_of = config.as_of;
+
+    // Claims: own checks, then uniqueness (first in file order wins), then deferral.
+    let mut claims: Vec<Claim> = Vec::new();
+    let mut known: HashMap<Id, KnownClaim> = HashMap::new();
+    let claims_summary = read_input(&ClaimParser, &config.inputs.claims, &progress, &mut rejects, |claim| {
+        if known.contains_key(&claim.id) {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::DuplicateClaimId,
+                format!("claim_id {} appeared earlier in file order.", claim.id),
+            ));
+        }
+        known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
+        if claim.submitted_at > as_of {
+            return Verdict::Deferred;
+        }
+        claims.push(claim);
+        Verdict::Accepted
+    })?;
+
+    // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
+    let mut responses: Vec<Response> = Vec::new();
+    let mut response_ids: HashSet<Id> = HashSet::new();
+    let responses_summary = read_input(&ResponseParser, &config.inputs.responses, &progress, &mut rejects, |r| {
+        if !response_ids.insert(r.id.clone()) {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::DuplicateResponseId,
+                format!("response_id {} appeared earlier in file order.", r.id),
+            ));
+        }
+        if r.responded_at > as_of {
+            return Verdict::Deferred;
+        }
+        let Some(claim) = known.get(&r.claim_id) else {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::UnknownClaim,
+                format!("claim_id {} names no valid claim.", r.claim_id),
+            ));
+        };
+        if claim.tenant != r.tenant {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::TenantMismatch,
+                format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
+            ));
+        }
+        if claim.notified_at.is_none_or(|n| r.responded_at < n) {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::ResponseBeforeNotification,
+                match claim.notified_at {
+                    None => format!("Claim {} has not been notified.", r.claim_id),
+                    Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
+                },
+            ));
+        }
+        responses.push(r);
+        Verdict::Accepted
+    })?;
+    drop(known);
+    timings.read = started.elapsed().as_secs_f64();
+
+    let stage = Instant::now();
+    let spinner = progress.spinner("evaluating claims");
+    let evaluations = evaluate(&claims, &responses, &config.calendar, as_of);
+    spinner.finish();
+    timings.evaluate = stage.elapsed().as_secs_f64();
+
+    // Usage: own checks, uniqueness of (tenant, workload, subscription, date), then deferral; only rows
+    // of a tenant and workload with a report are kept.
+    let stage = Instant::now();
+    let mut index = UsageIndex::new(
+        claims
+            .iter()
+            .zip(&evaluations)
+            .filter(|(_, e)| e.status.has_report())
+            .map(|(c, _)| (c.tenant, c.workload.to_lowercase())),
+    );
+    let last_known_day = config.calendar.local_date(as_of);
+    let usage_summary = read_input(&UsageParser, &config.inputs.usage, &progress, &mut rejects, |row| {
+        let Some(workload) = index.first_of_key(&row) else {
+            return Verdict::Rejected(Fault::new(
+                RejectReason::DuplicateUsageRow,
+                "An earlier row has the same tenant_id, workload, subscription_id and date.",
+            ));
+        };
+        if row.date > last_known_day {
+            return Verdict::Deferred;
+        }
+        index.keep(row, workload);
+        Verdict::Accepted
+    })?;
+    timings.read += stage.elapsed().as_secs_f64();
+
+    let stage = Instant::now();
+    let reports = build_reports(&claims, &evaluations, index, &config.calendar, as_of);
+    timings.report = stage.elapsed().as_secs_f64();
+
+    sort_rejects(&mut rejects);
+    let mut ledger: Vec<LedgerRow> = claims
+        .iter()
+        .zip(&evaluations)
+        .zip(&reports)
+        .map(|((claim, evaluation), report)| LedgerRow::new(claim, evaluation, report.as_ref()))
+        .collect();
+    ledger.sort_by(|a, b| a.claim.id.cmp(&b.claim.id));
+
+    let mut summary = Summary::new(config);
+    summary.inputs.insert(Source::Claims.as_str(), claims_summary);
+    summary.inputs.insert(Source::Responses.as_str(), responses_summary);
+    summary.inputs.insert(Source::Usage.as_str(), usage_summary);
+    summary.count_statuses(evaluations.iter().map(|e: &Evaluation| e.status));
+    summary.count_rejects(&rejects);
+    summary.count_reports(reports.iter().flatten().map(|r| r.rows.len()));
+    summary.check_accounting(&rejects)?;
+    summary.timings = timings;
+
+    let outputs = Outputs { ledger: &ledger, reports: &reports, rejects: &rejects };
+    write_outputs(config, &outputs, &mut summary, &progress, started)?;
+    Ok(summary)
+}

@@ -1,0 +1,277 @@
+//! The three kinds of input record (SPEC 2.1–2.3) and the checks each record passes on its own.
+//!
+//! Each parser checks a record's faults in the order of SPEC 6's reason list, so the first fault
+//! found is the one the record is rejected for. Checks between records (uniqueness, deferral and the
+//! responses' cross-file checks) live in `crate::pipeline`.
+
+use std::borrow::Cow;
+
+use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
+use crate::rejects::{Fault, RejectReason, Source};
+use crate::types::{
+    format_date, format_timestamp, parse_count, parse_date, parse_timestamp, Country, Days, Engagement, Id,
+    Micros, ResponseKind, Scope, Uuid,
+};
+
+/// An accepted association request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub id: Id,
+    pub partner_id: Id,
+    pub tenant: Uuid,
+    pub engagement: Engagement,
+    /// As written in the claim (trimmed); compared case-insensitively.
+    pub workload: String,
+    pub subscription: Option<Uuid>,
+    pub country: Option<Country>,
+    pub submitted_at: Micros,
+    pub notified_at: Option<Micros>,
+}
+
+/// An accepted customer response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub id: Id,
+    pub claim_id: Id,
+    pub tenant: Uuid,
+    pub kind: ResponseKind,
+    pub responded_at: Micros,
+}
+
+/// An accepted usage row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    pub tenant: Uuid,
+    /// Lower-cased: workloads are compared case-insensitively everywhere.
+    pub workload: Box<str>,
+    pub subscription: Option<Uuid>,
+    pub date: Days,
+    pub active_users: Option<u64>,
+    pub paid_seats: Option<u64>,
+    pub assigned_seats: Option<u64>,
+}
+
+/// A cell as text, for columns that hold text; typed Parquet cells are written as SPEC writes them.
+fn as_text(cell: Cell<'_>) -> Option<Cow<'_, str>> {
+    match cell {
+        Cell::Null => None,
+        Cell::Text(t) => Some(Cow::Borrowed(t)),
+        Cell::Int(v) => Some(Cow::Owned(v.to_string())),
+        Cell::Date(d) => Some(Cow::Owned(format_date(d))),
+        Cell::Timestamp(t) => Some(Cow::Owned(format_timestamp(t))),
+    }
+}
+
+fn missing(row: &RowView<'_>, columns: &[ColumnSpec], required: &[usize]) -> Result<(), Fault> {
+    match required.iter().find(|&&k| row.get(k).is_null()) {
+        Some(&k) => Err(Fault::new(RejectReason::MissingField, format!("Required field {} is empty.", columns[k].name))),
+        None => Ok(()),
+    }
+}
+
+fn id(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Id, Fault> {
+    let text = as_text(row.get(k)).unwrap_or_default();
+    Id::parse(&text).ok_or_else(|| {
+        Fault::new(
+            RejectReason::InvalidId,
+            format!("{} {text:?} is not an id (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.').", columns[k].name),
+        )
+    })
+}
+
+fn uuid(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Uuid>, Fault> {
+    let Some(text) = as_text(row.get(k)) else { return Ok(None) };
+    match Uuid::parse(&text) {
+        Some(u) => Ok(Some(u)),
+        None => Err(Fault::new(RejectReason::InvalidUuid, format!("{} {text:?} is not a UUID.", columns[k].name))),
+    }
+}
+
+fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Micros>, Fault> {
+    let cell = row.get(k);
+    let parsed = match cell {
+        Cell::Null => return Ok(None),
+        Cell::Timestamp(t) => Some(t),
+        Cell::Text(t) => parse_timestamp(t),
+        _ => None,
+    };
+    parsed.map(Some).ok_or_else(|| {
+        Fault::new(
+            RejectReason::InvalidTimestamp,
+            format!("{} {:?} is not an RFC 3339 timestamp.", columns[k].name, as_text(cell).unwrap_or_default()),
+        )
+    })
+}
+
+/// Claims (SPEC 2.1).
+pub struct ClaimParser;
+
+mod claim_col {
+    pub const CLAIM_ID: usize = 0;
+    pub const PARTNER_ID: usize = 1;
+    pub const TENANT_ID: usize = 2;
+    pub const ENGAGEMENT: usize = 3;
+    pub const WORKLOAD: usize = 4;
+    pub const SUBSCRIPTION_ID: usize = 5;
+    pub const CUSTOMER_COUNTRY: usize = 6;
+    pub const SUBMITTED_AT: usize = 7;
+    pub const NOTIFIED_AT: usize = 8;
+}
+
+impl RecordParser for ClaimParser {
+    type Record = Claim;
+    const SOURCE: Source = Source::Claims;
+    const COLUMNS: &'static [ColumnSpec] = &[
+        ColumnSpec { name: "claim_id", required: true },
+        ColumnSpec { name: "partner_id", required: true },
+        ColumnSpec { name: "tenant_id", required: true },
+        ColumnSpec { name: "engagement", required: true },
+        ColumnSpec { name: "workload", required: true },
+        ColumnSpec { name: "subscription_id", required: false },
+        ColumnSpec { name: "customer_country", required: false },
+        ColumnSpec { name: "submitted_at", required: true },
+        ColumnSpec { name: "notified_at", required: false },
+    ];
+
+    fn parse(&self, row: &RowView<'_>) -> Result<Claim, Fault> {
+        use claim_col::*;
+        let cols = Self::COLUMNS;
+        missing(row, cols, &[CLAIM_ID, PARTNER_ID, TENANT_ID, ENGAGEMENT, WORKLOAD, SUBMITTED_AT])?;
+        let id = id(row, cols, CLAIM_ID)?;
+        let partner_id = self::id(row, cols, PARTNER_ID)?;
+        let tenant = uuid(row, cols, TENANT_ID)?.expect("checked present");
+        let subscription = uuid(row, cols, SUBSCRIPTION_ID)?;
+        let submitted_at = timestamp(row, cols, SUBMITTED_AT)?.expect("checked present");
+        let notified_at = timestamp(row, cols, NOTIFIED_AT)?;
+        let country = match as_text(row.get(CUSTOMER_COUNTRY)) {
+            None => None,
+            Some(text) => Some(Country::parse(&text).ok_or_else(|| {
+                Fault::new(RejectReason::InvalidCountry, format!("customer_country {text:?} is not a two-letter country code."))
+            })?),
+        };
+        let engagement_text = as_text(row.get(ENGAGEMENT)).unwrap_or_default();
+        let engagement = Engagement::parse(&engagement_text).ok_or_else(|| {
+            Fault::new(RejectReason::UnknownEngagement, format!("engagement {engagement_text:?} is not a known engagement code or name."))
+        })?;
+        if engagement.scope() == Scope::Subscription && subscription.is_none() {
+            return Err(Fault::new(
+                RejectReason::MissingSubscription,
+                format!("Engagement {} is subscription-scoped but subscription_id is empty.", engagement.as_str()),
+            ));
+        }
+        if notified_at.is_some_and(|n| n < submitted_at) {
+            return Err(Fault::new(RejectReason::NotifiedBeforeSubmitted, "notified_at is earlier than submitted_at."));
+        }
+        Ok(Claim {
+            id,
+            partner_id,
+            tenant,
+            engagement,
+            workload: as_text(row.get(WORKLOAD)).unwrap_or_default().into_owned(),
+            subscription,
+            country,
+            submitted_at,
+            notified_at,
+        })
+    }
+}
+
+/// Responses (SPEC 2.2): the checks of a record on its own.
+pub struct ResponseParser;
+
+impl RecordParser for ResponseParser {
+    type Record = Response;
+    const SOURCE: Source = Source::Responses;
+    const COLUMNS: &'static [ColumnSpec] = &[
+        ColumnSpec { name: "response_id", required: true },
+        ColumnSpec { name: "claim_id", required: true },
+        ColumnSpec { name: "tenant_id", required: true },
+        ColumnSpec { name: "response", required: true },
+        ColumnSpec { name: "responded_at", required: true },
+    ];
+
+    fn parse(&self, row: &RowView<'_>) -> Result<Response, Fault> {
+        let cols = Self::COLUMNS;
+        missing(row, cols, &[0, 1, 2, 3, 4])?;
+        let response_id = id(row, cols, 0)?;
+        let claim_id = id(row, cols, 1)?;
+        let tenant = uuid(row, cols, 2)?.expect("checked present");
+        let responded_at = timestamp(row, cols, 4)?.expect("checked present");
+        let text = as_text(row.get(3)).unwrap_or_default();
+        let kind = ResponseKind::parse(&text).ok_or_else(|| {
+            Fault::new(RejectReason::UnknownResponse, format!("response {text:?} is neither an opt-out nor an accept."))
+        })?;
+        Ok(Response { id: response_id, claim_id, tenant, kind, responded_at })
+    }
+}
+
+/// Usage rows (SPEC 2.3): the checks of a record on its own.
+pub struct UsageParser;
+
+const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
+
+impl RecordParser for UsageParser {
+    type Record = UsageRow;
+    const SOURCE: Source = Source::Usage;
+    const COLUMNS: &'static [ColumnSpec] = &[
+        ColumnSpec { name: "tenant_id", required: true },
+        ColumnSpec { name: "workload", required: true },
+        ColumnSpec { name: "subscription_id", required: false },
+        ColumnSpec { name: "date", required: true },
+        ColumnSpec { name: "active_users", required: false },
+        ColumnSpec { name: "paid_seats", required: false },
+        ColumnSpec { name: "assigned_seats", required: false },
+    ];
+
+    /// A usage file without any of the three count columns could only yield `no_metrics` rejects:
+    /// that is a wrong export, so it is fatal.
+    fn check_columns(&self, present: &[Option<usize>]) -> Result<(), String> {
+        if COUNT_COLUMNS.iter().all(|&k| present[k].is_none()) {
+            return Err("active_users, paid_seats or assigned_seats".to_string());
+        }
+        Ok(())
+    }
+
+    fn parse(&self, row: &RowView<'_>) -> Result<UsageRow, Fault> {
+        let cols = Self::COLUMNS;
+        missing(row, cols, &[0, 1, 3])?;
+        let tenant = uuid(row, cols, 0)?.expect("checked present");
+        let subscription = uuid(row, cols, 2)?;
+        let date = match row.get(3) {
+            Cell::Date(d) => Some(d),
+            Cell::Text(t) => parse_date(t),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Fault::new(RejectReason::InvalidDate, format!("date {:?} is not a date YYYY-MM-DD.", as_text(row.get(3)).unwrap_or_default()))
+        })?;
+        let mut counts = [None; 3];
+        for (slot, &k) in counts.iter_mut().zip(&COUNT_COLUMNS) {
+            let cell = row.get(k);
+            let count = match cell {
+                Cell::Null => continue,
+                Cell::Int(v) => u64::try_from(v).ok(),
+                Cell::Text(t) => parse_count(t),
+                _ => None,
+            };
+            *slot = Some(count.ok_or_else(|| {
+                Fault::new(
+                    RejectReason::InvalidCount,
+                    format!("{} {:?} is not a whole number ≥ 0.", cols[k].name, as_text(cell).unwrap_or_default()),
+                )
+            })?);
+        }
+        if counts.iter().all(Option::is_none) {
+            return Err(Fault::new(RejectReason::NoMetrics, "None of active_users, paid_seats and assigned_seats is given."));
+        }
+        Ok(UsageRow {
+            tenant,
+            workload: as_text(row.get(1)).unwrap_or_default().to_lowercase().into_boxed_str(),
+            subscription,
+            date,
+            active_users: counts[0],
+            paid_seats: counts[1],
+            assigned_seats: counts[2],
+        })
+    }
+}

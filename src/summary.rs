@@ -1,0 +1,176 @@
+//! summary.json (SPEC 7): the run's figures, and the accounting rule that nothing is lost —
+//! for every input, records = accepted + rejected + deferred — which the run checks before it
+//! finishes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::error::CporError;
+use crate::evaluate::Status;
+use crate::input::FileStats;
+use crate::rejects::{Reject, RejectReason, Source};
+use crate::types::format_timestamp;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub sha256: String,
+    pub records: u64,
+}
+
+impl From<FileStats> for FileSummary {
+    fn from(stats: FileStats) -> Self {
+        FileSummary { path: stats.given, sha256: stats.sha256, records: stats.records }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InputSummary {
+    pub files: Vec<FileSummary>,
+    pub records: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub deferred: u64,
+}
+
+impl InputSummary {
+    pub fn reject_rate(&self) -> f64 {
+        if self.records == 0 {
+            0.0
+        } else {
+            self.rejected as f64 / self.records as f64
+        }
+    }
+}
+
+/// Seconds spent in each stage.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    pub read: f64,
+    pub evaluate: f64,
+    pub report: f64,
+    pub write: f64,
+    pub total: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReportsSummary {
+    pub files: u64,
+    pub rows: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub version: &'static str,
+    pub as_of: String,
+    pub window_days: u32,
+    pub timezone: String,
+    pub weekend: String,
+    pub holidays: Option<String>,
+    pub holiday_rows: usize,
+    pub format: &'static str,
+    pub max_reject_rate: f64,
+    /// claims, responses, usage.
+    pub inputs: BTreeMap<&'static str, InputSummary>,
+    pub statuses: BTreeMap<&'static str, u64>,
+    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub reports: ReportsSummary,
+    /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
+    pub reject_rate_exceeded: Vec<&'static str>,
+    pub timings: Timings,
+}
+
+impl Summary {
+    pub fn new(config: &RunConfig) -> Summary {
+        Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            as_of: format_timestamp(config.as_of),
+            window_days: config.calendar.window_days,
+            timezone: config.calendar.tz.name().to_string(),
+            weekend: config.calendar.weekend.describe(),
+            holidays: config.holidays.as_ref().map(|p| p.display().to_string()),
+            holiday_rows: config.calendar.holiday_count(),
+            format: config.format.extension(),
+            max_reject_rate: config.max_reject_rate,
+            inputs: BTreeMap::new(),
+            statuses: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+            rejects_by_reason: RejectReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
+            reports: ReportsSummary::default(),
+            reject_rate_exceeded: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+
+    pub fn count_statuses(&mut self, statuses: impl Iterator<Item = Status>) {
+        for status in statuses {
+            *self.statuses.entry(status.as_str()).or_default() += 1;
+        }
+    }
+
+    pub fn count_rejects(&mut self, rejects: &[Reject]) {
+        for reject in rejects {
+            *self.rejects_by_reason.entry(reject.reason.as_str()).or_default() += 1;
+        }
+    }
+
+    pub fn count_reports(&mut self, sizes: impl Iterator<Item = usize>) {
+        for rows in sizes {
+            self.reports.files += 1;
+            self.reports.rows += rows as u64;
+        }
+    }
+
+    /// Checks that no record was lost or counted twice, and notes the inputs over the reject rate.
+    pub fn check_accounting(&mut self, rejects: &[Reject]) -> Result<(), CporError> {
+        for source in Source::ALL {
+            let input = self.inputs.get(source.as_str()).cloned().unwrap_or_default();
+            let sum = input.accepted + input.rejected + input.deferred;
+            let listed = rejects.iter().filter(|r| r.source == source).count() as u64;
+            let file_records: u64 = input.files.iter().map(|f| f.records).sum();
+            if sum != input.records || listed != input.rejected || file_records != input.records {
+                return Err(CporError::Accounting {
+                    source_name: source.as_str(),
+                    message: format!(
+                        "{} records but {} accepted + {} rejected + {} deferred ({} rejects listed, {} records in files)",
+                        input.records, input.accepted, input.rejected, input.deferred, listed, file_records
+                    ),
+                });
+            }
+            if input.reject_rate() > self.max_reject_rate {
+                self.reject_rate_exceeded.push(source.as_str());
+            }
+        }
+        Ok(())
+    }
+
+    /// The short human summary printed last on stdout.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let statuses: Vec<String> = Status::ALL
+            .iter()
+            .map(|s| format!("{} {}", self.statuses.get(s.as_str()).copied().unwrap_or(0), s.as_str()))
+            .collect();
+        let claims: u64 = self.statuses.values().sum();
+        out.push_str(&format!("claims: {claims} evaluated as of {}: {}\n", self.as_of, statuses.join(", ")));
+        let rejected: Vec<String> = Source::ALL
+            .iter()
+            .map(|s| {
+                let i = self.inputs.get(s.as_str()).cloned().unwrap_or_default();
+                format!("{} {}/{} ({} deferred)", s.as_str(), i.rejected, i.records, i.deferred)
+            })
+            .collect();
+        out.push_str(&format!("rejected: {}\n", rejected.join(", ")));
+        out.push_str(&format!("reports: {} files, {} rows\n", self.reports.files, self.reports.rows));
+        if !self.reject_rate_exceeded.is_empty() {
+            out.push_str(&format!(
+                "reject rate above {} for: {}\n",
+                self.max_reject_rate,
+                self.reject_rate_exceeded.join(", ")
+            ));
+        }
+        out.push_str(&format!("done in {:.2}s\n", self.timings.total));
+        out
+    }
+}

@@ -1,0 +1,394 @@
+//! The value types of SPEC section 2.4 and their parsers and writers.
+//!
+//! Every cell of every input goes through one of these parsers exactly once; everything downstream
+//! holds the parsed value. Timestamps are microseconds since the Unix epoch in UTC ([`Micros`]), dates
+//! are days since the epoch ([`Days`]).
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// An instant: microseconds since 1970-01-01T00:00:00Z (SPEC 2.4: precision is the microsecond).
+pub type Micros = i64;
+/// A calendar date: days since 1970-01-01.
+pub type Days = i32;
+
+pub const MICROS_PER_SECOND: i64 = 1_000_000;
+
+/// An identifier (SPEC 2.4 "id"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+///
+/// Ids become file names, so the only way to build one is [`Id::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Box<str>);
+
+impl Id {
+    pub fn parse(text: &str) -> Option<Id> {
+        let ok = !text.is_empty()
+            && text.len() <= 64
+            && !text.starts_with('.')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        ok.then(|| Id(text.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A UUID in `8-4-4-4-12` hexadecimal form, held as its 128-bit value and written in lower case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uuid(pub u128);
+
+impl Uuid {
+    pub fn parse(text: &str) -> Option<Uuid> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 36 {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if b != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let digit = (b as char).to_digit(16)?;
+            value = (value << 4) | digit as u128;
+        }
+        Some(Uuid(value))
+    }
+}
+
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (v >> 96) as u32,
+            (v >> 80) as u16,
+            (v >> 64) as u16,
+            (v >> 48) as u16,
+            v & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code: two ASCII letters, held and written in upper case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Country([u8; 2]);
+
+impl Country {
+    pub fn parse(text: &str) -> Option<Country> {
+        match text.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Some(Country([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Both bytes are ASCII letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+/// How far an engagement's claims reach: one workload of a tenant, or one subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Workload,
+    Subscription,
+}
+
+/// The incentive engagements of SPEC 2.4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engagement {
+    ModernWorkSecurityUsage,
+    BizappsPresalesAdvisor,
+    BizappsUsageRecognition,
+    BizappsRevenue,
+}
+
+impl Engagement {
+    pub const ALL: [Engagement; 4] = [
+        Engagement::ModernWorkSecurityUsage,
+        Engagement::BizappsPresalesAdvisor,
+        Engagement::BizappsUsageRecognition,
+        Engagement::BizappsRevenue,
+    ];
+
+    /// The code, which every output writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engagement::ModernWorkSecurityUsage => "modern_work_security_usage",
+            Engagement::BizappsPresalesAdvisor => "bizapps_presales_advisor",
+            Engagement::BizappsUsageRecognition => "bizapps_usage_recognition",
+            Engagement::BizappsRevenue => "bizapps_revenue",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Engagement::ModernWorkSecurityUsage => "Modern Work and Security Usage",
+            Engagement::BizappsPresalesAdvisor => "MCI BizApps Presales Advisor",
+            Engagement::BizappsUsageRecognition => "Usage Recognition - Biz Apps",
+            Engagement::BizappsRevenue => "Business Applications Revenue",
+        }
+    }
+
+    pub fn scope(self) -> Scope {
+        match self {
+            Engagement::ModernWorkSecurityUsage => Scope::Workload,
+            _ => Scope::Subscription,
+        }
+    }
+
+    /// The code or the display name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Engagement> {
+        Engagement::ALL.into_iter().find(|e| {
+            text.eq_ignore_ascii_case(e.as_str()) || text.eq_ignore_ascii_case(e.display_name())
+        })
+    }
+}
+
+/// A customer's answer to a claim (SPEC 2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseKind {
+    OptOut,
+    Accept,
+}
+
+impl ResponseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseKind::OptOut => "opt_out",
+            ResponseKind::Accept => "accept",
+        }
+    }
+
+    /// The two codes and their documented aliases, case-insensitively.
+    pub fn parse(text: &str) -> Option<ResponseKind> {
+        const OPT_OUT: [&str; 5] = ["opt_out", "opt-out", "optout", "decline", "declined"];
+        const ACCEPT: [&str; 4] = ["accept", "accepted", "approve", "approved"];
+        if OPT_OUT.iter().any(|a| text.eq_ignore_ascii_case(a)) {
+            Some(ResponseKind::OptOut)
+        } else if ACCEPT.iter().any(|a| text.eq_ignore_ascii_case(a)) {
+            Some(ResponseKind::Accept)
+        } else {
+            None
+        }
+    }
+}
+
+/// A count (SPEC 2.4): a whole number ≥ 0, written with ASCII digits only.
+pub fn parse_count(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(bytes.iter().fold(0, |acc, b| acc * 10 + (b - b'0') as u32))
+}
+
+/// A date `YYYY-MM-DD` (SPEC 2.4), strictly: a real calendar day, four-digit year.
+pub fn parse_date(text: &str) -> Option<Days> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)?;
+    Some(days_from_date(date))
+}
+
+pub fn days_from_date(date: NaiveDate) -> Days {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as Days
+}
+
+pub fn date_from_days(days: Days) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)
+}
+
+pub fn format_date(days: Days) -> String {
+    date_from_days(days).format("%Y-%m-%d").to_string()
+}
+
+/// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,
+/// `Z`/`z` or `±HH:MM` — or the same without an offset, which means UTC. Digits after the sixth of the
+/// fraction are cut, not rounded.
+pub fn parse_timestamp(text: &str) -> Option<Micros> {
+    let b = text.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let date = date_from_days(parse_date(&text[..10])?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (hour, minute, second) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut micros: i64 = 0;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        for i in 0..6 {
+            micros = micros * 10 + frac.get(i).filter(|_| i < n).map_or(0, |d| (d - b'0') as i64);
+        }
+        rest = &frac[n..];
+    }
+    let offset_seconds: i64 = match rest {
+        [] | [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let s = (h * 3600 + m * 60) as i64;
+            if *sign == b'+' {
+                s
+            } else {
+                -s
+            }
+        }
+        _ => return None,
+    };
+    let local_seconds = days_from_date(date) as i64 * 86_400
+        + (hour * 3600 + minute * 60 + second) as i64;
+    Some((local_seconds - offset_seconds) * MICROS_PER_SECOND + micros)
+}
+
+/// Writes an instant in UTC as `YYYY-MM-DDTHH:MM:SSZ`, or with six fraction digits when the fraction
+/// is not zero (SPEC 2.4).
+pub fn format_timestamp(t: Micros) -> String {
+    let dt: DateTime<Utc> = DateTime::from_timestamp_micros(t).expect("timestamp within chrono's range");
+    if t.rem_euclid(MICROS_PER_SECOND) == 0 {
+        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["C000001", "4304881", "a.b_c-d", "x", &"a".repeat(64)] {
+            assert!(Id::parse(ok).is_some(), "{ok}");
+        }
+        for bad in ["", ".hidden", "../../etc/passwd", "C 1", "a/b", "é", &"a".repeat(65)] {
+            assert!(Id::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn uuids_round_trip_in_lower_case() {
+        let u = Uuid::parse("3BE93FB8-D995-4a62-9b11-96f741b79d35").unwrap();
+        assert_eq!(u.to_string(), "3be93fb8-d995-4a62-9b11-96f741b79d35");
+        for bad in ["not-a-uuid", "3be93fb8d9954a629b1196f741b79d35", "3be93fb8-d995-4a62-9b11-96f741b79d3g"] {
+            assert!(Uuid::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn countries_and_engagements() {
+        assert_eq!(Country::parse("de").unwrap().as_str(), "DE");
+        assert!(Country::parse("USA").is_none());
+        assert!(Country::parse("D1").is_none());
+        assert_eq!(Engagement::parse("MCI BIZAPPS PRESALES ADVISOR"), Some(Engagement::BizappsPresalesAdvisor));
+        assert_eq!(Engagement::parse("Bizapps_Revenue"), Some(Engagement::BizappsRevenue));
+        assert_eq!(Engagement::parse("Partner Magic"), None);
+        assert_eq!(Engagement::ModernWorkSecurityUsage.scope(), Scope::Workload);
+    }
+
+    #[test]
+    fn responses() {
+        for (text, kind) in [
+            ("OPT-OUT", ResponseKind::OptOut),
+            ("optout", ResponseKind::OptOut),
+            ("Declined", ResponseKind::OptOut),
+            ("approve", ResponseKind::Accept),
+            ("ACCEPTED", ResponseKind::Accept),
+        ] {
+            assert_eq!(ResponseKind::parse(text), Some(kind), "{text}");
+        }
+        assert_eq!(ResponseKind::parse("maybe"), None);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("0"), Some(0));
+        assert_eq!(parse_count("007"), Some(7));
+        for bad in ["-1", "1.5", "+3", "1e3", "", "99999999999999999999999"] {
+            assert_eq!(parse_count(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let z = parse_timestamp("2026-11-23T10:00:00Z").unwrap();
+        for (text, expected) in [
+            ("2026-11-23 10:00:00", z),
+            ("2026-11-23T10:00:00", z),
+            ("2026-11-23t10:00:00z", z),
+            ("2026-11-23T11:00:00+01:00", z),
+            ("2026-11-23T05:00:00-05:00", z),
+            ("2026-11-23T10:00:00.250+00:00", z + 250_000),
+            ("2026-11-23T10:00:00.1234567Z", z + 123_456),
+            ("2026-11-23T10:00:00.9999999Z", z + 999_999),
+        ] {
+            assert_eq!(parse_timestamp(text), Some(expected), "{text}");
+        }
+        for bad in [
+            "soon",
+            "2026-13-45T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-23",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T10:00Z",
+            "2026-11-23T10:00:00.Z",
+            "2026-11-23T10:00:00+0100",
+            "2026-11-23T10:00:00 Z",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamp_output_form() {
+        let t = parse_timestamp("2026-11-11T22:59:59.999999+02:00").unwrap();
+        assert_eq!(format_timestamp(t), "2026-11-11T20:59:59.999999Z");
+        let t = parse_timestamp("2026-10-24 23:59:59").unwrap();
+        assert_eq!(format_timestamp(t), "2026-10-24T23:59:59Z");
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(format_date(parse_date("2026-11-23").unwrap()), "2026-11-23");
+        for bad in ["2026-11-31", "26-11-23", "2026/11/23", "2026-11-23T00:00:00Z"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}
