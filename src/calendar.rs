@@ -91,11 +91,7 @@ impl Calendar {
 
     /// The holidays of `date` that apply to a claim of `country`.
     pub fn holidays_on(&self, date: Days, country: Option<Country>) -> impl Iterator<Item = &Holiday> {
-        self.holidays
-            .get(&date)
-            .into_iter()
-            .flatten()
-            .filter(move |h| h.country.is_none() || h.country == country)
+        self.holidays.get(&date).into_iter().flatten().filter(move |h| h.country.is_none() || h.country == country)
     }
 
     /// The local date of an instant in the calendar's time zone.
@@ -152,25 +148,17 @@ impl Calendar {
 }
 
 fn utc_naive(t: Micros) -> chrono::NaiveDateTime {
-    chrono::DateTime::from_timestamp_micros(t)
-        .expect("timestamp within chrono's range")
-        .naive_utc()
+    chrono::DateTime::from_timestamp_micros(t).expect("timestamp within chrono's range").naive_utc()
 }
 
 /// Reads the holidays file (`date,country,name`, SPEC 2.5). Any bad row is fatal: the calendar is
 /// configuration, and a half-read calendar would silently move deadlines.
 pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
     let bad = |message: String| CporError::Holidays { path: path.to_path_buf(), message };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| bad(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| bad(e.to_string()))?;
     let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name))
-    };
+    let column =
+        |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
     let date_col = column("date").ok_or_else(|| bad("missing required column 'date'".into()))?;
     let country_col = column("country");
     let name_col = column("name");
@@ -181,9 +169,10 @@ pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
         let date = parse_date(text).ok_or_else(|| bad(format!("row {}: '{text}' is not a date YYYY-MM-DD", i + 1)))?;
         let country = match country_col.and_then(|c| record.get(c)).unwrap_or("") {
             "" => None,
-            text => Some(Country::parse(text).ok_or_else(|| {
-                bad(format!("row {}: '{text}' is not a two-letter country code", i + 1))
-            })?),
+            text => Some(
+                Country::parse(text)
+                    .ok_or_else(|| bad(format!("row {}: '{text}' is not a two-letter country code", i + 1)))?,
+            ),
         };
         let name = name_col.and_then(|c| record.get(c)).unwrap_or("").to_string();
         holidays.push(Holiday { date, country, name });

@@ -16,7 +16,11 @@ use crate::types::{format_timestamp, parse_timestamp, Micros};
 pub const SAMPLE_DIR: &str = "data";
 
 #[derive(Debug, Parser)]
-#[command(name = "cpor", version, about = "Reconciles partner-of-record claims: ledger, rejects and partner-scoped usage reports")]
+#[command(
+    name = "cpor",
+    version,
+    about = "Reconciles partner-of-record claims: ledger, rejects and partner-scoped usage reports"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -143,7 +147,8 @@ impl RunConfig {
                     return Err(UsageError(format!("{flag} is required when any input is given")));
                 }
             }
-            let inputs = Inputs { claims: args.claims.clone(), responses: args.responses.clone(), usage: args.usage.clone() };
+            let inputs =
+                Inputs { claims: args.claims.clone(), responses: args.responses.clone(), usage: args.usage.clone() };
             (inputs, args.holidays.clone())
         };
         let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
@@ -190,9 +195,32 @@ mod tests {
     #[test]
     fn cli_parses_every_flag() {
         let cli = Cli::try_parse_from([
-            "cpor", "run", "--claims", "a.csv", "--claims", "dir", "--responses", "r.csv", "--usage", "u.parquet",
-            "--holidays", "h.csv", "--as-of", "2026-11-23T06:00:00Z", "--window-days", "3", "--timezone",
-            "Asia/Tokyo", "--weekend", "fri,sat", "--out", "o", "--format", "parquet", "--max-reject-rate", "0.1",
+            "cpor",
+            "run",
+            "--claims",
+            "a.csv",
+            "--claims",
+            "dir",
+            "--responses",
+            "r.csv",
+            "--usage",
+            "u.parquet",
+            "--holidays",
+            "h.csv",
+            "--as-of",
+            "2026-11-23T06:00:00Z",
+            "--window-days",
+            "3",
+            "--timezone",
+            "Asia/Tokyo",
+            "--weekend",
+            "fri,sat",
+            "--out",
+            "o",
+            "--format",
+            "parquet",
+            "--max-reject-rate",
+            "0.1",
             "--quiet",
         ])
         .unwrap();

@@ -72,7 +72,7 @@ pub struct Walk {
     pub status: Status,
     pub official_at: Option<Micros>,
     pub ended_at: Option<Micros>,
-    /// What each response did, in walk order.
+    /// What each response did, in walk order, with `WindowLapsed` where the window closed between two.
     pub steps: Vec<Step>,
 }
 
@@ -172,12 +172,7 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 
 /// Evaluates every claim as of `as_of`. `responses_by_claim[i]` are claim i's known responses.
 /// Returns one evaluation per claim, in the claims' order.
-pub fn evaluate(
-    claims: &[Claim],
-    responses: &[Response],
-    calendar: &Calendar,
-    as_of: Micros,
-) -> Vec<Evaluation> {
+pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
     let mut by_claim: HashMap<&Id, Vec<&Response>> = HashMap::new();
     for response in responses {
         by_claim.entry(&response.claim_id).or_default().push(response);
@@ -204,10 +199,8 @@ pub fn evaluate(
     }
     let mut tenants: Vec<Vec<usize>> = by_tenant.into_values().collect();
     tenants.sort_unstable_by_key(|members| members[0]);
-    let outcomes: Vec<Vec<(usize, Status, Vec<Id>)>> = tenants
-        .par_iter()
-        .map(|members| resolve_tenant(claims, &evaluations, members))
-        .collect();
+    let outcomes: Vec<Vec<(usize, Status, Vec<Id>)>> =
+        tenants.par_iter().map(|members| resolve_tenant(claims, &evaluations, members)).collect();
     for (i, status, related) in outcomes.into_iter().flatten() {
         evaluations[i].status = status;
         evaluations[i].related = related;
@@ -228,9 +221,8 @@ fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize
         group.sort_by(|&a, &b| (live(a).0, &claims[a].id).cmp(&(live(b).0, &claims[b].id)));
         let mut primaries: Vec<usize> = Vec::new();
         for &c in &group {
-            let primary = primaries
-                .iter()
-                .find(|&&p| claims[p].partner_id == claims[c].partner_id && overlaps(live(p), live(c)));
+            let primary =
+                primaries.iter().find(|&&p| claims[p].partner_id == claims[c].partner_id && overlaps(live(p), live(c)));
             match primary {
                 Some(&p) => changes.push((c, Status::Duplicate, vec![claims[p].id.clone()])),
                 None => primaries.push(c),
@@ -290,23 +282,98 @@ mod tests {
             ended_at: Option<&'static str>,
         }
         let cases = [
-            Case { name: "no response, window open", responses: &[], as_of: "2026-11-23T23:59:59.999999Z", status: Status::Pending, official_at: None, ended_at: None },
-            Case { name: "no response, window closed exactly at T", responses: &[], as_of: CLOSES, status: Status::Official, official_at: Some(CLOSES), ended_at: None },
-            Case { name: "opt-out one microsecond before the close", responses: &[("2026-11-23T23:59:59.999999Z", OptOut)], as_of: "2026-11-25T00:00:00Z", status: Status::OptedOut, official_at: None, ended_at: Some("2026-11-23T23:59:59.999999Z") },
-            Case { name: "opt-out exactly at the close revokes", responses: &[(CLOSES, OptOut)], as_of: "2026-11-25T00:00:00Z", status: Status::Revoked, official_at: Some(CLOSES), ended_at: Some(CLOSES) },
-            Case { name: "early accept", responses: &[("2026-11-17T10:00:00Z", Accept)], as_of: "2026-11-18T00:00:00Z", status: Status::Official, official_at: Some("2026-11-17T10:00:00Z"), ended_at: None },
-            Case { name: "early accept then opt-out in the window revokes", responses: &[("2026-11-17T10:00:00Z", Accept), ("2026-11-18T10:00:00Z", OptOut)], as_of: "2026-11-19T00:00:00Z", status: Status::Revoked, official_at: Some("2026-11-17T10:00:00Z"), ended_at: Some("2026-11-18T10:00:00Z") },
-            Case { name: "accept after the window changes nothing", responses: &[("2026-11-25T10:00:00Z", Accept)], as_of: "2026-11-26T00:00:00Z", status: Status::Official, official_at: Some(CLOSES), ended_at: None },
-            Case { name: "opt-out is final", responses: &[("2026-11-17T10:00:00Z", OptOut), ("2026-11-18T10:00:00Z", Accept)], as_of: "2026-11-26T00:00:00Z", status: Status::OptedOut, official_at: None, ended_at: Some("2026-11-17T10:00:00Z") },
-            Case { name: "revocation is final", responses: &[("2026-11-17T10:00:00Z", Accept), ("2026-11-18T10:00:00Z", OptOut), ("2026-11-19T10:00:00Z", OptOut)], as_of: "2026-11-26T00:00:00Z", status: Status::Revoked, official_at: Some("2026-11-17T10:00:00Z"), ended_at: Some("2026-11-18T10:00:00Z") },
-            Case { name: "opt-out at notification", responses: &[(N, OptOut)], as_of: "2026-11-26T00:00:00Z", status: Status::OptedOut, official_at: None, ended_at: Some(N) },
+            Case {
+                name: "no response, window open",
+                responses: &[],
+                as_of: "2026-11-23T23:59:59.999999Z",
+                status: Status::Pending,
+                official_at: None,
+                ended_at: None,
+            },
+            Case {
+                name: "no response, window closed exactly at T",
+                responses: &[],
+                as_of: CLOSES,
+                status: Status::Official,
+                official_at: Some(CLOSES),
+                ended_at: None,
+            },
+            Case {
+                name: "opt-out one microsecond before the close",
+                responses: &[("2026-11-23T23:59:59.999999Z", OptOut)],
+                as_of: "2026-11-25T00:00:00Z",
+                status: Status::OptedOut,
+                official_at: None,
+                ended_at: Some("2026-11-23T23:59:59.999999Z"),
+            },
+            Case {
+                name: "opt-out exactly at the close revokes",
+                responses: &[(CLOSES, OptOut)],
+                as_of: "2026-11-25T00:00:00Z",
+                status: Status::Revoked,
+                official_at: Some(CLOSES),
+                ended_at: Some(CLOSES),
+            },
+            Case {
+                name: "early accept",
+                responses: &[("2026-11-17T10:00:00Z", Accept)],
+                as_of: "2026-11-18T00:00:00Z",
+                status: Status::Official,
+                official_at: Some("2026-11-17T10:00:00Z"),
+                ended_at: None,
+            },
+            Case {
+                name: "early accept then opt-out in the window revokes",
+                responses: &[("2026-11-17T10:00:00Z", Accept), ("2026-11-18T10:00:00Z", OptOut)],
+                as_of: "2026-11-19T00:00:00Z",
+                status: Status::Revoked,
+                official_at: Some("2026-11-17T10:00:00Z"),
+                ended_at: Some("2026-11-18T10:00:00Z"),
+            },
+            Case {
+                name: "accept after the window changes nothing",
+                responses: &[("2026-11-25T10:00:00Z", Accept)],
+                as_of: "2026-11-26T00:00:00Z",
+                status: Status::Official,
+                official_at: Some(CLOSES),
+                ended_at: None,
+            },
+            Case {
+                name: "opt-out is final",
+                responses: &[("2026-11-17T10:00:00Z", OptOut), ("2026-11-18T10:00:00Z", Accept)],
+                as_of: "2026-11-26T00:00:00Z",
+                status: Status::OptedOut,
+                official_at: None,
+                ended_at: Some("2026-11-17T10:00:00Z"),
+            },
+            Case {
+                name: "revocation is final",
+                responses: &[
+                    ("2026-11-17T10:00:00Z", Accept),
+                    ("2026-11-18T10:00:00Z", OptOut),
+                    ("2026-11-19T10:00:00Z", OptOut),
+                ],
+                as_of: "2026-11-26T00:00:00Z",
+                status: Status::Revoked,
+                official_at: Some("2026-11-17T10:00:00Z"),
+                ended_at: Some("2026-11-18T10:00:00Z"),
+            },
+            Case {
+                name: "opt-out at notification",
+                responses: &[(N, OptOut)],
+                as_of: "2026-11-26T00:00:00Z",
+                status: Status::OptedOut,
+                official_at: None,
+                ended_at: Some(N),
+            },
         ];
         for case in cases {
             let walk = run(case.responses, case.as_of);
             assert_eq!(walk.status, case.status, "{}", case.name);
             assert_eq!(walk.official_at, case.official_at.map(ts), "{}", case.name);
             assert_eq!(walk.ended_at, case.ended_at.map(ts), "{}", case.name);
-            assert_eq!(walk.steps.len(), case.responses.len(), "{}", case.name);
+            let per_response = walk.steps.iter().filter(|&&s| s != Step::WindowLapsed).count();
+            assert_eq!(per_response, case.responses.len(), "{}", case.name);
         }
     }
 

@@ -144,7 +144,11 @@ fn reject_record(r: &Reject) -> [String; 6] {
     ]
 }
 
-fn write_csv<const N: usize>(path: &Path, header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> std::io::Result<()> {
+fn write_csv<const N: usize>(
+    path: &Path,
+    header: [&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> std::io::Result<()> {
     let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
     let mut writer = csv::Writer::from_writer(file);
     writer.write_record(header)?;
@@ -314,12 +318,14 @@ pub fn write_outputs(
 
     let ledger_path = dir.join(format!("ledger.{ext}"));
     match config.format {
-        OutputFormat::Csv => write_csv(&ledger_path, LEDGER_COLUMNS, outputs.ledger.iter().map(ledger_record)).map_err(io(&ledger_path))?,
+        OutputFormat::Csv => write_csv(&ledger_path, LEDGER_COLUMNS, outputs.ledger.iter().map(ledger_record))
+            .map_err(io(&ledger_path))?,
         OutputFormat::Parquet => ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?,
     }
     let rejects_path = dir.join(format!("rejects.{ext}"));
     match config.format {
-        OutputFormat::Csv => write_csv(&rejects_path, REJECT_COLUMNS, outputs.rejects.iter().map(reject_record)).map_err(io(&rejects_path))?,
+        OutputFormat::Csv => write_csv(&rejects_path, REJECT_COLUMNS, outputs.rejects.iter().map(reject_record))
+            .map_err(io(&rejects_path))?,
         OutputFormat::Parquet => rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?,
     }
 
@@ -336,7 +342,9 @@ pub fn write_outputs(
         let (claim, report) = (row.claim, row.report.expect("filtered"));
         let path = reports_dir.join(claim.partner_id.as_str()).join(format!("{}.{ext}", claim.id));
         let result = match config.format {
-            OutputFormat::Csv => write_csv(&path, REPORT_COLUMNS, report.rows.iter().map(|r| report_record(claim, r))).map_err(io(&path)),
+            OutputFormat::Csv => {
+                write_csv(&path, REPORT_COLUMNS, report.rows.iter().map(|r| report_record(claim, r))).map_err(io(&path))
+            }
             OutputFormat::Parquet => report_parquet(&path, claim, report).map_err(pl(&path)),
         };
         bar.inc(1);

@@ -18,7 +18,10 @@ impl Progress {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new_spinner().with_message(label.to_string());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}: {human_pos} records ({per_sec}) {elapsed}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}: {human_pos} records ({per_sec}) {elapsed}")
+                .expect("valid template"),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     }

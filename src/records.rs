@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{
-    format_date, format_timestamp, parse_count, parse_date, parse_timestamp, Country, Days, Engagement, Id,
-    Micros, ResponseKind, Scope, Uuid,
+    format_date, format_timestamp, parse_count, parse_date, parse_timestamp, Country, Days, Engagement, Id, Micros,
+    ResponseKind, Scope, Uuid,
 };
 
 /// An accepted association request.
@@ -64,7 +64,9 @@ fn as_text(cell: Cell<'_>) -> Option<Cow<'_, str>> {
 
 fn missing(row: &RowView<'_>, columns: &[ColumnSpec], required: &[usize]) -> Result<(), Fault> {
     match required.iter().find(|&&k| row.get(k).is_null()) {
-        Some(&k) => Err(Fault::new(RejectReason::MissingField, format!("Required field {} is empty.", columns[k].name))),
+        Some(&k) => {
+            Err(Fault::new(RejectReason::MissingField, format!("Required field {} is empty.", columns[k].name)))
+        }
         None => Ok(()),
     }
 }
@@ -146,12 +148,18 @@ impl RecordParser for ClaimParser {
         let country = match as_text(row.get(CUSTOMER_COUNTRY)) {
             None => None,
             Some(text) => Some(Country::parse(&text).ok_or_else(|| {
-                Fault::new(RejectReason::InvalidCountry, format!("customer_country {text:?} is not a two-letter country code."))
+                Fault::new(
+                    RejectReason::InvalidCountry,
+                    format!("customer_country {text:?} is not a two-letter country code."),
+                )
             })?),
         };
         let engagement_text = as_text(row.get(ENGAGEMENT)).unwrap_or_default();
         let engagement = Engagement::parse(&engagement_text).ok_or_else(|| {
-            Fault::new(RejectReason::UnknownEngagement, format!("engagement {engagement_text:?} is not a known engagement code or name."))
+            Fault::new(
+                RejectReason::UnknownEngagement,
+                format!("engagement {engagement_text:?} is not a known engagement code or name."),
+            )
         })?;
         if engagement.scope() == Scope::Subscription && subscription.is_none() {
             return Err(Fault::new(
@@ -243,7 +251,10 @@ impl RecordParser for UsageParser {
             _ => None,
         }
         .ok_or_else(|| {
-            Fault::new(RejectReason::InvalidDate, format!("date {:?} is not a date YYYY-MM-DD.", as_text(row.get(3)).unwrap_or_default()))
+            Fault::new(
+                RejectReason::InvalidDate,
+                format!("date {:?} is not a date YYYY-MM-DD.", as_text(row.get(3)).unwrap_or_default()),
+            )
         })?;
         let mut counts = [None; 3];
         for (slot, &k) in counts.iter_mut().zip(&COUNT_COLUMNS) {
@@ -262,7 +273,10 @@ impl RecordParser for UsageParser {
             })?);
         }
         if counts.iter().all(Option::is_none) {
-            return Err(Fault::new(RejectReason::NoMetrics, "None of active_users, paid_seats and assigned_seats is given."));
+            return Err(Fault::new(
+                RejectReason::NoMetrics,
+                "None of active_users, paid_seats and assigned_seats is given.",
+            ));
         }
         Ok(UsageRow {
             tenant,

@@ -113,7 +113,12 @@ pub struct Report {
 
 /// The access window (SPEC 5): from the local date of official_at to the local date of ended_at
 /// (exclusive) for a revoked claim, or to the local date of T (inclusive).
-pub fn access_window(official_at: Micros, ended_at: Option<Micros>, calendar: &Calendar, as_of: Micros) -> (Days, Days) {
+pub fn access_window(
+    official_at: Micros,
+    ended_at: Option<Micros>,
+    calendar: &Calendar,
+    as_of: Micros,
+) -> (Days, Days) {
     let first = calendar.local_date(official_at);
     let end = match ended_at {
         Some(ended) => calendar.local_date(ended),
@@ -129,18 +134,10 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days)) -> Re
         Scope::Workload => true,
         Scope::Subscription => row.subscription == claim.subscription,
     };
-    let rows = group
-        .iter()
-        .filter(in_scope)
-        .filter(|row| row.date >= window.0 && row.date < window.1)
-        .copied()
-        .collect();
-    let starting_hwm = group
-        .iter()
-        .filter(in_scope)
-        .filter(|row| row.date < window.0)
-        .filter_map(|row| row.active_users)
-        .max();
+    let rows =
+        group.iter().filter(in_scope).filter(|row| row.date >= window.0 && row.date < window.1).copied().collect();
+    let starting_hwm =
+        group.iter().filter(in_scope).filter(|row| row.date < window.0).filter_map(|row| row.active_users).max();
     Report { rows, starting_hwm, window }
 }
 

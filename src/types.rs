@@ -26,9 +26,7 @@ impl Id {
         let ok = !text.is_empty()
             && text.len() <= 64
             && !text.starts_with('.')
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         ok.then(|| Id(text.into()))
     }
 
@@ -155,9 +153,9 @@ impl Engagement {
 
     /// The code or the display name, case-insensitively.
     pub fn parse(text: &str) -> Option<Engagement> {
-        Engagement::ALL.into_iter().find(|e| {
-            text.eq_ignore_ascii_case(e.as_str()) || text.eq_ignore_ascii_case(e.display_name())
-        })
+        Engagement::ALL
+            .into_iter()
+            .find(|e| text.eq_ignore_ascii_case(e.as_str()) || text.eq_ignore_ascii_case(e.display_name()))
     }
 }
 
@@ -271,8 +269,7 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
         }
         _ => return None,
     };
-    let local_seconds = days_from_date(date) as i64 * 86_400
-        + (hour * 3600 + minute * 60 + second) as i64;
+    let local_seconds = days_from_date(date) as i64 * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
     Some((local_seconds - offset_seconds) * MICROS_PER_SECOND + micros)
 }
 

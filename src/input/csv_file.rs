@@ -11,7 +11,7 @@ use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::{json_object, malformed_fault, Batch, Cell, ReadError, BATCH_ROWS};
+use super::{json_object, malformed_fault, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 
@@ -40,9 +40,7 @@ impl Batch for CsvBatch<'_> {
     }
 
     fn malformed(&self, row: usize) -> Option<Fault> {
-        self.malformed
-            .contains_key(&row)
-            .then(|| malformed_fault(self.records[row].len(), self.header.len()))
+        self.malformed.contains_key(&row).then(|| malformed_fault(self.records[row].len(), self.header.len()))
     }
 
     fn raw(&self, row: usize) -> String {
@@ -71,7 +69,7 @@ fn line_text(file: &mut File, start: u64, end: u64) -> std::io::Result<String> {
 pub(super) fn read_batches(
     path: &Path,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
-    handle: &mut dyn FnMut(&dyn Batch, &[Option<usize>]),
+    handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
     let io = |e: std::io::Error| ReadError::Message(e.to_string());
     let csv_error = |e: csv::Error| ReadError::Message(e.to_string());

@@ -105,6 +105,9 @@ impl Cell<'_> {
 /// A batch of consecutive records of one file.
 pub trait Batch: Sync {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Cell `col` (an index into the file's header) of row `row`.
     fn cell(&self, row: usize, col: usize) -> Cell<'_>;
     /// Why the row cannot be parsed at all (a CSV row with the wrong number of fields).
@@ -112,6 +115,9 @@ pub trait Batch: Sync {
     /// The record as a JSON object of column name → original text (`{"_line": …}` when malformed).
     fn raw(&self, row: usize) -> String;
 }
+
+/// What a reader hands each batch to, with the file's column map.
+pub(crate) type BatchHandler<'a> = dyn FnMut(&dyn Batch, &[Option<usize>]) + 'a;
 
 /// One record of a batch, seen through the file's column map.
 pub struct RowView<'a> {
@@ -155,11 +161,13 @@ pub struct Parsed<T> {
 }
 
 /// Maps the source's columns onto a file's header: trimmed, case-insensitive; first match wins.
-fn map_columns<P: RecordParser>(parser: &P, file: &InputFile, header: &[String]) -> Result<Vec<Option<usize>>, CporError> {
-    let columns: Vec<Option<usize>> = P::COLUMNS
-        .iter()
-        .map(|spec| header.iter().position(|h| h.trim().eq_ignore_ascii_case(spec.name)))
-        .collect();
+fn map_columns<P: RecordParser>(
+    parser: &P,
+    file: &InputFile,
+    header: &[String],
+) -> Result<Vec<Option<usize>>, CporError> {
+    let columns: Vec<Option<usize>> =
+        P::COLUMNS.iter().map(|spec| header.iter().position(|h| h.trim().eq_ignore_ascii_case(spec.name))).collect();
     for (spec, index) in P::COLUMNS.iter().zip(&columns) {
         if spec.required && index.is_none() {
             return Err(CporError::MissingColumn {
@@ -192,11 +200,8 @@ pub fn read_file<P: RecordParser>(
     file: &InputFile,
     mut consume: impl FnMut(&dyn Batch, Vec<Parsed<P::Record>>),
 ) -> Result<FileStats, CporError> {
-    let unreadable = |message: String| CporError::Unreadable {
-        source_name: P::SOURCE.as_str(),
-        path: file.path.clone(),
-        message,
-    };
+    let unreadable =
+        |message: String| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), message };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let (hash, records) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| sha256_file(&file.path));
@@ -219,8 +224,11 @@ pub fn read_file<P: RecordParser>(
             };
             let map = |header: &[String]| map_columns(parser, file, header);
             match file.format {
-                FileFormat::Csv => csv_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?,
-                FileFormat::Parquet => parquet_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?,
+                FileFormat::Csv => {
+                    csv_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?
+                }
+                FileFormat::Parquet => parquet_file::read_batches(&file.path, map, &mut handle)
+                    .map_err(|e| e.or_unreadable(&unreadable))?,
             }
             Ok::<u64, CporError>(records)
         })();
@@ -286,8 +294,5 @@ pub(crate) fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, String)>) ->
 
 /// The fault for a CSV row whose number of fields differs from the header's.
 pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
-    Fault::new(
-        RejectReason::MalformedRow,
-        format!("The row has {fields} fields where the header has {expected}."),
-    )
+    Fault::new(RejectReason::MalformedRow, format!("The row has {fields} fields where the header has {expected}."))
 }

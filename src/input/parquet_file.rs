@@ -6,7 +6,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{json_object, Batch, Cell, ReadError};
+use super::{json_object, Batch, BatchHandler, Cell, ReadError};
 use crate::error::CporError;
 use crate::rejects::Fault;
 use crate::types::{format_date, format_timestamp};
@@ -61,7 +61,9 @@ impl Batch for ParquetBatch<'_> {
         json_object(self.header.iter().zip(&self.columns).map(|(name, col)| {
             let text = match col {
                 Col::Text(ca) => ca.get(row).unwrap_or("").to_string(),
-                Col::Timestamp(ca, unit) => ca.get(row).map_or(String::new(), |v| format_timestamp(to_micros(v, *unit))),
+                Col::Timestamp(ca, unit) => {
+                    ca.get(row).map_or(String::new(), |v| format_timestamp(to_micros(v, *unit)))
+                }
                 Col::Date(ca) => ca.get(row).map_or(String::new(), format_date),
                 Col::Int(ca) => ca.get(row).map_or(String::new(), |v| v.to_string()),
             };
@@ -84,7 +86,7 @@ fn convert(column: &Column) -> PolarsResult<Col> {
 pub(super) fn read_batches(
     path: &Path,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
-    handle: &mut dyn FnMut(&dyn Batch, &[Option<usize>]),
+    handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
     let polars = |e: PolarsError| ReadError::Message(e.to_string());
     let source = PlRefPath::try_from_path(path).map_err(polars)?;
