@@ -30,6 +30,52 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate every claim as of an instant and write the ledger, reports, rejects and summary.
     Run(RunArgs),
+    /// Generate a deterministic, realistic dataset (for benchmarks and smoke tests).
+    Generate(GenerateArgs),
+}
+
+/// Named dataset sizes of `cpor generate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// 1,000 tenants.
+    Small,
+    /// 100,000 tenants.
+    Medium,
+    /// 1,000,000 tenants, about 50 million usage rows.
+    Large,
+}
+
+impl Profile {
+    /// Tenants, and days of usage per scope.
+    pub fn size(self) -> (usize, u32) {
+        match self {
+            Profile::Small => (1_000, 25),
+            Profile::Medium => (100_000, 25),
+            Profile::Large => (1_000_000, 25),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Dataset size; --tenants and --days override it.
+    #[arg(long, value_enum, default_value_t = Profile::Small)]
+    pub profile: Profile,
+    /// Number of tenants.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tenants: Option<u64>,
+    /// Days of usage per tenant, workload and subscription.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub days: Option<u32>,
+    /// Seed: the same seed and size give the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Format of the claims, responses and usage files.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
+    pub format: OutputFormat,
+    /// Directory to write claims, responses, usage, holidays.csv and params.json into.
+    #[arg(long, value_name = "DIR", default_value = "generated")]
+    pub out: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -224,7 +270,7 @@ mod tests {
             "--quiet",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else { panic!("a run") };
         assert_eq!(args.claims, ["a.csv", "dir"]);
         assert_eq!(args.window_days, 3);
         assert_eq!(args.format, OutputFormat::Parquet);

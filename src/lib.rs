@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod generate;
 pub mod input;
 pub mod output;
 pub mod pipeline;

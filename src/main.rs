@@ -5,11 +5,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use cpor::config::GenerateArgs;
 use cpor::{Cli, Command, RunConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Generate(args) => generate(&args),
         Command::Run(args) => {
             let attended = std::io::stderr().is_terminal();
             let config = match RunConfig::from_args(args, attended) {
@@ -45,4 +47,28 @@ fn main() -> ExitCode {
 fn fatal_exit(error: &cpor::CporError) -> ExitCode {
     eprintln!("cpor: {error:#}");
     ExitCode::from(1)
+}
+
+fn generate(args: &GenerateArgs) -> ExitCode {
+    let (tenants, days) = args.profile.size();
+    let tenants = args.tenants.map_or(tenants, |t| t as usize);
+    let days = args.days.unwrap_or(days);
+    match cpor::generate::generate(tenants, days, args.seed, args.format, &args.out) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            let ext = args.format.extension();
+            let dir = args.out.display();
+            println!(
+                "run it: cpor run --claims {dir}/claims.{ext} --responses {dir}/responses.{ext} --usage {dir}/usage.{ext} --holidays {dir}/holidays.csv --as-of {}",
+                cpor::generate::GENERATED_AS_OF
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cpor: generating into {}: {error:#}", args.out.display());
+            ExitCode::from(1)
+        }
+    }
 }
