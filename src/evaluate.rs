@@ -4,11 +4,10 @@
 //!
 //! Claims only interact within one tenant, so the work is split per tenant and run in parallel.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
 use crate::calendar::Calendar;
+use crate::hashing::FastMap;
 use crate::records::{Claim, Response};
 use crate::types::{Engagement, Id, Micros, ResponseKind, Scope, Uuid};
 
@@ -173,7 +172,7 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 /// Evaluates every claim as of `as_of`. `responses_by_claim[i]` are claim i's known responses.
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
-    let mut by_claim: HashMap<&Id, Vec<&Response>> = HashMap::new();
+    let mut by_claim: FastMap<&Id, Vec<&Response>> = FastMap::default();
     for response in responses {
         by_claim.entry(&response.claim_id).or_default().push(response);
     }
@@ -191,7 +190,7 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
         })
         .collect();
 
-    let mut by_tenant: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    let mut by_tenant: FastMap<Uuid, Vec<usize>> = FastMap::default();
     for (i, claim) in claims.iter().enumerate() {
         if evaluations[i].walk.status != Status::AwaitingNotification {
             by_tenant.entry(claim.tenant).or_default().push(i);
@@ -212,7 +211,7 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
 /// status changes, with their related claims.
 fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize]) -> Vec<(usize, Status, Vec<Id>)> {
     let live = |i: usize| (claims[i].notified_at.expect("live claims are notified"), evaluations[i].walk.ended_at);
-    let mut by_scope: HashMap<(Engagement, ScopeValue), Vec<usize>> = HashMap::new();
+    let mut by_scope: FastMap<(Engagement, ScopeValue), Vec<usize>> = FastMap::default();
     for &i in members {
         by_scope.entry(scope_key(&claims[i])).or_default().push(i);
     }
@@ -228,7 +227,7 @@ fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize
                 None => primaries.push(c),
             }
         }
-        let mut contested_by: HashMap<usize, Vec<Id>> = HashMap::new();
+        let mut contested_by: FastMap<usize, Vec<Id>> = FastMap::default();
         for (k, &a) in primaries.iter().enumerate() {
             for &b in &primaries[k + 1..] {
                 if claims[a].partner_id == claims[b].partner_id || !overlaps(live(a), live(b)) {

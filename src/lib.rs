@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod generate;
+pub mod hashing;
 pub mod input;
 pub mod output;
 pub mod pipeline;
@@ -21,6 +22,7 @@ pub mod rejects;
 pub mod report;
 pub mod summary;
 pub mod types;
+pub mod usage;
 
 pub use config::{Cli, Command, RunConfig};
 pub use error::CporError;

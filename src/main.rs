@@ -8,6 +8,9 @@ use clap::Parser;
 use cpor::config::GenerateArgs;
 use cpor::{Cli, Command, RunConfig};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -28,8 +31,8 @@ fn main() -> ExitCode {
                     if config.verbose {
                         let t = &summary.timings;
                         eprintln!(
-                            "timings: read {:.2}s, evaluate {:.2}s, report {:.2}s, write {:.2}s, total {:.2}s",
-                            t.read, t.evaluate, t.report, t.write, t.total
+                            "timings: read {:.2}s, validate {:.2}s, evaluate {:.2}s, report {:.2}s, write {:.2}s, total {:.2}s",
+                            t.read, t.validate, t.evaluate, t.report, t.write, t.total
                         );
                     }
                     print!("{}", summary.human());

@@ -2,46 +2,55 @@
 //! claims), evaluate as of T, read usage keeping only the rows a report can hold, build the reports
 //! and write everything through a staging directory (SPEC 2–7).
 
-use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::{evaluate, Evaluation};
+use crate::hashing::{FastMap, FastSet};
 use crate::input::{read_file, resolve, FileStats, RecordParser};
 use crate::output::{write_outputs, LedgerRow, Outputs};
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
 use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
-use crate::report::{build_reports, UsageIndex};
+use crate::report::build_reports;
 use crate::summary::{InputSummary, Summary, Timings};
 use crate::types::{Id, Micros, Uuid};
+use crate::usage::{UsageIndex, Verdict};
 
-/// What became of one parsed record after the checks between records.
-pub enum Verdict {
-    Accepted,
-    Deferred,
-    Rejected(Fault),
-}
-
-/// Reads every file of one input in file order. `decide` sees each record that passed its own checks,
-/// in file order, and says whether it is accepted, deferred or rejected; it keeps what it accepts.
+/// Reads every file of one input in file order. `decide` sees, batch by batch, the records that
+/// passed their own checks, in file order, and says of each whether it is accepted, deferred or
+/// rejected; it keeps what it accepts.
 fn read_input<P: RecordParser>(
     parser: &P,
     given: &[String],
     progress: &Progress,
     rejects: &mut Vec<Reject>,
-    mut decide: impl FnMut(P::Record) -> Verdict,
+    timings: &mut Timings,
+    mut decide: impl FnMut(Vec<P::Record>) -> Vec<Verdict>,
 ) -> Result<InputSummary, CporError> {
+    let started = Instant::now();
     let files = resolve(P::SOURCE, given)?;
     let mut summary = InputSummary::default();
     let spinner = progress.spinner(&format!("reading {}", P::SOURCE));
     for file in &files {
         let stats: FileStats = read_file(parser, file, |batch, parsed| {
-            for (row, record) in parsed.into_iter().enumerate() {
-                let verdict = match record.result {
-                    Ok(value) => decide(value),
-                    Err(fault) => Verdict::Rejected(fault),
+            let mut passed = Vec::with_capacity(parsed.len());
+            let mut outcomes = Vec::with_capacity(parsed.len());
+            for p in parsed {
+                match p.result {
+                    Ok(value) => {
+                        passed.push(value);
+                        outcomes.push((p.record, None));
+                    }
+                    Err(fault) => outcomes.push((p.record, Some(fault))),
+                }
+            }
+            let mut decided = decide(passed).into_iter();
+            for (row, (record, fault)) in outcomes.into_iter().enumerate() {
+                let verdict = match fault {
+                    Some(fault) => Verdict::Rejected(fault),
+                    None => decided.next().expect("one verdict per passed record"),
                 };
                 match verdict {
                     Verdict::Accepted => summary.accepted += 1,
@@ -51,7 +60,7 @@ fn read_input<P: RecordParser>(
                         rejects.push(Reject {
                             source: P::SOURCE,
                             file: file.given.clone(),
-                            record: record.record,
+                            record,
                             reason: fault.reason,
                             detail: fault.detail,
                             raw: batch.raw(row),
@@ -62,10 +71,18 @@ fn read_input<P: RecordParser>(
             spinner.inc(batch.len() as u64);
         })?;
         summary.records += stats.records;
+        timings.validate += stats.validating.as_secs_f64();
+        timings.read -= stats.validating.as_secs_f64();
         summary.files.push(stats.into());
     }
     spinner.finish();
+    timings.read += started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Adapts a decision on one record to a batch.
+fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(Vec<T>) -> Vec<Verdict> {
+    move |records| records.into_iter().map(&mut decide).collect()
 }
 
 /// What the responses are checked against: every claim that passed its own checks, deferred or not.
@@ -84,61 +101,74 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
 
     // Claims: own checks, then uniqueness (first in file order wins), then deferral.
     let mut claims: Vec<Claim> = Vec::new();
-    let mut known: HashMap<Id, KnownClaim> = HashMap::new();
-    let claims_summary = read_input(&ClaimParser, &config.inputs.claims, &progress, &mut rejects, |claim| {
-        if known.contains_key(&claim.id) {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::DuplicateClaimId,
-                format!("claim_id {} appeared earlier in file order.", claim.id),
-            ));
-        }
-        known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
-        if claim.submitted_at > as_of {
-            return Verdict::Deferred;
-        }
-        claims.push(claim);
-        Verdict::Accepted
-    })?;
+    let mut known: FastMap<Id, KnownClaim> = FastMap::default();
+    let claims_summary = read_input(
+        &ClaimParser,
+        &config.inputs.claims,
+        &progress,
+        &mut rejects,
+        &mut timings,
+        each(|claim: Claim| {
+            if known.contains_key(&claim.id) {
+                return Verdict::Rejected(Fault::new(
+                    RejectReason::DuplicateClaimId,
+                    format!("claim_id {} appeared earlier in file order.", claim.id),
+                ));
+            }
+            known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
+            if claim.submitted_at > as_of {
+                return Verdict::Deferred;
+            }
+            claims.push(claim);
+            Verdict::Accepted
+        }),
+    )?;
 
     // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
     let mut responses: Vec<Response> = Vec::new();
-    let mut response_ids: HashSet<Id> = HashSet::new();
-    let responses_summary = read_input(&ResponseParser, &config.inputs.responses, &progress, &mut rejects, |r| {
-        if !response_ids.insert(r.id.clone()) {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::DuplicateResponseId,
-                format!("response_id {} appeared earlier in file order.", r.id),
-            ));
-        }
-        if r.responded_at > as_of {
-            return Verdict::Deferred;
-        }
-        let Some(claim) = known.get(&r.claim_id) else {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::UnknownClaim,
-                format!("claim_id {} names no valid claim.", r.claim_id),
-            ));
-        };
-        if claim.tenant != r.tenant {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::TenantMismatch,
-                format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
-            ));
-        }
-        if claim.notified_at.is_none_or(|n| r.responded_at < n) {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::ResponseBeforeNotification,
-                match claim.notified_at {
-                    None => format!("Claim {} has not been notified.", r.claim_id),
-                    Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
-                },
-            ));
-        }
-        responses.push(r);
-        Verdict::Accepted
-    })?;
+    let mut response_ids: FastSet<Id> = FastSet::default();
+    let responses_summary = read_input(
+        &ResponseParser,
+        &config.inputs.responses,
+        &progress,
+        &mut rejects,
+        &mut timings,
+        each(|r: Response| {
+            if !response_ids.insert(r.id.clone()) {
+                return Verdict::Rejected(Fault::new(
+                    RejectReason::DuplicateResponseId,
+                    format!("response_id {} appeared earlier in file order.", r.id),
+                ));
+            }
+            if r.responded_at > as_of {
+                return Verdict::Deferred;
+            }
+            let Some(claim) = known.get(&r.claim_id) else {
+                return Verdict::Rejected(Fault::new(
+                    RejectReason::UnknownClaim,
+                    format!("claim_id {} names no valid claim.", r.claim_id),
+                ));
+            };
+            if claim.tenant != r.tenant {
+                return Verdict::Rejected(Fault::new(
+                    RejectReason::TenantMismatch,
+                    format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
+                ));
+            }
+            if claim.notified_at.is_none_or(|n| r.responded_at < n) {
+                return Verdict::Rejected(Fault::new(
+                    RejectReason::ResponseBeforeNotification,
+                    match claim.notified_at {
+                        None => format!("Claim {} has not been notified.", r.claim_id),
+                        Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
+                    },
+                ));
+            }
+            responses.push(r);
+            Verdict::Accepted
+        }),
+    )?;
     drop(known);
-    timings.read = started.elapsed().as_secs_f64();
 
     let stage = Instant::now();
     let spinner = progress.spinner("evaluating claims");
@@ -148,32 +178,22 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
 
     // Usage: own checks, uniqueness of (tenant, workload, subscription, date), then deferral; only rows
     // of a tenant and workload with a report are kept.
-    let stage = Instant::now();
     let mut index = UsageIndex::new(
         claims
             .iter()
             .zip(&evaluations)
             .filter(|(_, e)| e.status.has_report())
             .map(|(c, _)| (c.tenant, c.workload.to_lowercase())),
+        config.calendar.local_date(as_of),
     );
-    let last_known_day = config.calendar.local_date(as_of);
-    let usage_summary = read_input(&UsageParser, &config.inputs.usage, &progress, &mut rejects, |row| {
-        let Some(workload) = index.first_of_key(&row) else {
-            return Verdict::Rejected(Fault::new(
-                RejectReason::DuplicateUsageRow,
-                "An earlier row has the same tenant_id, workload, subscription_id and date.",
-            ));
-        };
-        if row.date > last_known_day {
-            return Verdict::Deferred;
-        }
-        index.keep(row, workload);
-        Verdict::Accepted
-    })?;
-    timings.read += stage.elapsed().as_secs_f64();
+    let parser = UsageParser { workloads: index.known_workloads() };
+    let usage_summary =
+        read_input(&parser, &config.inputs.usage, &progress, &mut rejects, &mut timings, |rows| index.decide(rows))?;
+    let usage = index.finish();
 
     let stage = Instant::now();
-    let reports = build_reports(&claims, &evaluations, index, &config.calendar, as_of);
+    let reports = build_reports(&claims, &evaluations, &usage, &config.calendar, as_of);
+    drop(usage);
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use crate::hashing::FastMap;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{
@@ -38,17 +39,75 @@ pub struct Response {
     pub responded_at: Micros,
 }
 
+/// A usage row's workload, lower-cased: the id of a workload some claim names, found while parsing
+/// without allocating; any other workload as its text, interned later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkloadKey {
+    Known(u32),
+    Other(Box<str>),
+}
+
+/// The three counts of a usage row; a bit of `present` per count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    values: [u64; 3],
+    present: u8,
+}
+
+impl Counts {
+    pub fn new(counts: [Option<u64>; 3]) -> Counts {
+        let mut c = Counts::default();
+        for (i, v) in counts.into_iter().enumerate() {
+            if let Some(v) = v {
+                c.values[i] = v;
+                c.present |= 1 << i;
+            }
+        }
+        c
+    }
+
+    fn get(&self, i: usize) -> Option<u64> {
+        (self.present & (1 << i) != 0).then_some(self.values[i])
+    }
+
+    pub fn active_users(&self) -> Option<u64> {
+        self.get(0)
+    }
+
+    pub fn paid_seats(&self) -> Option<u64> {
+        self.get(1)
+    }
+
+    pub fn assigned_seats(&self) -> Option<u64> {
+        self.get(2)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.present == 0
+    }
+}
+
 /// An accepted usage row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageRow {
     pub tenant: Uuid,
-    /// Lower-cased: workloads are compared case-insensitively everywhere.
-    pub workload: Box<str>,
+    pub workload: WorkloadKey,
     pub subscription: Option<Uuid>,
     pub date: Days,
-    pub active_users: Option<u64>,
-    pub paid_seats: Option<u64>,
-    pub assigned_seats: Option<u64>,
+    pub counts: Counts,
+}
+
+/// Calls `f` with the lower-cased text; ASCII text up to 64 bytes is lower-cased on the stack.
+pub fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 64];
+    if text.len() <= buffer.len() && text.is_ascii() {
+        let lower = &mut buffer[..text.len()];
+        lower.copy_from_slice(text.as_bytes());
+        lower.make_ascii_lowercase();
+        f(std::str::from_utf8(lower).expect("ASCII stays UTF-8"))
+    } else {
+        f(&text.to_lowercase())
+    }
 }
 
 /// A cell as text, for columns that hold text; typed Parquet cells are written as SPEC writes them.
@@ -214,7 +273,10 @@ impl RecordParser for ResponseParser {
 }
 
 /// Usage rows (SPEC 2.3): the checks of a record on its own.
-pub struct UsageParser;
+pub struct UsageParser {
+    /// Lower-cased workloads that claims name, with their ids.
+    pub workloads: FastMap<Box<str>, u32>,
+}
 
 const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
 
@@ -272,20 +334,16 @@ impl RecordParser for UsageParser {
                 )
             })?);
         }
-        if counts.iter().all(Option::is_none) {
+        let counts = Counts::new(counts);
+        if counts.is_empty() {
             return Err(Fault::new(
                 RejectReason::NoMetrics,
                 "None of active_users, paid_seats and assigned_seats is given.",
             ));
         }
-        Ok(UsageRow {
-            tenant,
-            workload: as_text(row.get(1)).unwrap_or_default().to_lowercase().into_boxed_str(),
-            subscription,
-            date,
-            active_users: counts[0],
-            paid_seats: counts[1],
-            assigned_seats: counts[2],
-        })
+        let workload = with_lowercase(&as_text(row.get(1)).unwrap_or_default(), |lower| {
+            self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
+        });
+        Ok(UsageRow { tenant, workload, subscription, date, counts })
     }
 }

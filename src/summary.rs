@@ -48,7 +48,10 @@ impl InputSummary {
 /// Seconds spent in each stage.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timings {
+    /// Decoding input files.
     pub read: f64,
+    /// Each record's own checks and the checks between records.
+    pub validate: f64,
     pub evaluate: f64,
     pub report: f64,
     pub write: f64,

@@ -41,6 +41,23 @@ impl fmt::Display for Id {
     }
 }
 
+/// Hexadecimal digit values; 0xff for any other byte.
+const HEX: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// A UUID in `8-4-4-4-12` hexadecimal form, held as its 128-bit value and written in lower case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Uuid(pub u128);
@@ -51,18 +68,17 @@ impl Uuid {
         if bytes.len() != 36 {
             return None;
         }
-        let mut value: u128 = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if b != b'-' {
-                    return None;
-                }
-                continue;
-            }
-            let digit = (b as char).to_digit(16)?;
-            value = (value << 4) | digit as u128;
+        if bytes[8] != b'-' || bytes[13] != b'-' || bytes[18] != b'-' || bytes[23] != b'-' {
+            return None;
         }
-        Some(Uuid(value))
+        let mut value: u128 = 0;
+        let mut bad = false;
+        for &b in bytes.iter().filter(|&&b| b != b'-') {
+            let digit = HEX[b as usize];
+            bad |= digit == 0xff;
+            value = (value << 4) | (digit & 0x0f) as u128;
+        }
+        (!bad).then_some(Uuid(value))
     }
 }
 
@@ -222,7 +238,16 @@ pub fn date_from_days(days: Days) -> NaiveDate {
 }
 
 pub fn format_date(days: Days) -> String {
-    date_from_days(days).format("%Y-%m-%d").to_string()
+    let mut out = String::with_capacity(10);
+    write_date(&mut out, days);
+    out
+}
+
+/// Appends `YYYY-MM-DD` without going through a format string (reports write millions of dates).
+pub fn write_date(out: &mut impl fmt::Write, days: Days) {
+    use chrono::Datelike;
+    let date = date_from_days(days);
+    let _ = write!(out, "{:04}-{:02}-{:02}", date.year(), date.month(), date.day());
 }
 
 /// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,

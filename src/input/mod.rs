@@ -191,6 +191,8 @@ pub struct FileStats {
     pub given: String,
     pub records: u64,
     pub sha256: String,
+    /// Time spent checking and deciding records, as opposed to decoding the file.
+    pub validating: std::time::Duration,
 }
 
 /// Reads one file batch by batch. Each batch is parsed in parallel; `consume` receives the batch and
@@ -203,11 +205,13 @@ pub fn read_file<P: RecordParser>(
     let unreadable =
         |message: String| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), message };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
+    let mut validating = std::time::Duration::ZERO;
     let (hash, records) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| sha256_file(&file.path));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
+                let started = std::time::Instant::now();
                 let first = records + 1;
                 let parsed: Vec<Parsed<P::Record>> = (0..batch.len())
                     .into_par_iter()
@@ -221,6 +225,7 @@ pub fn read_file<P: RecordParser>(
                     .collect();
                 records += batch.len() as u64;
                 consume(batch, parsed);
+                validating += started.elapsed();
             };
             let map = |header: &[String]| map_columns(parser, file, header);
             match file.format {
@@ -236,7 +241,7 @@ pub fn read_file<P: RecordParser>(
         (hash, records)
     });
     let sha256 = hash.map_err(|e| unreadable(e.to_string()))?;
-    Ok(FileStats { given: file.given.clone(), records: records?, sha256 })
+    Ok(FileStats { given: file.given.clone(), records: records?, sha256, validating })
 }
 
 /// A failure inside a reader: either already a `CporError` (a missing column) or a message that

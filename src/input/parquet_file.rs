@@ -6,7 +6,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{json_object, Batch, BatchHandler, Cell, ReadError};
+use super::{json_object, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 use crate::types::{format_date, format_timestamp};
@@ -100,13 +100,17 @@ pub(super) fn read_batches(
     let mut offset = 0;
     while offset < rows {
         let df = scan.clone().slice(offset as i64, SLICE_ROWS as IdxSize).collect().map_err(polars)?;
-        let converted = df.columns().iter().map(convert).collect::<PolarsResult<Vec<Col>>>().map_err(polars)?;
-        let batch = ParquetBatch { header: &header, columns: converted, len: df.height() };
-        if batch.len == 0 {
+        if df.height() == 0 {
             break;
         }
-        handle(&batch, &columns);
-        offset += batch.len;
+        // Hand the slice on in batches of the usual size: the parsed records of a batch then fit
+        // in memory the allocator reuses, instead of fresh pages for every slice.
+        for start in (0..df.height()).step_by(BATCH_ROWS) {
+            let part = df.slice(start as i64, BATCH_ROWS);
+            let converted = part.columns().iter().map(convert).collect::<PolarsResult<Vec<Col>>>().map_err(polars)?;
+            handle(&ParquetBatch { header: &header, columns: converted, len: part.height() }, &columns);
+        }
+        offset += df.height();
     }
     Ok(())
 }
