@@ -49,9 +49,9 @@ impl Profile {
     /// Tenants, and days of usage per scope.
     pub fn size(self) -> (usize, u32) {
         match self {
-            Profile::Small => (1_000, 25),
-            Profile::Medium => (100_000, 25),
-            Profile::Large => (1_000_000, 25),
+            Profile::Small => (1_000, 26),
+            Profile::Medium => (100_000, 26),
+            Profile::Large => (1_000_000, 26),
         }
     }
 }

@@ -281,6 +281,7 @@ pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out:
     let first_day = as_of_day - days as Days + 2;
     let (mut claim_no, mut response_no) = (0u64, 0u64);
     let mut last_claim: Option<Claimed> = None;
+    let mut usage_faults_shown = 0;
 
     for _ in 0..tenants {
         let tenant = rng.uuid();
@@ -316,8 +317,14 @@ pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out:
                     value(1, &mut rng),
                     value(2, &mut rng),
                 ];
-                if rng.chance(0.002) {
-                    bad_usage(&mut rng, &mut usage, row)?;
+                let fault = if usage_faults_shown < USAGE_FAULTS {
+                    usage_faults_shown += 1;
+                    Some(usage_faults_shown - 1)
+                } else {
+                    rng.chance(0.002).then(|| rng.below(USAGE_FAULTS))
+                };
+                if let Some(fault) = fault {
+                    bad_usage(fault, &mut usage, row)?;
                 } else {
                     usage.row(row)?;
                 }
@@ -357,8 +364,14 @@ pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out:
                     timestamp(&mut rng, submitted * MICROS_PER_SECOND),
                     notified.map_or(V::Null, |n| timestamp(&mut rng, n * MICROS_PER_SECOND)),
                 ];
-                if rng.chance(0.004) {
-                    bad_claim(&mut rng, &mut claims, &mut row, last_claim.as_ref())?;
+                // The first claims show each fault once, then a small share at random.
+                let fault = if claim_no <= CLAIM_FAULTS {
+                    Some(claim_no - 1)
+                } else {
+                    rng.chance(0.004).then(|| rng.below(CLAIM_FAULTS))
+                };
+                if let Some(fault) = fault {
+                    bad_claim(fault, &mut claims, &mut row, last_claim.as_ref())?;
                     continue;
                 }
                 claims.row(row)?;
@@ -384,6 +397,8 @@ pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out:
     Ok(lines)
 }
 
+const RESPONSE_FAULTS: u64 = 8;
+
 /// A response of some kind: early accept, opt-out in or after the window, late accept, an alias,
 /// sometimes after the as-of instant; now and then a bad one.
 fn respond(
@@ -403,8 +418,9 @@ fn respond(
         text(*rng.pick(&words)),
         timestamp(rng, at * MICROS_PER_SECOND),
     ];
-    if rng.chance(0.01) {
-        match rng.below(8) {
+    let fault = if no <= RESPONSE_FAULTS { Some(no - 1) } else { rng.chance(0.01).then(|| rng.below(RESPONSE_FAULTS)) };
+    if let Some(fault) = fault {
+        match fault {
             0 => row[3] = text("maybe later"),
             1 => row[1] = text("C999999999"),
             2 => row[2] = text(other.map_or_else(|| rng.uuid(), |o| o.tenant.clone())),
@@ -418,8 +434,10 @@ fn respond(
     table.row(row)
 }
 
-fn bad_claim(rng: &mut Rng, table: &mut Table, row: &mut Vec<V>, earlier: Option<&Claimed>) -> anyhow::Result<()> {
-    match rng.below(10) {
+const CLAIM_FAULTS: u64 = 10;
+
+fn bad_claim(fault: u64, table: &mut Table, row: &mut Vec<V>, earlier: Option<&Claimed>) -> anyhow::Result<()> {
+    match fault {
         0 => row[0] = text("bad/id"),
         1 => row[2] = text("not-a-uuid"),
         2 => row[7] = text("2026-13-45T00:00:00Z"),
@@ -440,8 +458,10 @@ fn bad_claim(rng: &mut Rng, table: &mut Table, row: &mut Vec<V>, earlier: Option
     table.row(std::mem::take(row))
 }
 
-fn bad_usage(rng: &mut Rng, table: &mut Table, mut row: Vec<V>) -> anyhow::Result<()> {
-    match rng.below(7) {
+const USAGE_FAULTS: u64 = 7;
+
+fn bad_usage(fault: u64, table: &mut Table, mut row: Vec<V>) -> anyhow::Result<()> {
+    match fault {
         0 => row[0] = text("not-a-uuid"),
         1 if table.is_csv() => row[3] = text("2026-02-30"),
         2 => row[4] = V::Int(-3),

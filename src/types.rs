@@ -72,13 +72,15 @@ impl Uuid {
             return None;
         }
         let mut value: u128 = 0;
-        let mut bad = false;
-        for &b in bytes.iter().filter(|&&b| b != b'-') {
-            let digit = HEX[b as usize];
-            bad |= digit == 0xff;
-            value = (value << 4) | (digit & 0x0f) as u128;
+        let mut bad = 0u8;
+        for (start, end) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
+            for &b in &bytes[start..end] {
+                let digit = HEX[b as usize];
+                bad |= digit;
+                value = (value << 4) | (digit & 0x0f) as u128;
+            }
         }
-        (!bad).then_some(Uuid(value))
+        (bad & 0xf0 == 0).then_some(Uuid(value))
     }
 }
 

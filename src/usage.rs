@@ -78,25 +78,58 @@ impl Workloads {
     }
 }
 
-/// One shard's state: tenants and subscriptions as small local numbers so that a key is 16 bytes.
+/// The keys one tenant has taken: (subscription, date, workload), with the tenant implied. A
+/// tenant's rows usually arrive together, so its few dozen keys stay in cache and are searched in a
+/// line; a tenant with many rows moves to a hash set.
+#[derive(Default)]
+struct TenantKeys {
+    few: Vec<[u32; 3]>,
+    many: Option<FastSet<[u32; 3]>>,
+}
+
+const FEW_KEYS: usize = 48;
+
+impl TenantKeys {
+    /// Takes the key; false when the tenant already had it.
+    fn insert(&mut self, key: [u32; 3]) -> bool {
+        if let Some(set) = &mut self.many {
+            return set.insert(key);
+        }
+        if self.few.contains(&key) {
+            return false;
+        }
+        self.few.push(key);
+        if self.few.len() > FEW_KEYS {
+            self.many = Some(std::mem::take(&mut self.few).into_iter().collect());
+        }
+        true
+    }
+}
+
+/// One shard's state; subscriptions are small local numbers so that a key is 12 bytes.
 #[derive(Default)]
 struct Shard {
     tenants: FastMap<u128, u32>,
+    keys: Vec<TenantKeys>,
     subscriptions: FastMap<u128, u32>,
-    seen: FastSet<[u32; 4]>,
     kept: FastMap<(Uuid, u32), Vec<KeptRow>>,
-}
-
-fn local_number(map: &mut FastMap<u128, u32>, value: u128) -> u32 {
-    let next = map.len() as u32 + 1;
-    *map.entry(value).or_insert(next)
 }
 
 impl Shard {
     fn decide(&mut self, row: &UsageRow, workload: u32, last_day: Days, wanted: &FastSet<(Uuid, u32)>) -> Verdict {
-        let tenant = local_number(&mut self.tenants, row.tenant.0);
-        let subscription = row.subscription.map_or(0, |s| local_number(&mut self.subscriptions, s.0));
-        if !self.seen.insert([tenant, subscription, row.date as u32, workload]) {
+        let next = self.keys.len() as u32;
+        let tenant = *self.tenants.entry(row.tenant.0).or_insert(next);
+        if tenant == next {
+            self.keys.push(TenantKeys::default());
+        }
+        let subscription = match row.subscription {
+            None => 0,
+            Some(s) => {
+                let next = self.subscriptions.len() as u32 + 1;
+                *self.subscriptions.entry(s.0).or_insert(next)
+            }
+        };
+        if !self.keys[tenant as usize].insert([subscription, row.date as u32, workload]) {
             return Verdict::Rejected(Fault::new(
                 RejectReason::DuplicateUsageRow,
                 "An earlier row has the same tenant_id, workload, subscription_id and date.",
@@ -233,5 +266,16 @@ mod tests {
         let order: Vec<(Days, Option<Uuid>)> = group.iter().map(|r| (r.date, r.subscription())).collect();
         assert_eq!(order, [(5, None), (5, Some(Uuid(7))), (6, Some(Uuid(7)))]);
         assert_eq!(kept.groups.len(), 1);
+    }
+
+    #[test]
+    fn a_tenant_with_many_keys_still_finds_its_duplicates() {
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let rows: Vec<UsageRow> = (0..200).map(|d| row(9, "teams", Some(d % 3), d as Days)).collect();
+        let again: Vec<UsageRow> = (0..200).map(|d| row(9, "teams", Some(d % 3), d as Days)).collect();
+        let first = index.decide(rows);
+        assert!(first.iter().all(|v| matches!(v, Verdict::Accepted)));
+        let second = index.decide(again);
+        assert!(second.iter().all(|v| matches!(v, Verdict::Rejected(_))));
     }
 }

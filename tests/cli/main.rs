@@ -235,3 +235,64 @@ fn reports_never_leave_the_output_directory() {
     }
     assert!(!Path::new(&temp.path().join("etc")).exists());
 }
+
+fn generate(args: &[&str], out: &Path) {
+    let mut all: Vec<String> = vec!["generate".into()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(["--out".into(), out.display().to_string()]);
+    run_ok(&all);
+}
+
+fn run_generated(dir: &Path, ext: &str, out: &Path) -> serde_json::Value {
+    let mut args: Vec<String> = vec!["run".into()];
+    for name in ["claims", "responses", "usage"] {
+        args.extend([format!("--{name}"), dir.join(format!("{name}.{ext}")).display().to_string()]);
+    }
+    args.extend(["--holidays".into(), dir.join("holidays.csv").display().to_string()]);
+    args.extend(["--as-of".into(), cpor::generate::GENERATED_AS_OF.into(), "--quiet".into()]);
+    args.extend(["--out".into(), out.display().to_string()]);
+    run_ok(&args);
+    summary(out)
+}
+
+#[test]
+fn generated_data_shows_every_status_and_every_reject_reason() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    generate(&["--profile", "small", "--seed", "7"], &data);
+    let summary = run_generated(&data, "csv", &temp.path().join("out"));
+    for status in cpor::evaluate::Status::ALL {
+        assert!(summary["statuses"][status.as_str()].as_u64().unwrap_or(0) > 0, "no {}", status.as_str());
+    }
+    for reason in cpor::rejects::RejectReason::ALL {
+        assert!(summary["rejects_by_reason"][reason.as_str()].as_u64().unwrap_or(0) > 0, "no {}", reason.as_str());
+    }
+    // The same seed gives the same files.
+    let again = temp.path().join("again");
+    generate(&["--profile", "small", "--seed", "7"], &again);
+    for name in ["claims.csv", "responses.csv", "usage.csv", "holidays.csv"] {
+        assert_eq!(std::fs::read(data.join(name)).expect("file"), std::fs::read(again.join(name)).expect("file"));
+    }
+}
+
+/// The CI-sized smoke test of the scale path: a `medium` dataset (100,000 tenants, about 5 million
+/// usage rows) as Parquet, generated and run end to end.
+#[test]
+fn medium_parquet_smoke_test() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    generate(&["--profile", "medium", "--format", "parquet"], &data);
+    let out = temp.path().join("out");
+    let summary = run_generated(&data, "parquet", &out);
+    let usage = &summary["inputs"]["usage"];
+    assert!(usage["records"].as_u64().expect("records") > 4_000_000);
+    let statuses = &summary["statuses"];
+    let with_report = statuses["official"].as_u64().expect("n") + statuses["revoked"].as_u64().expect("n");
+    assert_eq!(summary["reports"]["files"].as_u64(), Some(with_report));
+    let timings = &summary["timings"];
+    for stage in ["read", "validate", "evaluate", "report", "write", "total"] {
+        assert!(timings[stage].as_f64().is_some(), "timings.{stage}");
+    }
+    let ledger_rows = read_csv(&out.join("ledger.csv")).len() as u64 - 1;
+    assert_eq!(ledger_rows, summary["inputs"]["claims"]["accepted"].as_u64().expect("n"));
+}
