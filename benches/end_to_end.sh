@@ -41,8 +41,8 @@ done
 if python3 -c "import duckdb" 2> /dev/null; then
   for profile in medium large; do
     data="$work/$profile-parquet"
-    /usr/bin/time -v -o "$work/time.txt" python3 benches/duckdb_reports.py "$data" "$out_root/duckdb-$profile" "$work/ledger-$profile-parquet.csv"
+    /usr/bin/time -v -o "$work/time.txt" python3 benches/duckdb_reports.py "$data" "$out_root/duckdb-$profile.csv" "$work/ledger-$profile-parquet.csv"
     awk -F': ' '/Elapsed \(wall clock\)|Maximum resident/ {print "         " $0}' "$work/time.txt"
-    rm -rf "$out_root/duckdb-$profile"
+    rm -f "$out_root/duckdb-$profile.csv"
   done
 fi

@@ -30,6 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate every claim as of an instant and write the ledger, reports, rejects and summary.
     Run(RunArgs),
+    /// Explain one claim: its window, the days counted, each response, duplicates, contests, report.
+    Explain(ExplainArgs),
+    /// Read and check the inputs only: rejects.csv, counts by reason and a few examples of each.
+    Validate(ValidateArgs),
     /// Generate a deterministic, realistic dataset (for benchmarks and smoke tests).
     Generate(GenerateArgs),
 }
@@ -93,8 +97,9 @@ impl OutputFormat {
     }
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct RunArgs {
+/// The inputs, the calendar and the as-of instant: shared by `run`, `validate` and `explain`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InputArgs {
     /// Claims input: a file, a directory or a glob; repeatable.
     #[arg(long, value_name = "P")]
     pub claims: Vec<String>,
@@ -107,33 +112,75 @@ pub struct RunArgs {
     /// Holidays file (date,country,name).
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,
-    /// The instant to evaluate as of (RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC); default: now.
+    /// The instant to evaluate as of (RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC) [default: now].
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_as_of)]
     pub as_of: Option<Micros>,
-    /// Business days in the opt-out window.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    pub window_days: u32,
-    /// IANA time zone in which days begin and end.
-    #[arg(long, value_name = "TZ", default_value = "UTC", value_parser = parse_timezone)]
-    pub timezone: Tz,
-    /// Weekend days, comma-separated (sat,sun; saturday,sunday; or none).
-    #[arg(long, value_name = "DAYS", default_value = "sat,sun", value_parser = parse_weekend)]
-    pub weekend: Weekend,
-    /// Output directory, replaced as a whole when the run completes.
-    #[arg(long, value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
-    /// Format of the ledger, reports and rejects.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
-    pub format: OutputFormat,
-    /// Exit with code 3 when an input's share of rejected records is above this fraction.
-    #[arg(long, value_name = "R", default_value_t = 1.0, value_parser = parse_rate)]
-    pub max_reject_rate: f64,
+    /// Business days in the opt-out window [default: 5].
+    #[arg(long, value_name = "N", value_parser = parse_window_days)]
+    pub window_days: Option<u32>,
+    /// IANA time zone in which days begin and end [default: UTC].
+    #[arg(long, value_name = "TZ", value_parser = parse_timezone)]
+    pub timezone: Option<Tz>,
+    /// Weekend days, comma-separated: sat,sun; saturday,sunday; or none [default: sat,sun].
+    #[arg(long, value_name = "DAYS", value_parser = parse_weekend)]
+    pub weekend: Option<Weekend>,
+    /// Exit with code 3 when an input's share of rejected records is above this fraction [default: 1].
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub max_reject_rate: Option<f64>,
+    /// A TOML file whose keys are these flags' names (flags given on the command line win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
     /// Per-stage timings on stderr.
     #[arg(long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output directory, replaced as a whole when the run completes [default: out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Format of the ledger, reports and rejects [default: csv].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// A former output directory: write changes.csv with what changed since.
+    #[arg(long, value_name = "DIR")]
+    pub previous: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// The claim to explain.
+    pub claim_id: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The explanation as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory for rejects.csv and validation.json [default: validation].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Examples shown per reject reason.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub examples: usize,
+}
+
+pub fn parse_window_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a whole number of at least 1")),
+    }
 }
 
 pub fn parse_as_of(text: &str) -> Result<Micros, String> {
@@ -168,6 +215,8 @@ pub struct RunConfig {
     pub calendar: Calendar,
     pub out: PathBuf,
     pub format: OutputFormat,
+    /// A former output directory to compare the ledger with.
+    pub previous: Option<PathBuf>,
     pub max_reject_rate: f64,
     /// Progress bars on stderr (a terminal, and not --quiet).
     pub progress: bool,
@@ -178,14 +227,75 @@ pub struct RunConfig {
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
+/// The keys of a `--config` file: the flags' names (with `-` or `_`), values as TOML strings,
+/// numbers, booleans or (for inputs) arrays of strings.
+fn apply_config_file(path: &PathBuf, input: &mut InputArgs, run: &mut RunArgs) -> Result<(), UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("config file {}: {e}", path.display())))?;
+    let table: toml::Table = text.parse().map_err(|e| UsageError(format!("config file {}: {e}", path.display())))?;
+    let bad = |key: &str, message: String| UsageError(format!("config file {}: {key}: {message}", path.display()));
+    for (key, value) in &table {
+        let scalar = || match value {
+            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            toml::Value::Float(f) => Ok(f.to_string()),
+            toml::Value::Boolean(b) => Ok(b.to_string()),
+            _ => Err(bad(key, "expected a single value".into())),
+        };
+        let list = || match value {
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(key, "expected strings".into())))
+                .collect::<Result<Vec<String>, UsageError>>(),
+            toml::Value::String(s) => Ok(vec![s.clone()]),
+            _ => Err(bad(key, "expected a path or a list of paths".into())),
+        };
+        let flag = |v: String| v == "true";
+        match key.replace('_', "-").as_str() {
+            "claims" if input.claims.is_empty() => input.claims = list()?,
+            "responses" if input.responses.is_empty() => input.responses = list()?,
+            "usage" if input.usage.is_empty() => input.usage = list()?,
+            "claims" | "responses" | "usage" => {}
+            "holidays" => input.holidays = input.holidays.take().or(Some(PathBuf::from(scalar()?))),
+            "as-of" => input.as_of = input.as_of.or(Some(parse_as_of(&scalar()?).map_err(|e| bad(key, e))?)),
+            "window-days" => {
+                input.window_days = input.window_days.or(Some(parse_window_days(&scalar()?).map_err(|e| bad(key, e))?))
+            }
+            "timezone" => {
+                input.timezone = input.timezone.or(Some(parse_timezone(&scalar()?).map_err(|e| bad(key, e))?))
+            }
+            "weekend" => input.weekend = input.weekend.or(Some(parse_weekend(&scalar()?).map_err(|e| bad(key, e))?)),
+            "max-reject-rate" => {
+                input.max_reject_rate = input.max_reject_rate.or(Some(parse_rate(&scalar()?).map_err(|e| bad(key, e))?))
+            }
+            "quiet" => input.quiet |= flag(scalar()?),
+            "verbose" => input.verbose |= flag(scalar()?),
+            "out" => run.out = run.out.take().or(Some(PathBuf::from(scalar()?))),
+            "format" => {
+                let format = <OutputFormat as ValueEnum>::from_str(&scalar()?, true).map_err(|e| bad(key, e))?;
+                run.format = run.format.or(Some(format));
+            }
+            "previous" => run.previous = run.previous.take().or(Some(PathBuf::from(scalar()?))),
+            _ => return Err(bad(key, "not a flag of cpor run".into())),
+        }
+    }
+    Ok(())
+}
+
 impl RunConfig {
-    /// Resolves defaults: without any input flag, the sample in `data/` (and its holidays).
-    pub fn from_args(args: RunArgs, attended: bool) -> Result<Result<RunConfig, CporError>, UsageError> {
-        let given = [&args.claims, &args.responses, &args.usage];
+    /// Resolves a config file, then defaults: without any input flag, the sample in `data/` (and
+    /// its holidays).
+    pub fn from_args(mut args: RunArgs, attended: bool) -> Result<Result<RunConfig, CporError>, UsageError> {
+        if let Some(path) = args.input.config.clone() {
+            let mut input = std::mem::take(&mut args.input);
+            apply_config_file(&path, &mut input, &mut args)?;
+            args.input = input;
+        }
+        let input = &args.input;
+        let given = [&input.claims, &input.responses, &input.usage];
         let none = given.iter().all(|g| g.is_empty());
         let (inputs, holidays) = if none {
             let sample = |name: &str| vec![format!("{SAMPLE_DIR}/{name}.csv")];
-            let holidays = args.holidays.clone().or_else(|| Some(PathBuf::from(SAMPLE_DIR).join("holidays.csv")));
+            let holidays = input.holidays.clone().or_else(|| Some(PathBuf::from(SAMPLE_DIR).join("holidays.csv")));
             (Inputs { claims: sample("claims"), responses: sample("responses"), usage: sample("usage") }, holidays)
         } else {
             for (flag, paths) in ["--claims", "--responses", "--usage"].iter().zip(given) {
@@ -194,10 +304,13 @@ impl RunConfig {
                 }
             }
             let inputs =
-                Inputs { claims: args.claims.clone(), responses: args.responses.clone(), usage: args.usage.clone() };
-            (inputs, args.holidays.clone())
+                Inputs { claims: input.claims.clone(), responses: input.responses.clone(), usage: input.usage.clone() };
+            (inputs, input.holidays.clone())
         };
-        let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+        let as_of = input.as_of.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+        let timezone = input.timezone.unwrap_or(Tz::UTC);
+        let weekend = input.weekend.unwrap_or_default();
+        let window_days = input.window_days.unwrap_or(5);
         Ok((|| {
             let holiday_rows = match &holidays {
                 Some(path) => load_holidays(path)?,
@@ -207,12 +320,13 @@ impl RunConfig {
                 inputs,
                 holidays,
                 as_of,
-                calendar: Calendar::new(args.timezone, args.weekend, args.window_days, holiday_rows),
-                out: args.out,
-                format: args.format,
-                max_reject_rate: args.max_reject_rate,
-                progress: attended && !args.quiet,
-                verbose: args.verbose,
+                calendar: Calendar::new(timezone, weekend, window_days, holiday_rows),
+                out: args.out.clone().unwrap_or_else(|| PathBuf::from("out")),
+                format: args.format.unwrap_or(OutputFormat::Csv),
+                previous: args.previous.clone(),
+                max_reject_rate: input.max_reject_rate.unwrap_or(1.0),
+                progress: attended && !input.quiet,
+                verbose: input.verbose,
             })
         })())
     }
@@ -271,9 +385,9 @@ mod tests {
         ])
         .unwrap();
         let Command::Run(args) = cli.command else { panic!("a run") };
-        assert_eq!(args.claims, ["a.csv", "dir"]);
-        assert_eq!(args.window_days, 3);
-        assert_eq!(args.format, OutputFormat::Parquet);
+        assert_eq!(args.input.claims, ["a.csv", "dir"]);
+        assert_eq!(args.input.window_days, Some(3));
+        assert_eq!(args.format, Some(OutputFormat::Parquet));
         assert!(Cli::try_parse_from(["cpor", "run", "--window-days", "0"]).is_err());
         assert!(Cli::try_parse_from(["cpor", "run", "--format", "xlsx"]).is_err());
     }

@@ -23,6 +23,10 @@ pub enum CporError {
     #[error("holidays file {path}: {message}")]
     Holidays { path: PathBuf, message: String },
 
+    /// The previous output directory given to compare with cannot be read.
+    #[error("previous output {path}: {message}")]
+    Previous { path: PathBuf, message: String },
+
     /// Writing the output directory failed.
     #[error("writing output {path}: {message}")]
     Output { path: PathBuf, message: String },

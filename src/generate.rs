@@ -87,7 +87,7 @@ struct Table {
 }
 
 enum Sink {
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     Parquet { writer: Box<polars::io::parquet::write::BatchedWriter<File>>, pending: Vec<Vec<V>> },
 }
 
@@ -107,7 +107,7 @@ impl Table {
                     .flexible(true)
                     .from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
                 writer.write_record(columns.iter().map(|c| c.0))?;
-                Sink::Csv(writer)
+                Sink::Csv(Box::new(writer))
             }
             OutputFormat::Parquet => {
                 let schema: Schema = columns

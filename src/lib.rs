@@ -8,11 +8,14 @@
 //! [`evaluate`] (statuses) → [`report`] (what a partner may see) → [`output`] and [`summary`].
 
 pub mod calendar;
+pub mod changes;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod generate;
 pub mod hashing;
+pub mod html;
 pub mod input;
 pub mod output;
 pub mod pipeline;
@@ -23,6 +26,7 @@ pub mod report;
 pub mod summary;
 pub mod types;
 pub mod usage;
+pub mod validate;
 
 pub use config::{Cli, Command, RunConfig};
 pub use error::CporError;

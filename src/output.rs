@@ -11,6 +11,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::changes::{Change, CHANGE_COLUMNS};
 use crate::config::{OutputFormat, RunConfig};
 use crate::error::CporError;
 use crate::evaluate::Evaluation;
@@ -86,6 +87,8 @@ pub struct Outputs<'a> {
     /// One per claim, in the claims' order (the ledger refers to them).
     pub reports: &'a [Option<Report>],
     pub rejects: &'a [Reject],
+    /// Changes since the previous run, when one was given.
+    pub changes: Option<&'a [Change]>,
 }
 
 fn opt<T: ToString>(value: Option<T>) -> String {
@@ -357,6 +360,11 @@ pub fn write_outputs(
         OutputFormat::Parquet => rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?,
     }
 
+    if let Some(changes) = outputs.changes {
+        let path = dir.join("changes.csv");
+        write_csv(&path, CHANGE_COLUMNS, changes.iter().map(Change::record)).map_err(io(&path))?;
+    }
+
     let reports_dir = dir.join("reports");
     fs::create_dir(&reports_dir).map_err(io(&reports_dir))?;
     let with_report: Vec<&LedgerRow<'_>> = outputs.ledger.iter().filter(|r| r.report.is_some()).collect();
@@ -390,5 +398,18 @@ pub fn write_outputs(
     let summary_path = dir.join("summary.json");
     let json = serde_json::to_string_pretty(summary).map_err(|e| fail(&summary_path, e.to_string()))?;
     fs::write(&summary_path, json + "\n").map_err(io(&summary_path))?;
+    let html_path = dir.join("summary.html");
+    fs::write(&html_path, crate::html::render(summary)).map_err(io(&html_path))?;
     staging.commit().map_err(io(&config.out))
+}
+
+/// Writes the output of `cpor validate` — rejects.csv and validation.json — through a staging
+/// directory like a run's.
+pub fn write_validation(out: &Path, rejects: &[Reject], json: &str) -> Result<(), CporError> {
+    let staging = Staging::new(out).map_err(io(out))?;
+    let path = staging.dir.join("rejects.csv");
+    write_csv(&path, REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?;
+    let path = staging.dir.join("validation.json");
+    fs::write(&path, json).map_err(io(&path))?;
+    staging.commit().map_err(io(out))
 }

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use crate::changes::{compare, read_previous, ChangeCounts};
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::{evaluate, Evaluation};
@@ -13,8 +14,8 @@ use crate::output::{write_outputs, LedgerRow, Outputs};
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
 use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
-use crate::report::build_reports;
-use crate::summary::{InputSummary, Summary, Timings};
+use crate::report::{build_reports, Report};
+use crate::summary::{InputSummary, PartnerFigures, Summary, Timings};
 use crate::types::{Id, Micros, Uuid};
 use crate::usage::{UsageIndex, Verdict};
 
@@ -91,21 +92,37 @@ struct KnownClaim {
     notified_at: Option<Micros>,
 }
 
-/// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
-pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
-    let started = Instant::now();
-    let progress = Progress::new(config.progress);
+/// Everything a run knows once its inputs are read and its claims evaluated, before writing.
+pub struct Evaluated {
+    /// Accepted claims (not deferred), in file order.
+    pub claims: Vec<Claim>,
+    /// Accepted responses.
+    pub responses: Vec<Response>,
+    /// One per claim.
+    pub evaluations: Vec<Evaluation>,
+    /// One per claim; `Some` for official and revoked claims.
+    pub reports: Vec<Option<Report>>,
+    /// Sorted by (source, file, record).
+    pub rejects: Vec<Reject>,
+    /// Claims submitted after T.
+    pub deferred_claims: Vec<Id>,
+    pub inputs: Vec<(Source, InputSummary)>,
+    pub timings: Timings,
+}
+
+/// Reads and checks every input, evaluates the claims and builds the reports (SPEC 2–5).
+pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evaluated, CporError> {
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
     let as_of = config.as_of;
-
     // Claims: own checks, then uniqueness (first in file order wins), then deferral.
     let mut claims: Vec<Claim> = Vec::new();
     let mut known: FastMap<Id, KnownClaim> = FastMap::default();
+    let mut deferred_claims = Vec::new();
     let claims_summary = read_input(
         &ClaimParser,
         &config.inputs.claims,
-        &progress,
+        progress,
         &mut rejects,
         &mut timings,
         each(|claim: Claim| {
@@ -117,6 +134,7 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
             }
             known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
             if claim.submitted_at > as_of {
+                deferred_claims.push(claim.id);
                 return Verdict::Deferred;
             }
             claims.push(claim);
@@ -130,7 +148,7 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     let responses_summary = read_input(
         &ResponseParser,
         &config.inputs.responses,
-        &progress,
+        progress,
         &mut rejects,
         &mut timings,
         each(|r: Response| {
@@ -188,7 +206,7 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     );
     let parser = UsageParser { workloads: index.known_workloads() };
     let usage_summary =
-        read_input(&parser, &config.inputs.usage, &progress, &mut rejects, &mut timings, |rows| index.decide(rows))?;
+        read_input(&parser, &config.inputs.usage, progress, &mut rejects, &mut timings, |rows| index.decide(rows))?;
     let usage = index.finish();
 
     let stage = Instant::now();
@@ -197,25 +215,88 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);
-    let mut ledger: Vec<LedgerRow> = claims
+    Ok(Evaluated {
+        claims,
+        responses,
+        evaluations,
+        reports,
+        rejects,
+        deferred_claims,
+        inputs: vec![
+            (Source::Claims, claims_summary),
+            (Source::Responses, responses_summary),
+            (Source::Usage, usage_summary),
+        ],
+        timings,
+    })
+}
+
+/// The summary of an evaluated run, with the accounting rule checked (SPEC 7).
+pub fn summarize(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, CporError> {
+    let mut summary = Summary::new(config);
+    for (source, input) in &evaluated.inputs {
+        summary.inputs.insert(source.as_str(), input.clone());
+    }
+    summary.count_statuses(evaluated.evaluations.iter().map(|e: &Evaluation| e.status));
+    let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
+    for ((claim, evaluation), report) in evaluated.claims.iter().zip(&evaluated.evaluations).zip(&evaluated.reports) {
+        *summary
+            .by_engagement
+            .entry(claim.engagement.as_str())
+            .or_default()
+            .entry(evaluation.status.as_str())
+            .or_default() += 1;
+        let figures = partners.entry(claim.partner_id.as_str()).or_insert_with(|| PartnerFigures {
+            partner_id: claim.partner_id.to_string(),
+            claims: 0,
+            with_report: 0,
+            report_rows: 0,
+        });
+        figures.claims += 1;
+        if let Some(report) = report {
+            figures.with_report += 1;
+            figures.report_rows += report.rows.len() as u64;
+        }
+    }
+    let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
+    partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
+    partners.truncate(10);
+    summary.largest_partners = partners;
+    summary.count_rejects(&evaluated.rejects);
+    summary.count_reports(evaluated.reports.iter().flatten().map(|r| r.rows.len()));
+    summary.check_accounting(&evaluated.rejects)?;
+    summary.timings = evaluated.timings.clone();
+    Ok(summary)
+}
+
+/// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
+pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
+    let started = Instant::now();
+    let progress = Progress::new(config.progress);
+    let evaluated = evaluate_inputs(config, &progress)?;
+    let mut summary = summarize(config, &evaluated)?;
+    let mut ledger: Vec<LedgerRow> = evaluated
+        .claims
         .iter()
-        .zip(&evaluations)
-        .zip(&reports)
+        .zip(&evaluated.evaluations)
+        .zip(&evaluated.reports)
         .map(|((claim, evaluation), report)| LedgerRow::new(claim, evaluation, report.as_ref()))
         .collect();
     ledger.sort_by(|a, b| a.claim.id.cmp(&b.claim.id));
-
-    let mut summary = Summary::new(config);
-    summary.inputs.insert(Source::Claims.as_str(), claims_summary);
-    summary.inputs.insert(Source::Responses.as_str(), responses_summary);
-    summary.inputs.insert(Source::Usage.as_str(), usage_summary);
-    summary.count_statuses(evaluations.iter().map(|e: &Evaluation| e.status));
-    summary.count_rejects(&rejects);
-    summary.count_reports(reports.iter().flatten().map(|r| r.rows.len()));
-    summary.check_accounting(&rejects)?;
-    summary.timings = timings;
-
-    let outputs = Outputs { ledger: &ledger, reports: &reports, rejects: &rejects };
+    let changes = match &config.previous {
+        Some(dir) => {
+            let changes = compare(&read_previous(dir)?, &ledger);
+            summary.changes = Some(ChangeCounts::of(&changes));
+            Some(changes)
+        }
+        None => None,
+    };
+    let outputs = Outputs {
+        ledger: &ledger,
+        reports: &evaluated.reports,
+        rejects: &evaluated.rejects,
+        changes: changes.as_deref(),
+    };
     write_outputs(config, &outputs, &mut summary, &progress, started)?;
     Ok(summary)
 }

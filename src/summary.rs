@@ -64,6 +64,15 @@ pub struct ReportsSummary {
     pub rows: u64,
 }
 
+/// A partner's figures, for the largest partners of summary.html.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartnerFigures {
+    pub partner_id: String,
+    pub claims: u64,
+    pub with_report: u64,
+    pub report_rows: u64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub version: &'static str,
@@ -78,6 +87,12 @@ pub struct Summary {
     /// claims, responses, usage.
     pub inputs: BTreeMap<&'static str, InputSummary>,
     pub statuses: BTreeMap<&'static str, u64>,
+    /// Engagement code → status → claims.
+    pub by_engagement: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    /// The ten partners with the most claims.
+    pub largest_partners: Vec<PartnerFigures>,
+    /// Counts by kind of change since `--previous`, when given.
+    pub changes: Option<crate::changes::ChangeCounts>,
     pub rejects_by_reason: BTreeMap<&'static str, u64>,
     pub reports: ReportsSummary,
     /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
@@ -99,6 +114,9 @@ impl Summary {
             max_reject_rate: config.max_reject_rate,
             inputs: BTreeMap::new(),
             statuses: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+            by_engagement: BTreeMap::new(),
+            largest_partners: Vec::new(),
+            changes: None,
             rejects_by_reason: RejectReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
             reports: ReportsSummary::default(),
             reject_rate_exceeded: Vec::new(),
@@ -166,6 +184,9 @@ impl Summary {
             .collect();
         out.push_str(&format!("rejected: {}\n", rejected.join(", ")));
         out.push_str(&format!("reports: {} files, {} rows\n", self.reports.files, self.reports.rows));
+        if let Some(changes) = &self.changes {
+            out.push_str(&format!("changes since the previous run: {}\n", changes.human()));
+        }
         if !self.reject_rate_exceeded.is_empty() {
             out.push_str(&format!(
                 "reject rate above {} for: {}\n",

@@ -2,6 +2,7 @@
 //! folders of `fixtures/` (each pinning one rule of SPEC.md, plus the shared worked example), and on
 //! generated inputs for the properties that must hold for any data.
 
+mod analyst;
 mod parquet;
 mod properties;
 mod util;
