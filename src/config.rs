@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{load_holidays, parse_weekend, Calendar, Weekend};
 use crate::error::CporError;
-use crate::types::{format_timestamp, parse_timestamp, Micros};
+use crate::types::{parse_timestamp, Micros};
 
 /// Where the sample data lives, read when no input is named.
 pub const SAMPLE_DIR: &str = "data";
@@ -329,10 +329,6 @@ impl RunConfig {
                 verbose: input.verbose,
             })
         })())
-    }
-
-    pub fn describe_as_of(&self) -> String {
-        format_timestamp(self.as_of)
     }
 }
 

@@ -204,9 +204,11 @@ fn u64_col(name: &str, values: Vec<Option<u64>>) -> Column {
     Column::new(name.into(), values)
 }
 
+/// Writes one Parquet file single-threaded: reports are written from rayon's pool, and a writer
+/// that entered polars' own pool from there would nest two pools (STYLE 10).
 fn write_parquet(path: &Path, columns: Vec<Column>) -> Result<(), PolarsError> {
     let mut df = DataFrame::new_infer_height(columns)?;
-    ParquetWriter::new(BufWriter::new(File::create(path)?)).finish(&mut df)?;
+    ParquetWriter::new(BufWriter::new(File::create(path)?)).set_parallel(false).finish(&mut df)?;
     Ok(())
 }
 
