@@ -204,6 +204,9 @@ fn u64_col(name: &str, values: Vec<Option<u64>>) -> Column {
     Column::new(name.into(), values)
 }
 
+/// Threads that create report files.
+const WRITER_THREADS: usize = 8;
+
 /// Writes one Parquet file single-threaded: reports are written from rayon's pool, and a writer
 /// that entered polars' own pool from there would nest two pools (STYLE 10).
 fn write_parquet(path: &Path, columns: Vec<Column>) -> Result<(), PolarsError> {
@@ -376,9 +379,11 @@ pub fn write_outputs(
         fs::create_dir(&path).map_err(io(&path))?;
     }
     let bar = progress.bar("writing reports", with_report.len() as u64);
-    // Creating a file is mostly time in the kernel; a few more threads than cores keep it busy.
+    // Creating files waits on the file system as much as on the CPU: a pool of its own, larger than
+    // the core count, keeps the disk busy (BENCHMARKS.md).
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(std::env::var("CPOR_WRITE_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(8))
+        .num_threads(WRITER_THREADS)
+        .thread_name(|i| format!("cpor-writer-{i}"))
         .build()
         .map_err(|e| fail(&reports_dir, e.to_string()))?;
     pool.install(|| {
