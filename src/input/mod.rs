@@ -299,5 +299,8 @@ pub(crate) fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, String)>) ->
 
 /// The fault for a CSV row whose number of fields differs from the header's.
 pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
-    Fault::new(RejectReason::MalformedRow, format!("The row has {fields} fields where the header has {expected}."))
+    Fault::new(
+        RejectReason::MalformedRow,
+        format!("The row has {fields} field{} where the header has {expected}.", if fields == 1 { "" } else { "s" }),
+    )
 }
