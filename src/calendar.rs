@@ -160,7 +160,7 @@ pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
     let column =
         |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
     let date_col = column("date").ok_or_else(|| bad("missing required column 'date'".into()))?;
-    let country_col = column("country");
+    let country_col = Some(column("country").ok_or_else(|| bad("missing required column 'country'".into()))?);
     let name_col = column("name");
     let mut holidays = Vec::new();
     for (i, record) in reader.records().enumerate() {
@@ -192,6 +192,9 @@ pub fn parse_weekend(text: &str) -> Result<Weekend, String> {
             .parse()
             .map_err(|_| format!("'{part}' is not a weekday (use names like sat,sun or saturday,sunday)"))?;
         days[day.num_days_from_monday() as usize] = true;
+    }
+    if days.iter().all(|&d| d) {
+        return Err("a weekend of all seven days leaves no business day to count".to_string());
     }
     Ok(Weekend(days))
 }
@@ -299,6 +302,7 @@ mod tests {
         assert_eq!(parse_weekend("none").unwrap().describe(), "none");
         assert!(parse_weekend("sat,funday").is_err());
         assert!(parse_weekend("").is_err());
+        assert!(parse_weekend("mon,tue,wed,thu,fri,sat,sun").is_err());
     }
 
     proptest! {

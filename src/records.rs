@@ -11,7 +11,7 @@ use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{
     format_date, format_timestamp, parse_count, parse_date, parse_timestamp, Country, Days, Engagement, Id, Micros,
-    ResponseKind, Scope, Uuid,
+    ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
 };
 
 /// An accepted association request.
@@ -116,6 +116,7 @@ fn as_text(cell: Cell<'_>) -> Option<Cow<'_, str>> {
         Cell::Null => None,
         Cell::Text(t) => Some(Cow::Borrowed(t)),
         Cell::Int(v) => Some(Cow::Owned(v.to_string())),
+        Cell::Float(v) => Some(Cow::Owned(v.to_string())),
         Cell::Date(d) => Some(Cow::Owned(format_date(d))),
         Cell::Timestamp(t) => Some(Cow::Owned(format_timestamp(t))),
     }
@@ -309,6 +310,10 @@ impl RecordParser for UsageParser {
         let subscription = uuid(row, cols, 2)?;
         let date = match row.get(3) {
             Cell::Date(d) => Some(d),
+            // A Parquet timestamp column at midnight UTC (pandas' way of storing dates) is a date.
+            Cell::Timestamp(t) if t.rem_euclid(86_400 * MICROS_PER_SECOND) == 0 => {
+                Some(t.div_euclid(86_400 * MICROS_PER_SECOND) as Days)
+            }
             Cell::Text(t) => parse_date(t),
             _ => None,
         }
@@ -324,6 +329,7 @@ impl RecordParser for UsageParser {
             let count = match cell {
                 Cell::Null => continue,
                 Cell::Int(v) => u64::try_from(v).ok(),
+                Cell::Float(v) if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 => Some(v as u64),
                 Cell::Text(t) => parse_count(t),
                 _ => None,
             };

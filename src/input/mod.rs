@@ -94,6 +94,9 @@ pub enum Cell<'a> {
     Timestamp(Micros),
     Date(Days),
     Int(i64),
+    /// A floating-point Parquet column; whole values are counts (pandas stores integer columns
+    /// with missing values as floats).
+    Float(f64),
 }
 
 impl Cell<'_> {

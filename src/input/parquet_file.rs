@@ -20,6 +20,7 @@ enum Col {
     Timestamp(Int64Chunked, TimeUnit),
     Date(Int32Chunked),
     Int(Int64Chunked),
+    Float(Float64Chunked),
 }
 
 struct ParquetBatch<'h> {
@@ -50,6 +51,7 @@ impl Batch for ParquetBatch<'_> {
             Col::Timestamp(ca, unit) => ca.get(row).map_or(Cell::Null, |v| Cell::Timestamp(to_micros(v, *unit))),
             Col::Date(ca) => ca.get(row).map_or(Cell::Null, Cell::Date),
             Col::Int(ca) => ca.get(row).map_or(Cell::Null, Cell::Int),
+            Col::Float(ca) => ca.get(row).map_or(Cell::Null, Cell::Float),
         }
     }
 
@@ -66,6 +68,7 @@ impl Batch for ParquetBatch<'_> {
                 }
                 Col::Date(ca) => ca.get(row).map_or(String::new(), format_date),
                 Col::Int(ca) => ca.get(row).map_or(String::new(), |v| v.to_string()),
+                Col::Float(ca) => ca.get(row).map_or(String::new(), |v| v.to_string()),
             };
             (name.as_str(), text)
         }))
@@ -79,6 +82,7 @@ fn convert(column: &Column) -> PolarsResult<Col> {
         DataType::Datetime(unit, _) => Col::Timestamp(series.datetime()?.physical().clone(), *unit),
         DataType::Date => Col::Date(series.date()?.physical().clone()),
         dt if dt.is_integer() => Col::Int(series.cast(&DataType::Int64)?.i64()?.clone()),
+        dt if dt.is_float() => Col::Float(series.cast(&DataType::Float64)?.f64()?.clone()),
         _ => Col::Text(series.cast(&DataType::String)?.str()?.clone()),
     })
 }

@@ -121,6 +121,10 @@ fn a_failed_run_leaves_the_previous_output_untouched() {
     let output = cpor().args(&args).output().expect("runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("holidays"));
+    std::fs::write(&holidays, "date,name\n2026-11-05,No country column\n").expect("write");
+    let output = cpor().args(&args).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("country"));
     assert!(tree(&out) == before, "the previous output changed");
     let leftovers: Vec<_> = std::fs::read_dir(temp.path())
         .expect("dir")
@@ -137,6 +141,7 @@ fn exit_codes_for_usage_errors_and_reject_rates() {
         vec!["run", "--as-of", "tomorrow"],
         vec!["run", "--timezone", "Mars/Base"],
         vec!["run", "--weekend", "caturday"],
+        vec!["run", "--weekend", "mon,tue,wed,thu,fri,sat,sun"],
         vec!["run", "--max-reject-rate", "2"],
         vec!["run", "--format", "xlsx"],
         vec!["run", "--claims", "fixtures/example_small/input/claims.csv"],

@@ -8,9 +8,21 @@ use polars::prelude::*;
 
 use crate::util::*;
 
-/// Writes `csv` as Parquet. With `typed`, a timestamp, date or count column whose every non-empty
-/// cell parses becomes a typed column; any other column stays text.
-fn to_parquet(csv: &Path, parquet: &Path, typed: bool) {
+/// How CSV columns become Parquet columns.
+#[derive(Clone, Copy, PartialEq)]
+enum Columns {
+    /// Every column text.
+    Text,
+    /// Timestamps as timestamps, dates as dates, counts as integers.
+    Typed,
+    /// As pandas writes them: counts as floats, dates as midnight timestamps.
+    Pandas,
+}
+
+/// Writes `csv` as Parquet. A timestamp, date or count column becomes typed only when every
+/// non-empty cell parses; any other column stays text.
+fn to_parquet(csv: &Path, parquet: &Path, mode: Columns) {
+    let typed = mode != Columns::Text;
     let rows = read_csv(csv);
     let (header, rows) = (&rows[0], &rows[1..]);
     let mut columns = Vec::new();
@@ -25,6 +37,18 @@ fn to_parquet(csv: &Path, parquet: &Path, typed: bool) {
             Series::new(name.into(), values)
                 .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
                 .into_column()
+        } else if mode == Columns::Pandas && kind == "date" && all(&|c| cpor::types::parse_date(c).is_some()) {
+            let day = 86_400_000_000i64;
+            let values: Vec<Option<i64>> =
+                cells.iter().map(|c| c.and_then(cpor::types::parse_date).map(|d| d as i64 * day)).collect();
+            Series::new(name.into(), values).into_datetime(TimeUnit::Microseconds, None).into_column()
+        } else if mode == Columns::Pandas && (kind.ends_with("_seats") || kind == "active_users") {
+            if all(&|c| c.parse::<f64>().is_ok()) {
+                let values: Vec<Option<f64>> = cells.iter().map(|c| c.and_then(|c| c.parse().ok())).collect();
+                Column::new(name.into(), values)
+            } else {
+                Column::new(name.into(), cells)
+            }
         } else if typed && kind == "date" && all(&|c| cpor::types::parse_date(c).is_some()) {
             let values: Vec<Option<i32>> = cells.iter().map(|c| c.and_then(cpor::types::parse_date)).collect();
             Series::new(name.into(), values).into_date().into_column()
@@ -45,12 +69,12 @@ fn to_parquet(csv: &Path, parquet: &Path, typed: bool) {
     ParquetWriter::new(File::create(parquet).expect("create")).finish(&mut df).expect("write parquet");
 }
 
-fn compare(fixture: &Path, typed: bool) {
+fn compare(fixture: &Path, mode: Columns) {
     let temp = tempfile::tempdir().expect("temp dir");
     let input = temp.path().join("input");
     std::fs::create_dir(&input).expect("dir");
     for name in ["claims", "responses", "usage"] {
-        to_parquet(&fixture.join(format!("input/{name}.csv")), &input.join(format!("{name}.parquet")), typed);
+        to_parquet(&fixture.join(format!("input/{name}.csv")), &input.join(format!("{name}.parquet")), mode);
     }
     let (from_csv, from_parquet) = (temp.path().join("csv"), temp.path().join("parquet"));
     run_ok(&fixture_args(fixture, &fixture.join("input"), "csv", &from_csv));
@@ -87,14 +111,22 @@ fn parquet_text_columns_give_the_same_outputs_as_csv() {
     let fixtures = convertible();
     assert!(fixtures.len() >= 10);
     for fixture in fixtures {
-        compare(&fixture, false);
+        compare(&fixture, Columns::Text);
     }
 }
 
 #[test]
 fn parquet_typed_columns_give_the_same_outputs_as_csv() {
     for fixture in convertible() {
-        compare(&fixture, true);
+        compare(&fixture, Columns::Typed);
+    }
+}
+
+#[test]
+fn parquet_as_pandas_writes_it_gives_the_same_outputs_as_csv() {
+    // Float counts (whole values are counts) and dates as midnight timestamps.
+    for fixture in convertible() {
+        compare(&fixture, Columns::Pandas);
     }
 }
 
