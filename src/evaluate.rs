@@ -128,6 +128,11 @@ pub fn walk(
     walk
 }
 
+/// Sorts a claim's responses in the order the walk takes them: (responded_at, response_id).
+pub fn sort_in_walk_order(responses: &mut [&Response]) {
+    responses.sort_by(|a, b| (a.responded_at, &a.id).cmp(&(b.responded_at, &b.id)));
+}
+
 /// The value that, with the engagement and tenant, makes a claim's scope key (SPEC 4.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ScopeValue {
@@ -180,7 +185,7 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
         .par_iter()
         .map(|claim| {
             let mut own: Vec<&Response> = by_claim.get(&claim.id).cloned().unwrap_or_default();
-            own.sort_by(|a, b| (a.responded_at, &a.id).cmp(&(b.responded_at, &b.id)));
+            sort_in_walk_order(&mut own);
             let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|r| (r.responded_at, r.kind)).collect();
             let window_closes_at = claim.notified_at.map(|n| calendar.window_closes_at(n, claim.country));
             let walk = walk(claim.notified_at, window_closes_at.unwrap_or(Micros::MAX), &steps, as_of);

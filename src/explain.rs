@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::config::RunConfig;
-use crate::evaluate::{Status, Step};
+use crate::evaluate::{sort_in_walk_order, Status, Step};
 use crate::pipeline::Evaluated;
 use crate::rejects::Source;
 use crate::types::{date_from_days, format_date, format_timestamp, Micros};
@@ -205,7 +205,7 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
             let closes = evaluation.window_closes_at.expect("notified claims have a window");
             let mut responses: Vec<&crate::records::Response> =
                 evaluated.responses.iter().filter(|r| r.claim_id == claim.id).collect();
-            responses.sort_by(|a, b| (a.responded_at, &a.id).cmp(&(b.responded_at, &b.id)));
+            sort_in_walk_order(&mut responses);
             let mut next = responses.iter();
             let mut closed_shown = false;
             for step in &walk.steps {
