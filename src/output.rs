@@ -216,7 +216,8 @@ fn write_parquet(path: &Path, columns: Vec<Column>) -> Result<(), PolarsError> {
 }
 
 fn ledger_parquet(path: &Path, rows: &[LedgerRow<'_>]) -> Result<(), PolarsError> {
-    let text = |k: usize| rows.iter().map(|r| ledger_record(r)[k].clone()).collect::<Vec<_>>();
+    let records: Vec<[String; 16]> = rows.iter().map(ledger_record).collect();
+    let text = |k: usize| records.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
     let columns = vec![
         str_col("claim_id", text(0)),
         str_col("partner_id", text(1)),
@@ -240,14 +241,13 @@ fn ledger_parquet(path: &Path, rows: &[LedgerRow<'_>]) -> Result<(), PolarsError
 
 fn report_parquet(path: &Path, claim: &Claim, report: &Report) -> Result<(), PolarsError> {
     let n = report.rows.len();
-    let same = |value: String| str_col("", vec![value; n]);
-    let named = |c: Column, name: &str| c.with_name(name.into());
+    let same = |name: &str, value: String| str_col(name, vec![value; n]);
     let columns = vec![
-        named(same(claim.id.to_string()), "claim_id"),
-        named(same(claim.partner_id.to_string()), "partner_id"),
-        named(same(claim.tenant.to_string()), "tenant_id"),
-        named(same(claim.engagement.as_str().to_string()), "engagement"),
-        named(same(claim.workload.clone()), "workload"),
+        same("claim_id", claim.id.to_string()),
+        same("partner_id", claim.partner_id.to_string()),
+        same("tenant_id", claim.tenant.to_string()),
+        same("engagement", claim.engagement.as_str().to_string()),
+        same("workload", claim.workload.clone()),
         str_col("subscription_id", report.rows.iter().map(|r| opt(r.subscription())).collect()),
         Series::new("date".into(), report.rows.iter().map(|r| r.date).collect::<Vec<i32>>()).into_date().into_column(),
         u64_col("active_users", report.rows.iter().map(|r| r.counts.active_users()).collect()),
@@ -258,7 +258,8 @@ fn report_parquet(path: &Path, claim: &Claim, report: &Report) -> Result<(), Pol
 }
 
 fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {
-    let text = |k: usize| rejects.iter().map(|r| reject_record(r)[k].clone()).collect::<Vec<_>>();
+    let records: Vec<[String; 6]> = rejects.iter().map(reject_record).collect();
+    let text = |k: usize| records.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
     let columns = vec![
         str_col("source", text(0)),
         str_col("file", text(1)),
