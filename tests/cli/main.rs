@@ -93,8 +93,7 @@ fn a_failed_run_leaves_the_previous_output_untouched() {
     let bad = temp.path().join("claims.csv");
     std::fs::write(&bad, "claim_id,partner_id,tenant_id,engagement,workload\n").expect("write");
     let mut args = fixture_args(&example(), &example().join("input"), "csv", &out);
-    let at = args.iter().position(|a| a == "--claims").expect("--claims") + 1;
-    args[at] = bad.display().to_string();
+    set_arg(&mut args, "--claims", bad.display());
     let output = cpor().args(&args).output().expect("runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -111,13 +110,12 @@ fn a_failed_run_leaves_the_previous_output_untouched() {
 
     // An unreadable input: a missing file, a bad holidays file.
     let mut args = fixture_args(&example(), &example().join("input"), "csv", &out);
-    args[at] = temp.path().join("missing.csv").display().to_string();
+    set_arg(&mut args, "--claims", temp.path().join("missing.csv").display());
     assert_eq!(cpor().args(&args).output().expect("runs").status.code(), Some(1));
     let holidays = temp.path().join("holidays.csv");
     std::fs::write(&holidays, "date,country,name\n2026-02-30,,Nope\n").expect("write");
     let mut args = fixture_args(&example(), &example().join("input"), "csv", &out);
-    let at = args.iter().position(|a| a == "--holidays").expect("--holidays") + 1;
-    args[at] = holidays.display().to_string();
+    set_arg(&mut args, "--holidays", holidays.display());
     let output = cpor().args(&args).output().expect("runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("holidays"));
@@ -180,10 +178,8 @@ fn inputs_as_directories_and_globs_in_file_order() {
     std::fs::write(dir.join("notes.txt"), "ignored").expect("write");
     let out = temp.path().join("out");
     let mut args = fixture_args(&example(), &input, "csv", &out);
-    let at = args.iter().position(|a| a == "--claims").expect("--claims") + 1;
-    args[at] = dir.display().to_string();
-    let usage_at = args.iter().position(|a| a == "--usage").expect("--usage") + 1;
-    args[usage_at] = format!("{}/usa*.csv", input.display());
+    set_arg(&mut args, "--claims", dir.display());
+    set_arg(&mut args, "--usage", format!("{}/usa*.csv", input.display()));
     run_ok(&args);
     let single = temp.path().join("single");
     run_ok(&fixture_args(&example(), &input, "csv", &single));
@@ -211,8 +207,7 @@ fn malformed_rows_are_rejected_with_their_text_and_the_run_goes_on() {
     std::fs::write(&claims, &text).expect("write");
     let out = temp.path().join("out");
     let mut args = fixture_args(&example(), &input, "csv", &out);
-    let at = args.iter().position(|a| a == "--claims").expect("--claims") + 1;
-    args[at] = claims.display().to_string();
+    set_arg(&mut args, "--claims", claims.display());
     run_ok(&args);
     let rejects = read_csv(&out.join("rejects.csv"));
     let malformed: Vec<_> = rejects.iter().filter(|r| r[3] == "malformed_row").collect();

@@ -61,6 +61,12 @@ pub fn fixture_args(fixture: &Path, input: &Path, ext: &str, out: &Path) -> Vec<
     args
 }
 
+/// Replaces the value that follows `flag` in a list of arguments.
+pub fn set_arg(args: &mut [String], flag: &str, value: impl ToString) {
+    let at = args.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {args:?}")) + 1;
+    args[at] = value.to_string();
+}
+
 pub fn run_ok(args: &[String]) -> Output {
     let output = cpor().args(args).output().expect("cpor runs");
     assert!(
