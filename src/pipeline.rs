@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::{evaluate, Evaluation};
 use crate::hashing::{FastMap, FastSet};
-use crate::input::{read_file, resolve, FileStats, RecordParser};
+use crate::input::{read_file, resolve, Checked, FileStats, RecordParser};
 use crate::output::{write_outputs, LedgerRow, Outputs};
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
@@ -19,49 +19,35 @@ use crate::summary::{InputSummary, PartnerFigures, Summary, Timings};
 use crate::types::{Id, Micros, Uuid};
 use crate::usage::{UsageIndex, Verdict};
 
-/// Reads every file of one input in file order. `decide` sees, batch by batch, the records that
-/// passed their own checks, in file order, and says of each whether it is accepted, deferred or
-/// rejected; it keeps what it accepts.
+/// Reads every file of one input in file order. `decide` sees, batch by batch and in file order,
+/// every record with the outcome of its own checks, and returns the rows it does not accept — those
+/// that failed their own checks among them — with their verdicts; it keeps what it accepts.
 fn read_input<P: RecordParser>(
     parser: &P,
     given: &[String],
     progress: &Progress,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
-    mut decide: impl FnMut(Vec<P::Record>) -> Vec<Verdict>,
+    mut decide: impl FnMut(&mut Checked<P::Record>) -> Vec<(usize, Verdict)>,
 ) -> Result<InputSummary, CporError> {
     let started = Instant::now();
     let files = resolve(P::SOURCE, given)?;
     let mut summary = InputSummary::default();
     let spinner = progress.spinner(&format!("reading {}", P::SOURCE));
     for file in &files {
-        let stats: FileStats = read_file(parser, file, |batch, parsed| {
-            let mut passed = Vec::with_capacity(parsed.len());
-            let mut outcomes = Vec::with_capacity(parsed.len());
-            for p in parsed {
-                match p.result {
-                    Ok(value) => {
-                        passed.push(value);
-                        outcomes.push((p.record, None));
-                    }
-                    Err(fault) => outcomes.push((p.record, Some(fault))),
-                }
-            }
-            let mut decided = decide(passed).into_iter();
-            for (row, (record, fault)) in outcomes.into_iter().enumerate() {
-                let verdict = match fault {
-                    Some(fault) => Verdict::Rejected(fault),
-                    None => decided.next().expect("one verdict per passed record"),
-                };
+        let stats: FileStats = read_file(parser, file, |batch, first_record, checked| {
+            let not_accepted = decide(checked);
+            summary.accepted += (batch.len() - not_accepted.len()) as u64;
+            for (row, verdict) in not_accepted {
                 match verdict {
-                    Verdict::Accepted => summary.accepted += 1,
+                    Verdict::Accepted => unreachable!("decide returns only rows it does not accept"),
                     Verdict::Deferred => summary.deferred += 1,
                     Verdict::Rejected(fault) => {
                         summary.rejected += 1;
                         rejects.push(Reject {
                             source: P::SOURCE,
                             file: file.given.clone(),
-                            record,
+                            record: first_record + row as u64,
                             reason: fault.reason,
                             detail: fault.detail,
                             raw: batch.raw(row),
@@ -81,9 +67,21 @@ fn read_input<P: RecordParser>(
     Ok(summary)
 }
 
-/// Adapts a decision on one record to a batch.
-fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(Vec<T>) -> Vec<Verdict> {
-    move |records| records.into_iter().map(&mut decide).collect()
+/// Adapts a decision on one record that passed its own checks to a batch.
+fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) -> Vec<(usize, Verdict)> {
+    move |checked| {
+        checked
+            .drain(..)
+            .enumerate()
+            .filter_map(|(row, record)| {
+                let verdict = match record {
+                    Ok(record) => decide(record),
+                    Err(fault) => Verdict::Rejected(fault),
+                };
+                (!matches!(verdict, Verdict::Accepted)).then_some((row, verdict))
+            })
+            .collect()
+    }
 }
 
 /// What the responses are checked against: every claim that passed its own checks, deferred or not.
@@ -205,8 +203,9 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
         config.calendar.local_date(as_of),
     );
     let parser = UsageParser { workloads: index.known_workloads() };
-    let usage_summary =
-        read_input(&parser, &config.inputs.usage, progress, &mut rejects, &mut timings, |rows| index.decide(rows))?;
+    let usage_summary = read_input(&parser, &config.inputs.usage, progress, &mut rejects, &mut timings, |checked| {
+        index.decide(checked)
+    })?;
     let usage = index.finish();
 
     let stage = Instant::now();

@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::hashing::{FastMap, FastSet};
+use crate::input::Checked;
 use crate::records::{Counts, UsageRow, WorkloadKey};
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{Days, Uuid};
@@ -113,10 +114,19 @@ struct Shard {
     keys: Vec<TenantKeys>,
     subscriptions: FastMap<u128, u32>,
     kept: FastMap<(Uuid, u32), Vec<KeptRow>>,
+    /// The current batch's rows of this shard: (row, workload id), in file order.
+    members: Vec<(u32, u32)>,
 }
 
 impl Shard {
-    fn decide(&mut self, row: &UsageRow, workload: u32, last_day: Days, wanted: &FastSet<(Uuid, u32)>) -> Verdict {
+    /// The verdict on a row that passed its own checks; `None` when it is accepted.
+    fn decide(
+        &mut self,
+        row: &UsageRow,
+        workload: u32,
+        last_day: Days,
+        wanted: &FastSet<(Uuid, u32)>,
+    ) -> Option<Verdict> {
         let next = self.keys.len() as u32;
         let tenant = *self.tenants.entry(row.tenant.0).or_insert(next);
         if tenant == next {
@@ -130,13 +140,13 @@ impl Shard {
             }
         };
         if !self.keys[tenant as usize].insert([subscription, row.date as u32, workload]) {
-            return Verdict::Rejected(Fault::new(
+            return Some(Verdict::Rejected(Fault::new(
                 RejectReason::DuplicateUsageRow,
                 "An earlier row has the same tenant_id, workload, subscription_id and date.",
-            ));
+            )));
         }
         if row.date > last_day {
-            return Verdict::Deferred;
+            return Some(Verdict::Deferred);
         }
         if wanted.contains(&(row.tenant, workload)) {
             self.kept.entry((row.tenant, workload)).or_default().push(KeptRow::new(
@@ -145,7 +155,7 @@ impl Shard {
                 row.counts,
             ));
         }
-        Verdict::Accepted
+        None
     }
 }
 
@@ -182,33 +192,46 @@ impl UsageIndex {
         self.workloads.snapshot()
     }
 
-    /// Decides a batch of rows, in file order; returns one verdict per row.
-    pub fn decide(&mut self, rows: Vec<UsageRow>) -> Vec<Verdict> {
-        let workloads: Vec<u32> = rows
-            .iter()
-            .map(|row| match &row.workload {
-                WorkloadKey::Known(id) => *id,
-                WorkloadKey::Other(name) => self.workloads.intern(name),
-            })
-            .collect();
-        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
-        for (i, row) in rows.iter().enumerate() {
-            by_shard[shard_of(row.tenant)].push(i);
+    /// Decides a batch of records in file order; returns the rows not accepted, in row order, with
+    /// their verdicts (the records that failed their own checks among them). Leaves `checked` empty.
+    pub fn decide(&mut self, checked: &mut Checked<UsageRow>) -> Vec<(usize, Verdict)> {
+        let mut not_accepted = Vec::new();
+        for shard in &mut self.shards {
+            shard.members.clear();
         }
-        let (last_day, wanted) = (self.last_day, &self.wanted);
+        for (i, record) in checked.iter().enumerate() {
+            match record {
+                Ok(row) => {
+                    let workload = match &row.workload {
+                        WorkloadKey::Known(id) => *id,
+                        WorkloadKey::Other(name) => self.workloads.intern(name),
+                    };
+                    self.shards[shard_of(row.tenant)].members.push((i as u32, workload));
+                }
+                Err(fault) => not_accepted.push((i, Verdict::Rejected(fault.clone()))),
+            }
+        }
+        let (last_day, wanted, rows) = (self.last_day, &self.wanted, &*checked);
         let decided: Vec<Vec<(usize, Verdict)>> = self
             .shards
             .par_iter_mut()
-            .zip(by_shard)
-            .map(|(shard, members)| {
-                members.into_iter().map(|i| (i, shard.decide(&rows[i], workloads[i], last_day, wanted))).collect()
+            .map(|shard| {
+                let members = std::mem::take(&mut shard.members);
+                let decided = members
+                    .iter()
+                    .filter_map(|&(i, workload)| {
+                        let row = rows[i as usize].as_ref().expect("members passed their own checks");
+                        shard.decide(row, workload, last_day, wanted).map(|verdict| (i as usize, verdict))
+                    })
+                    .collect();
+                shard.members = members;
+                decided
             })
             .collect();
-        let mut verdicts: Vec<Option<Verdict>> = (0..rows.len()).map(|_| None).collect();
-        for (i, verdict) in decided.into_iter().flatten() {
-            verdicts[i] = Some(verdict);
-        }
-        verdicts.into_iter().map(|v| v.expect("every row is in one shard")).collect()
+        not_accepted.extend(decided.into_iter().flatten());
+        not_accepted.sort_unstable_by_key(|(i, _)| *i);
+        checked.clear();
+        not_accepted
     }
 
     /// Ends reading: drops the key sets and sorts each kept group in report order.
@@ -236,30 +259,43 @@ mod tests {
         }
     }
 
+    /// The verdict on every row of a batch, by name: "accepted", "deferred" or the reject reason.
+    fn decide_all(index: &mut UsageIndex, rows: Vec<Result<UsageRow, Fault>>) -> Vec<&'static str> {
+        let mut names = vec!["accepted"; rows.len()];
+        let mut checked = rows;
+        for (i, verdict) in index.decide(&mut checked) {
+            names[i] = match verdict {
+                Verdict::Accepted => panic!("row {i} is listed as not accepted yet accepted"),
+                Verdict::Deferred => "deferred",
+                Verdict::Rejected(f) => f.reason.as_str(),
+            };
+        }
+        assert!(checked.is_empty(), "decide leaves the batch buffer empty for the next batch");
+        names
+    }
+
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
         let mut index = UsageIndex::new([(Uuid(1), "teams".to_string())].into_iter(), 10);
-        let verdicts = index.decide(vec![
-            row(1, "teams", None, 5),
-            row(1, "teams", None, 5),    // same key, no subscription on either: duplicate
-            row(1, "teams", Some(7), 5), // another subscription
-            row(1, "intune", None, 5),   // another workload: accepted, not kept
-            row(2, "teams", None, 5),    // another tenant: accepted, not kept
-            row(1, "teams", None, 11),   // after the local date of T: deferred
-        ]);
-        let names: Vec<&str> = verdicts
-            .iter()
-            .map(|v| match v {
-                Verdict::Accepted => "accepted",
-                Verdict::Deferred => "deferred",
-                Verdict::Rejected(f) => f.reason.as_str(),
-            })
-            .collect();
-        assert_eq!(names, ["accepted", "duplicate_usage_row", "accepted", "accepted", "accepted", "deferred"]);
+        let names = decide_all(
+            &mut index,
+            vec![
+                Ok(row(1, "teams", None, 5)),
+                Ok(row(1, "teams", None, 5)), // same key, no subscription on either: duplicate
+                Ok(row(1, "teams", Some(7), 5)), // another subscription
+                Err(Fault::new(RejectReason::InvalidDate, "failed its own checks")),
+                Ok(row(1, "intune", None, 5)), // another workload: accepted, not kept
+                Ok(row(2, "teams", None, 5)),  // another tenant: accepted, not kept
+                Ok(row(1, "teams", None, 11)), // after the local date of T: deferred
+            ],
+        );
+        assert_eq!(
+            names,
+            ["accepted", "duplicate_usage_row", "accepted", "invalid_date", "accepted", "accepted", "deferred"]
+        );
         // A later batch still sees earlier keys, even a deferred one.
-        let verdicts = index.decide(vec![row(1, "teams", None, 11), row(1, "teams", Some(7), 6)]);
-        assert!(matches!(verdicts[0], Verdict::Rejected(_)));
-        assert!(matches!(verdicts[1], Verdict::Accepted));
+        let names = decide_all(&mut index, vec![Ok(row(1, "teams", None, 11)), Ok(row(1, "teams", Some(7), 6))]);
+        assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
         let teams = kept.workloads.get("teams").unwrap();
         let group = &kept.groups[&(Uuid(1), teams)];
@@ -271,11 +307,8 @@ mod tests {
     #[test]
     fn a_tenant_with_many_keys_still_finds_its_duplicates() {
         let mut index = UsageIndex::new(std::iter::empty(), 10_000);
-        let rows: Vec<UsageRow> = (0..200).map(|d| row(9, "teams", Some(d % 3), d as Days)).collect();
-        let again: Vec<UsageRow> = (0..200).map(|d| row(9, "teams", Some(d % 3), d as Days)).collect();
-        let first = index.decide(rows);
-        assert!(first.iter().all(|v| matches!(v, Verdict::Accepted)));
-        let second = index.decide(again);
-        assert!(second.iter().all(|v| matches!(v, Verdict::Rejected(_))));
+        let rows = || (0..200).map(|d| Ok(row(9, "teams", Some(d % 3), d as Days))).collect::<Vec<_>>();
+        assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
+        assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
     }
 }

@@ -157,11 +157,9 @@ pub trait RecordParser: Sync {
     }
 }
 
-/// A parsed record of a batch, with its 1-based record number within its file.
-pub struct Parsed<T> {
-    pub record: u64,
-    pub result: Result<T, Fault>,
-}
+/// A batch's records after their own checks, one per row of the batch: reused from batch to batch,
+/// so that the largest input does not ask the allocator for fresh pages every batch.
+pub type Checked<T> = Vec<Result<T, Fault>>;
 
 /// Maps the source's columns onto a file's header: trimmed, case-insensitive; first match wins.
 fn map_columns<P: RecordParser>(
@@ -198,36 +196,34 @@ pub struct FileStats {
     pub validating: std::time::Duration,
 }
 
-/// Reads one file batch by batch. Each batch is parsed in parallel; `consume` receives the batch and
-/// its parsed records in file order (the batch stays available for the raw text of rejects).
+/// Reads one file batch by batch. Each batch's records are checked in parallel; `consume` receives
+/// the batch, the record number of its first row and its checked records, in file order (the batch
+/// stays available for the raw text of rejects).
 pub fn read_file<P: RecordParser>(
     parser: &P,
     file: &InputFile,
-    mut consume: impl FnMut(&dyn Batch, Vec<Parsed<P::Record>>),
+    mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
 ) -> Result<FileStats, CporError> {
     let unreadable =
         |message: String| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), message };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let mut validating = std::time::Duration::ZERO;
+    let mut checked: Checked<P::Record> = Vec::new();
     let (hash, records) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| sha256_file(&file.path));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
                 let started = std::time::Instant::now();
-                let first = records + 1;
-                let parsed: Vec<Parsed<P::Record>> = (0..batch.len())
+                (0..batch.len())
                     .into_par_iter()
-                    .map(|row| Parsed {
-                        record: first + row as u64,
-                        result: match batch.malformed(row) {
-                            Some(fault) => Err(fault),
-                            None => parser.parse(&RowView { batch, row, columns }),
-                        },
+                    .map(|row| match batch.malformed(row) {
+                        Some(fault) => Err(fault),
+                        None => parser.parse(&RowView { batch, row, columns }),
                     })
-                    .collect();
+                    .collect_into_vec(&mut checked);
+                consume(batch, records + 1, &mut checked);
                 records += batch.len() as u64;
-                consume(batch, parsed);
                 validating += started.elapsed();
             };
             let map = |header: &[String]| map_columns(parser, file, header);
