@@ -20,7 +20,7 @@ use crate::records::Claim;
 use crate::rejects::Reject;
 use crate::report::Report;
 use crate::summary::Summary;
-use crate::types::{format_timestamp, write_date, Micros};
+use crate::types::{format_timestamp, push_digits, write_date, Micros};
 
 /// One ledger row: a claim with its evaluation and report.
 pub struct LedgerRow<'a> {
@@ -149,14 +149,14 @@ fn report_csv(claim: &Claim, report: &Report) -> String {
     for row in &report.rows {
         out.push_str(&prefix);
         if let Some(sub) = row.subscription() {
-            let _ = write!(out, "{sub}");
+            sub.write_to(&mut out);
         }
         out.push(',');
         write_date(&mut out, row.date);
         for count in [row.counts.active_users(), row.counts.paid_seats(), row.counts.assigned_seats()] {
             out.push(',');
             if let Some(c) = count {
-                let _ = write!(out, "{c}");
+                push_digits(&mut out, c, 1);
             }
         }
         out.push('\n');

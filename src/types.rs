@@ -71,31 +71,49 @@ impl Uuid {
         if bytes[8] != b'-' || bytes[13] != b'-' || bytes[18] != b'-' || bytes[23] != b'-' {
             return None;
         }
-        let mut value: u128 = 0;
+        // Each half of the value is 16 hex digits, taken in 64-bit arithmetic.
         let mut bad = 0u8;
-        for (start, end) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
-            for &b in &bytes[start..end] {
-                let digit = HEX[b as usize];
-                bad |= digit;
-                value = (value << 4) | (digit & 0x0f) as u128;
+        let mut half = |groups: &[(usize, usize)]| {
+            let mut value = 0u64;
+            for &(start, end) in groups {
+                for &b in &bytes[start..end] {
+                    let digit = HEX[b as usize];
+                    bad |= digit;
+                    value = (value << 4) | (digit & 0x0f) as u64;
+                }
+            }
+            value
+        };
+        let high = half(&[(0, 8), (9, 13), (14, 18)]);
+        let low = half(&[(19, 23), (24, 36)]);
+        (bad & 0xf0 == 0).then_some(Uuid(((high as u128) << 64) | low as u128))
+    }
+}
+
+impl Uuid {
+    /// The canonical text: lower-case hex digits in groups of 8-4-4-4-12.
+    pub fn to_text(self) -> [u8; 36] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; 36];
+        let mut nibble = 32;
+        for (i, slot) in text.iter_mut().enumerate() {
+            if !matches!(i, 8 | 13 | 18 | 23) {
+                nibble -= 1;
+                *slot = DIGITS[((self.0 >> (4 * nibble)) & 0xf) as usize];
             }
         }
-        (bad & 0xf0 == 0).then_some(Uuid(value))
+        text
+    }
+
+    /// Appends the canonical text.
+    pub fn write_to(self, out: &mut String) {
+        out.push_str(std::str::from_utf8(&self.to_text()).expect("ASCII hex digits"));
     }
 }
 
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        write!(
-            f,
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            (v >> 96) as u32,
-            (v >> 80) as u16,
-            (v >> 64) as u16,
-            (v >> 48) as u16,
-            v & 0xffff_ffff_ffff
-        )
+        f.write_str(std::str::from_utf8(&self.to_text()).expect("ASCII hex digits"))
     }
 }
 
@@ -246,10 +264,47 @@ pub fn format_date(days: Days) -> String {
 }
 
 /// Appends `YYYY-MM-DD` without going through a format string (reports write millions of dates).
-pub fn write_date(out: &mut impl fmt::Write, days: Days) {
-    use chrono::Datelike;
-    let date = date_from_days(days);
-    let _ = write!(out, "{:04}-{:02}-{:02}", date.year(), date.month(), date.day());
+pub fn write_date(out: &mut String, days: Days) {
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        use chrono::Datelike;
+        let date = date_from_days(days);
+        out.push_str(&format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()));
+        return;
+    }
+    push_digits(out, year as u64, 4);
+    out.push('-');
+    push_digits(out, month.into(), 2);
+    out.push('-');
+    push_digits(out, day.into(), 2);
+}
+
+/// (year, month, day) of a count of days since 1970-01-01, in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: Days) -> (i64, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Appends `value` in decimal, zero-padded to `width` digits.
+pub fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = value;
+    let mut start = digits.len();
+    while rest > 0 || start > digits.len() - width {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 /// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,
@@ -303,12 +358,36 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
 /// Writes an instant in UTC as `YYYY-MM-DDTHH:MM:SSZ`, or with six fraction digits when the fraction
 /// is not zero (SPEC 2.4).
 pub fn format_timestamp(t: Micros) -> String {
-    let dt: DateTime<Utc> = DateTime::from_timestamp_micros(t).expect("timestamp within chrono's range");
-    if t.rem_euclid(MICROS_PER_SECOND) == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let mut out = String::with_capacity(27);
+    let days = t.div_euclid(86_400 * MICROS_PER_SECOND);
+    let in_day = t.rem_euclid(86_400 * MICROS_PER_SECOND);
+    match Days::try_from(days) {
+        Ok(days) if (0..=9999).contains(&civil_from_days(days).0) => write_date(&mut out, days),
+        _ => {
+            let dt: DateTime<Utc> = DateTime::from_timestamp_micros(t).expect("timestamp within chrono's range");
+            return dt
+                .format(if t.rem_euclid(MICROS_PER_SECOND) == 0 {
+                    "%Y-%m-%dT%H:%M:%SZ"
+                } else {
+                    "%Y-%m-%dT%H:%M:%S%.6fZ"
+                })
+                .to_string();
+        }
     }
+    let seconds = (in_day / MICROS_PER_SECOND) as u64;
+    out.push('T');
+    push_digits(&mut out, seconds / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, seconds / 60 % 60, 2);
+    out.push(':');
+    push_digits(&mut out, seconds % 60, 2);
+    let fraction = (in_day % MICROS_PER_SECOND) as u64;
+    if fraction != 0 {
+        out.push('.');
+        push_digits(&mut out, fraction, 6);
+    }
+    out.push('Z');
+    out
 }
 
 #[cfg(test)]
@@ -405,6 +484,44 @@ mod tests {
         let t = parse_timestamp("2026-10-24 23:59:59").unwrap();
         assert_eq!(format_timestamp(t), "2026-10-24T23:59:59Z");
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn hand_written_formats_agree_with_chrono_and_fmt() {
+        use chrono::Datelike;
+        // Every day from year 0 to 9999 and beyond either end (the fallback), and timestamps in them.
+        for days in (-800_000..3_000_000).step_by(7) {
+            let date = date_from_days(days);
+            let expected = format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day());
+            assert_eq!(format_date(days), expected, "day {days}");
+            let t = days as i64 * 86_400 * MICROS_PER_SECOND + (days as i64 * 7_919_993) % (86_400 * MICROS_PER_SECOND);
+            let dt = DateTime::from_timestamp_micros(t).unwrap();
+            let pattern = if t % MICROS_PER_SECOND == 0 { "%Y-%m-%dT%H:%M:%SZ" } else { "%Y-%m-%dT%H:%M:%S%.6fZ" };
+            assert_eq!(format_timestamp(t), dt.format(pattern).to_string(), "timestamp {t}");
+        }
+        for value in [0u128, 1, u128::MAX, 0x3be93fb8_d995_4a62_9b11_96f741b79d35, 1 << 64, (1 << 64) - 1] {
+            let v = value;
+            let expected = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                (v >> 96) as u32,
+                (v >> 80) as u16,
+                (v >> 64) as u16,
+                (v >> 48) as u16,
+                v & 0xffff_ffff_ffff
+            );
+            assert_eq!(Uuid(value).to_string(), expected);
+            assert_eq!(Uuid::parse(&expected), Some(Uuid(value)));
+        }
+    }
+
+    #[test]
+    fn digits() {
+        let mut out = String::new();
+        for (value, width) in [(0, 1), (0, 4), (7, 2), (1234, 2), (u64::MAX, 1), (42, 6)] {
+            out.clear();
+            push_digits(&mut out, value, width);
+            assert_eq!(out, format!("{value:0width$}"));
+        }
     }
 
     #[test]

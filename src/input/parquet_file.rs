@@ -14,13 +14,14 @@ use crate::types::{format_date, format_timestamp};
 /// Rows per slice: a whole row group or so, so that a slice rarely decodes a row group twice.
 const SLICE_ROWS: usize = 1 << 20;
 
+/// A column of a batch as one arrow array, so that a cell is read without finding its chunk.
 enum Col {
-    Text(StringChunked),
+    Text(<StringType as PolarsDataType>::Array),
     /// Microseconds since the epoch, whatever the file's unit.
-    Timestamp(Int64Chunked, TimeUnit),
-    Date(Int32Chunked),
-    Int(Int64Chunked),
-    Float(Float64Chunked),
+    Timestamp(<Int64Type as PolarsDataType>::Array, TimeUnit),
+    Date(<Int32Type as PolarsDataType>::Array),
+    Int(<Int64Type as PolarsDataType>::Array),
+    Float(<Float64Type as PolarsDataType>::Array),
 }
 
 struct ParquetBatch<'h> {
@@ -77,13 +78,16 @@ impl Batch for ParquetBatch<'_> {
 
 fn convert(column: &Column) -> PolarsResult<Col> {
     let series = column.as_materialized_series().rechunk();
+    fn array<T: PolarsDataType>(ca: &ChunkedArray<T>) -> T::Array {
+        ca.downcast_as_array().clone()
+    }
     Ok(match series.dtype() {
-        DataType::String => Col::Text(series.str()?.clone()),
-        DataType::Datetime(unit, _) => Col::Timestamp(series.datetime()?.physical().clone(), *unit),
-        DataType::Date => Col::Date(series.date()?.physical().clone()),
-        dt if dt.is_integer() => Col::Int(series.cast(&DataType::Int64)?.i64()?.clone()),
-        dt if dt.is_float() => Col::Float(series.cast(&DataType::Float64)?.f64()?.clone()),
-        _ => Col::Text(series.cast(&DataType::String)?.str()?.clone()),
+        DataType::String => Col::Text(array(series.str()?)),
+        DataType::Datetime(unit, _) => Col::Timestamp(array(series.datetime()?.physical()), *unit),
+        DataType::Date => Col::Date(array(series.date()?.physical())),
+        dt if dt.is_integer() => Col::Int(array(series.cast(&DataType::Int64)?.i64()?)),
+        dt if dt.is_float() => Col::Float(array(series.cast(&DataType::Float64)?.f64()?)),
+        _ => Col::Text(array(series.cast(&DataType::String)?.str()?)),
     })
 }
 
