@@ -127,6 +127,10 @@ pub struct InputArgs {
     /// Exit with code 3 when an input's share of rejected records is above this fraction [default: 1].
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub max_reject_rate: Option<f64>,
+    /// Memory for checking usage rows' uniqueness: a size in MiB, or with K, M or G; above it usage
+    /// is read in several passes [default: half the memory available].
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_budget)]
+    pub memory_budget: Option<u64>,
     /// A TOML file whose keys are these flags' names (flags given on the command line win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -198,6 +202,35 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A memory size in bytes: a number of MiB, or a number with K, M or G (KiB, MiB, GiB).
+pub fn parse_memory_budget(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("'{text}' is not a memory size such as 512M or 4G");
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        _ => (text, 'M'),
+    };
+    let shift = match unit {
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(bad()),
+    };
+    match number.trim().parse::<u64>() {
+        Ok(n) if n > 0 && n.leading_zeros() >= shift => Ok(n << shift),
+        _ => Err(bad()),
+    }
+}
+
+/// Half of the memory the system reports available (`MemAvailable`), or 4 GiB when unknown.
+fn default_memory_budget() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    available.map_or(4 << 30, |kib| kib * 1024 / 2)
+}
+
 /// The input paths of a run, as given.
 #[derive(Clone, Debug)]
 pub struct Inputs {
@@ -218,6 +251,8 @@ pub struct RunConfig {
     /// A former output directory to compare the ledger with.
     pub previous: Option<PathBuf>,
     pub max_reject_rate: f64,
+    /// Bytes for usage rows' keys; more rows than fit are read in several passes.
+    pub memory_budget: u64,
     /// Progress bars on stderr (a terminal, and not --quiet).
     pub progress: bool,
     pub verbose: bool,
@@ -266,6 +301,10 @@ fn apply_config_file(path: &PathBuf, input: &mut InputArgs, run: &mut RunArgs) -
             "weekend" => input.weekend = input.weekend.or(Some(parse_weekend(&scalar()?).map_err(|e| bad(key, e))?)),
             "max-reject-rate" => {
                 input.max_reject_rate = input.max_reject_rate.or(Some(parse_rate(&scalar()?).map_err(|e| bad(key, e))?))
+            }
+            "memory-budget" => {
+                input.memory_budget =
+                    input.memory_budget.or(Some(parse_memory_budget(&scalar()?).map_err(|e| bad(key, e))?))
             }
             "quiet" => input.quiet |= flag(scalar()?),
             "verbose" => input.verbose |= flag(scalar()?),
@@ -325,6 +364,7 @@ impl RunConfig {
                 format: args.format.unwrap_or(OutputFormat::Csv),
                 previous: args.previous.clone(),
                 max_reject_rate: input.max_reject_rate.unwrap_or(1.0),
+                memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
                 progress: attended && !input.quiet,
                 verbose: input.verbose,
             })
@@ -345,6 +385,14 @@ mod tests {
         assert_eq!(parse_rate("0.25").unwrap(), 0.25);
         for bad in ["1.5", "-0.1", "half", "NaN"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        for (text, bytes) in
+            [("512", 512 << 20), ("512M", 512 << 20), ("4g", 4 << 30), ("1K", 1024), (" 2 G ", 2 << 30)]
+        {
+            assert_eq!(parse_memory_budget(text), Ok(bytes), "{text}");
+        }
+        for bad in ["0", "-1", "4T", "G", "lots", "99999999999G"] {
+            assert!(parse_memory_budget(bad).is_err(), "{bad}");
         }
     }
 

@@ -44,8 +44,12 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(summary) => {
             if config.verbose {
                 let t = &summary.timings;
+                let passes = match summary.usage_passes {
+                    1 => String::new(),
+                    n => format!(" (usage read in {n} passes to stay within --memory-budget)"),
+                };
                 eprintln!(
-                    "timings: read {:.2}s, validate {:.2}s, evaluate {:.2}s, report {:.2}s, write {:.2}s, total {:.2}s",
+                    "timings: read {:.2}s, validate {:.2}s, evaluate {:.2}s, report {:.2}s, write {:.2}s, total {:.2}s{passes}",
                     t.read, t.validate, t.evaluate, t.report, t.write, t.total
                 );
             }

@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::{evaluate, Evaluation};
 use crate::hashing::{FastMap, FastSet};
-use crate::input::{read_file, resolve, Checked, FileStats, RecordParser};
+use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser};
 use crate::output::{write_outputs, LedgerRow, Outputs};
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
@@ -17,24 +17,25 @@ use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
 use crate::report::{build_reports, Report};
 use crate::summary::{InputSummary, PartnerFigures, Summary, Timings};
 use crate::types::{Id, Micros, Uuid};
-use crate::usage::{UsageIndex, Verdict};
+use crate::usage::{passes_for, UsageIndex, Verdict};
 
 /// Reads every file of one input in file order. `decide` sees, batch by batch and in file order,
 /// every record with the outcome of its own checks, and returns the rows it does not accept — those
-/// that failed their own checks among them — with their verdicts; it keeps what it accepts.
+/// that failed their own checks among them, and those another pass decides — with their verdicts;
+/// it keeps what it accepts. `label` is added to the progress line.
 fn read_input<P: RecordParser>(
     parser: &P,
-    given: &[String],
+    label: &str,
+    files: &[InputFile],
     progress: &Progress,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
     mut decide: impl FnMut(&mut Checked<P::Record>) -> Vec<(usize, Verdict)>,
 ) -> Result<InputSummary, CporError> {
     let started = Instant::now();
-    let files = resolve(P::SOURCE, given)?;
     let mut summary = InputSummary::default();
-    let spinner = progress.spinner(&format!("reading {}", P::SOURCE));
-    for file in &files {
+    let spinner = progress.spinner(&format!("reading {}{label}", P::SOURCE));
+    for file in files {
         let stats: FileStats = read_file(parser, file, |batch, first_record, checked| {
             let not_accepted = decide(checked);
             summary.accepted += (batch.len() - not_accepted.len()) as u64;
@@ -42,6 +43,7 @@ fn read_input<P: RecordParser>(
                 match verdict {
                     Verdict::Accepted => unreachable!("decide returns only rows it does not accept"),
                     Verdict::Deferred => summary.deferred += 1,
+                    Verdict::Later => {}
                     Verdict::Rejected(fault) => {
                         summary.rejected += 1;
                         rejects.push(Reject {
@@ -105,6 +107,8 @@ pub struct Evaluated {
     /// Claims submitted after T.
     pub deferred_claims: Vec<Id>,
     pub inputs: Vec<(Source, InputSummary)>,
+    /// Passes over the usage input (see `UsageIndex::begin_pass`).
+    pub usage_passes: usize,
     pub timings: Timings,
 }
 
@@ -119,7 +123,8 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let mut deferred_claims = Vec::new();
     let claims_summary = read_input(
         &ClaimParser,
-        &config.inputs.claims,
+        "",
+        &resolve(Source::Claims, &config.inputs.claims)?,
         progress,
         &mut rejects,
         &mut timings,
@@ -145,7 +150,8 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let mut response_ids: FastSet<Id> = FastSet::default();
     let responses_summary = read_input(
         &ResponseParser,
-        &config.inputs.responses,
+        "",
+        &resolve(Source::Responses, &config.inputs.responses)?,
         progress,
         &mut rejects,
         &mut timings,
@@ -203,9 +209,23 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
         config.calendar.local_date(as_of),
     );
     let parser = UsageParser { workloads: index.known_workloads() };
-    let usage_summary = read_input(&parser, &config.inputs.usage, progress, &mut rejects, &mut timings, |checked| {
-        index.decide(checked)
-    })?;
+    let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
+    let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
+    let mut usage_summary = InputSummary::default();
+    for pass in 0..passes {
+        index.begin_pass(pass, passes);
+        let label = if passes == 1 { String::new() } else { format!(", pass {} of {passes}", pass + 1) };
+        let summary = read_input(&parser, &label, &usage_files, progress, &mut rejects, &mut timings, |checked| {
+            index.decide(checked)
+        })?;
+        usage_summary.accepted += summary.accepted;
+        usage_summary.rejected += summary.rejected;
+        usage_summary.deferred += summary.deferred;
+        if pass == 0 {
+            usage_summary.records = summary.records;
+            usage_summary.files = summary.files;
+        }
+    }
     let usage = index.finish();
 
     let stage = Instant::now();
@@ -226,6 +246,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
             (Source::Responses, responses_summary),
             (Source::Usage, usage_summary),
         ],
+        usage_passes: passes,
         timings,
     })
 }
@@ -264,6 +285,7 @@ pub fn summarize(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, C
     summary.count_rejects(&evaluated.rejects);
     summary.count_reports(evaluated.reports.iter().flatten().map(|r| r.rows.len()));
     summary.check_accounting(&evaluated.rejects)?;
+    summary.usage_passes = evaluated.usage_passes;
     summary.timings = evaluated.timings.clone();
     Ok(summary)
 }

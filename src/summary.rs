@@ -97,6 +97,8 @@ pub struct Summary {
     pub reports: ReportsSummary,
     /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
     pub reject_rate_exceeded: Vec<&'static str>,
+    /// Passes over the usage input: more than one when its keys would not fit --memory-budget.
+    pub usage_passes: usize,
     pub timings: Timings,
 }
 
@@ -120,6 +122,7 @@ impl Summary {
             rejects_by_reason: RejectReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
             reports: ReportsSummary::default(),
             reject_rate_exceeded: Vec::new(),
+            usage_passes: 1,
             timings: Timings::default(),
         }
     }

@@ -5,6 +5,11 @@
 //! Usage is the one large input, so this runs sharded by tenant, shards in parallel: a key's rows
 //! all fall in one shard and each shard takes its rows in file order, so the outcome is exactly
 //! that of one sequential pass.
+//!
+//! The keys taken so far grow with the input. When they would not fit the memory budget, the input
+//! is read in several passes, each deciding the rows of one group of tenants (and the first pass
+//! also the rows that failed their own checks); a tenant's keys are dropped when its pass ends.
+//! Only the kept rows — what the reports need — stay from pass to pass.
 
 use rayon::prelude::*;
 
@@ -22,6 +27,8 @@ pub enum Verdict {
     Accepted,
     Deferred,
     Rejected(Fault),
+    /// Decided in another pass over the input (see `UsageIndex::begin_pass`).
+    Later,
 }
 
 /// A usage row kept for reports, within its (tenant, workload) group.
@@ -164,12 +171,34 @@ fn shard_of(tenant: Uuid) -> usize {
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
 }
 
+/// The pass that decides a tenant's rows, of `passes`; independent of the shard.
+fn pass_of(tenant: Uuid, passes: usize) -> usize {
+    let folded = (tenant.0 >> 64) as u64 ^ tenant.0 as u64;
+    ((folded.wrapping_mul(0xd6e8_feb8_6659_fd93) >> 32) % passes as u64) as usize
+}
+
+/// Bytes of memory one usage row's key takes while its pass runs, with the maps around it
+/// (measured on the `large` profile, rounded up; BENCHMARKS.md).
+pub const KEY_BYTES_PER_ROW: u64 = 48;
+
+/// Passes cap: beyond it each pass would reread the input for a sliver of the tenants.
+pub const MAX_PASSES: usize = 1024;
+
+/// The number of passes that keeps the keys of `rows` usage rows within `budget` bytes.
+pub fn passes_for(rows: u64, budget: u64) -> usize {
+    let needed = rows.saturating_mul(KEY_BYTES_PER_ROW).div_ceil(budget.max(1));
+    needed.clamp(1, MAX_PASSES as u64) as usize
+}
+
 /// The usage rows seen so far.
 pub struct UsageIndex {
     workloads: Workloads,
     wanted: FastSet<(Uuid, u32)>,
     last_day: Days,
     shards: Vec<Shard>,
+    /// The current pass and the number of passes.
+    pass: usize,
+    passes: usize,
 }
 
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
@@ -184,7 +213,27 @@ impl UsageIndex {
     pub fn new(wanted: impl Iterator<Item = (Uuid, String)>, last_day: Days) -> UsageIndex {
         let mut workloads = Workloads::default();
         let wanted = wanted.map(|(tenant, workload)| (tenant, workloads.intern(&workload))).collect();
-        UsageIndex { workloads, wanted, last_day, shards: (0..SHARDS).map(|_| Shard::default()).collect() }
+        UsageIndex {
+            workloads,
+            wanted,
+            last_day,
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            pass: 0,
+            passes: 1,
+        }
+    }
+
+    /// Starts pass `pass` of `passes` over the whole input: drops the keys of the previous pass's
+    /// tenants, keeping their kept rows.
+    pub fn begin_pass(&mut self, pass: usize, passes: usize) {
+        assert!(pass < passes, "pass {pass} of {passes}");
+        self.pass = pass;
+        self.passes = passes;
+        for shard in &mut self.shards {
+            shard.tenants = FastMap::default();
+            shard.keys = Vec::new();
+            shard.subscriptions = FastMap::default();
+        }
     }
 
     /// The workloads known before reading usage, for the parser.
@@ -193,14 +242,18 @@ impl UsageIndex {
     }
 
     /// Decides a batch of records in file order; returns the rows not accepted, in row order, with
-    /// their verdicts (the records that failed their own checks among them). Leaves `checked` empty.
+    /// their verdicts (the records that failed their own checks among them, and those of other
+    /// passes). Leaves `checked` empty.
     pub fn decide(&mut self, checked: &mut Checked<UsageRow>) -> Vec<(usize, Verdict)> {
         let mut not_accepted = Vec::new();
         for shard in &mut self.shards {
             shard.members.clear();
         }
+        let (pass, passes) = (self.pass, self.passes);
         for (i, record) in checked.iter().enumerate() {
             match record {
+                Ok(row) if passes > 1 && pass_of(row.tenant, passes) != pass => not_accepted.push((i, Verdict::Later)),
+                Err(_) if pass > 0 => not_accepted.push((i, Verdict::Later)),
                 Ok(row) => {
                     let workload = match &row.workload {
                         WorkloadKey::Known(id) => *id,
@@ -268,6 +321,7 @@ mod tests {
                 Verdict::Accepted => panic!("row {i} is listed as not accepted yet accepted"),
                 Verdict::Deferred => "deferred",
                 Verdict::Rejected(f) => f.reason.as_str(),
+                Verdict::Later => "later",
             };
         }
         assert!(checked.is_empty(), "decide leaves the batch buffer empty for the next batch");
@@ -310,5 +364,44 @@ mod tests {
         let rows = || (0..200).map(|d| Ok(row(9, "teams", Some(d % 3), d as Days))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
+    }
+
+    #[test]
+    fn each_pass_decides_its_own_tenants_and_the_first_the_faulty_rows() {
+        let passes = 3;
+        let mut index = UsageIndex::new(std::iter::empty(), 10);
+        let batch = || -> Vec<Result<UsageRow, Fault>> {
+            let mut rows: Vec<Result<UsageRow, Fault>> = Vec::new();
+            for tenant in 0..30u128 {
+                rows.push(Ok(row(tenant, "teams", None, 5)));
+                rows.push(Ok(row(tenant, "teams", None, 5)));
+            }
+            rows.push(Err(Fault::new(RejectReason::InvalidDate, "failed its own checks")));
+            rows
+        };
+        let mut decided_in = vec![None; 61];
+        for pass in 0..passes {
+            index.begin_pass(pass, passes);
+            for (i, name) in decide_all(&mut index, batch()).into_iter().enumerate() {
+                if name != "later" {
+                    assert!(decided_in[i].is_none(), "row {i} decided twice");
+                    decided_in[i] = Some(pass);
+                    let expected = match i {
+                        60 => "invalid_date",
+                        _ if i % 2 == 0 => "accepted",
+                        _ => "duplicate_usage_row",
+                    };
+                    assert_eq!(name, expected, "row {i} in pass {pass}");
+                }
+            }
+        }
+        assert_eq!(decided_in[60], Some(0), "rows that failed their own checks are decided in the first pass");
+        let used: std::collections::BTreeSet<usize> =
+            decided_in.iter().map(|p| p.expect("every row decided")).collect();
+        assert_eq!(used.len(), passes, "30 tenants spread over every pass");
+        assert_eq!(passes_for(0, 1 << 20), 1);
+        assert_eq!(passes_for(1_000_000, 48_000_000), 1);
+        assert_eq!(passes_for(1_000_001, 48_000_000), 2);
+        assert_eq!(passes_for(u64::MAX, 1), MAX_PASSES);
     }
 }

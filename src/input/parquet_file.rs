@@ -91,6 +91,19 @@ fn convert(column: &Column) -> PolarsResult<Col> {
     })
 }
 
+fn count_rows(scan: &LazyFrame) -> PolarsResult<u64> {
+    let rows = scan.clone().select([len()]).collect()?;
+    let rows = rows.column("len")?.cast(&DataType::UInt64)?;
+    Ok(rows.u64()?.get(0).unwrap_or(0))
+}
+
+/// The file's row count, from its metadata.
+pub(super) fn row_count(path: &Path) -> Result<u64, ReadError> {
+    let polars = |e: PolarsError| ReadError::Message(e.to_string());
+    let source = PlRefPath::try_from_path(path).map_err(polars)?;
+    count_rows(&LazyFrame::scan_parquet(source, ScanArgsParquet::default()).map_err(polars)?).map_err(polars)
+}
+
 pub(super) fn read_batches(
     path: &Path,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
@@ -102,9 +115,7 @@ pub(super) fn read_batches(
     let schema = scan.collect_schema().map_err(polars)?;
     let header: Vec<String> = schema.iter_names().map(|n| n.trim().to_string()).collect();
     let columns = map(&header)?;
-    let rows = scan.clone().select([len()]).collect().map_err(polars)?;
-    let rows = rows.column("len").map_err(polars)?.cast(&DataType::UInt64).map_err(polars)?;
-    let rows = rows.u64().map_err(polars)?.get(0).unwrap_or(0) as usize;
+    let rows = count_rows(&scan).map_err(polars)? as usize;
     let mut offset = 0;
     while offset < rows {
         let df = scan.clone().slice(offset as i64, SLICE_ROWS as IdxSize).collect().map_err(polars)?;

@@ -247,7 +247,7 @@ fn generate(args: &[&str], out: &Path) {
     run_ok(&all);
 }
 
-fn run_generated(dir: &Path, ext: &str, out: &Path) -> serde_json::Value {
+fn run_generated(dir: &Path, ext: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args: Vec<String> = vec!["run".into()];
     for name in ["claims", "responses", "usage"] {
         args.extend([format!("--{name}"), dir.join(format!("{name}.{ext}")).display().to_string()]);
@@ -255,6 +255,7 @@ fn run_generated(dir: &Path, ext: &str, out: &Path) -> serde_json::Value {
     args.extend(["--holidays".into(), dir.join("holidays.csv").display().to_string()]);
     args.extend(["--as-of".into(), cpor::generate::GENERATED_AS_OF.into(), "--quiet".into()]);
     args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
     run_ok(&args);
     summary(out)
 }
@@ -264,7 +265,7 @@ fn generated_data_shows_every_status_and_every_reject_reason() {
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
     generate(&["--profile", "small", "--seed", "7"], &data);
-    let summary = run_generated(&data, "csv", &temp.path().join("out"));
+    let summary = run_generated(&data, "csv", &temp.path().join("out"), &[]);
     for status in cpor::evaluate::Status::ALL {
         assert!(summary["statuses"][status.as_str()].as_u64().unwrap_or(0) > 0, "no {}", status.as_str());
     }
@@ -279,6 +280,44 @@ fn generated_data_shows_every_status_and_every_reject_reason() {
     }
 }
 
+/// A usage input whose keys do not fit the memory budget is read in passes, one group of tenants
+/// each: the outputs are those of one pass, on every fixture and on generated data with every
+/// reject reason.
+#[test]
+fn a_small_memory_budget_reads_usage_in_passes_with_the_same_outputs() {
+    let mut failures = Vec::new();
+    for fixture in fixtures() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let out = temp.path().join("out");
+        let mut args = fixture_args(&fixture, &fixture.join("input"), "csv", &out);
+        args.extend(["--memory-budget".into(), "1K".into()]);
+        run_ok(&args);
+        for problem in compare_with_expected(&fixture, &out) {
+            failures.push(format!("{}: {problem}", fixture.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    generate(&["--profile", "small", "--seed", "11"], &data);
+    let (one, many) = (temp.path().join("one"), temp.path().join("many"));
+    let one_summary = run_generated(&data, "csv", &one, &[]);
+    let many_summary = run_generated(&data, "csv", &many, &["--memory-budget", "64K"]);
+    assert_eq!(one_summary["usage_passes"].as_u64(), Some(1));
+    let passes = many_summary["usage_passes"].as_u64().expect("usage_passes");
+    assert!(passes > 10, "64K of keys for about 50,000 usage rows takes many passes, not {passes}");
+    assert_eq!(one_summary["inputs"], many_summary["inputs"]);
+    assert_eq!(one_summary["rejects_by_reason"], many_summary["rejects_by_reason"]);
+    let (mut a, mut b) = (tree(&one), tree(&many));
+    for t in [&mut a, &mut b] {
+        t.remove("summary.json");
+        t.remove("summary.html");
+    }
+    assert!(a.len() > 10);
+    assert!(a == b, "the outputs of one pass and of {passes} passes differ");
+}
+
 /// The CI-sized smoke test of the scale path: a `medium` dataset (100,000 tenants, about 5 million
 /// usage rows) as Parquet, generated and run end to end.
 #[test]
@@ -287,7 +326,7 @@ fn medium_parquet_smoke_test() {
     let data = temp.path().join("data");
     generate(&["--profile", "medium", "--format", "parquet"], &data);
     let out = temp.path().join("out");
-    let summary = run_generated(&data, "parquet", &out);
+    let summary = run_generated(&data, "parquet", &out, &[]);
     let usage = &summary["inputs"]["usage"];
     assert!(usage["records"].as_u64().expect("records") > 4_000_000);
     let statuses = &summary["statuses"];
