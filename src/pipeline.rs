@@ -229,8 +229,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let usage = index.finish();
 
     let stage = Instant::now();
-    let reports = build_reports(&claims, &evaluations, &usage, &config.calendar, as_of);
-    drop(usage);
+    let reports = build_reports(&claims, &evaluations, usage, &config.calendar, as_of);
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);

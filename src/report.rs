@@ -6,11 +6,13 @@
 //! subscription equals the claim's, and its date lies in the access window. [`report_rows`] is the one
 //! place that rule is written.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::calendar::Calendar;
 use crate::evaluate::Evaluation;
-use crate::records::{with_lowercase, Claim};
+use crate::records::Claim;
 use crate::types::{Days, Micros, Scope};
 use crate::usage::{KeptRow, KeptUsage};
 
@@ -59,24 +61,37 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days)) -> Re
     Report { rows, starting_hwm, window }
 }
 
-/// Builds every claim's report, in parallel; `None` for claims without one.
+/// Builds every claim's report; `None` for claims without one. Takes the kept usage shard by shard,
+/// dropping each once its reports are built, so that memory holds the kept rows about once.
 pub fn build_reports(
     claims: &[Claim],
     evaluations: &[Evaluation],
-    usage: &KeptUsage,
+    usage: KeptUsage,
     calendar: &Calendar,
     as_of: Micros,
 ) -> Vec<Option<Report>> {
-    claims
-        .par_iter()
-        .zip(evaluations)
-        .map(|(claim, evaluation)| {
-            let official_at = evaluation.official_at()?;
-            let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
-            let group = with_lowercase(&claim.workload, |lower| usage.workloads.get(lower))
-                .and_then(|w| usage.groups.get(&(claim.tenant, w)))
-                .map_or(&[][..], Vec::as_slice);
-            Some(report_rows(claim, group, window))
+    let mut reports: Vec<Option<Report>> = claims.iter().map(|_| None).collect();
+    // Per shard: the claims (by index) whose kept rows lie there, their range of rows and window.
+    type Wanted = Vec<(usize, Range<usize>, (Days, Days))>;
+    let mut by_shard: Vec<Wanted> = vec![Vec::new(); usage.shard_count()];
+    for (i, (claim, evaluation)) in claims.iter().zip(evaluations).enumerate() {
+        let Some(official_at) = evaluation.official_at() else { continue };
+        let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
+        match usage.locate(claim.tenant, &claim.workload) {
+            Some((shard, range)) => by_shard[shard].push((i, range, window)),
+            None => reports[i] = Some(report_rows(claim, &[], window)),
+        }
+    }
+    let built: Vec<Vec<(usize, Report)>> = usage
+        .into_shards()
+        .into_par_iter()
+        .zip(by_shard)
+        .map(|(rows, wanted)| {
+            wanted.into_iter().map(|(i, range, window)| (i, report_rows(&claims[i], &rows[range], window))).collect()
         })
-        .collect()
+        .collect();
+    for (i, report) in built.into_iter().flatten() {
+        reports[i] = Some(report);
+    }
+    reports
 }

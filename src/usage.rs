@@ -9,13 +9,17 @@
 //! The keys taken so far grow with the input. When they would not fit the memory budget, the input
 //! is read in several passes, each deciding the rows of one group of tenants (and the first pass
 //! also the rows that failed their own checks); a tenant's keys are dropped when its pass ends.
-//! Only the kept rows — what the reports need — stay from pass to pass.
+//! Only the kept rows — what the reports need — stay from pass to pass. They are appended to one
+//! growing array per shard rather than to a small array per group, so that the small blocks of a
+//! pass's keys do not share allocator pages with them and are given back whole when the pass ends.
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::hashing::{FastMap, FastSet};
 use crate::input::Checked;
-use crate::records::{Counts, UsageRow, WorkloadKey};
+use crate::records::{with_lowercase, Counts, UsageRow, WorkloadKey};
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{Days, Uuid};
 
@@ -120,7 +124,9 @@ struct Shard {
     tenants: FastMap<u128, u32>,
     keys: Vec<TenantKeys>,
     subscriptions: FastMap<u128, u32>,
-    kept: FastMap<(Uuid, u32), Vec<KeptRow>>,
+    /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
+    kept: Vec<KeptRow>,
+    kept_groups: Vec<u32>,
     /// The current batch's rows of this shard: (row, workload id), in file order.
     members: Vec<(u32, u32)>,
 }
@@ -132,7 +138,7 @@ impl Shard {
         row: &UsageRow,
         workload: u32,
         last_day: Days,
-        wanted: &FastSet<(Uuid, u32)>,
+        wanted: &FastMap<(Uuid, u32), u32>,
     ) -> Option<Verdict> {
         let next = self.keys.len() as u32;
         let tenant = *self.tenants.entry(row.tenant.0).or_insert(next);
@@ -155,14 +161,25 @@ impl Shard {
         if row.date > last_day {
             return Some(Verdict::Deferred);
         }
-        if wanted.contains(&(row.tenant, workload)) {
-            self.kept.entry((row.tenant, workload)).or_default().push(KeptRow::new(
-                row.subscription,
-                row.date,
-                row.counts,
-            ));
+        if let Some(&group) = wanted.get(&(row.tenant, workload)) {
+            self.kept.push(KeptRow::new(row.subscription, row.date, row.counts));
+            self.kept_groups.push(group);
         }
         None
+    }
+
+    /// The kept rows sorted by group, then in report order; and each group's range of them.
+    fn into_groups(self) -> (Vec<KeptRow>, Vec<(u32, Range<usize>)>) {
+        let mut rows: Vec<(u32, KeptRow)> = self.kept_groups.into_iter().zip(self.kept).collect();
+        rows.sort_unstable_by_key(|(group, row)| (*group, row.sort_key()));
+        let mut ranges: Vec<(u32, Range<usize>)> = Vec::new();
+        for (i, (group, _)) in rows.iter().enumerate() {
+            match ranges.last_mut() {
+                Some((last, range)) if last == group => *range = range.start..i + 1,
+                _ => ranges.push((*group, i..i + 1)),
+            }
+        }
+        (rows.into_iter().map(|(_, row)| row).collect(), ranges)
     }
 }
 
@@ -193,7 +210,8 @@ pub fn passes_for(rows: u64, budget: u64) -> usize {
 /// The usage rows seen so far.
 pub struct UsageIndex {
     workloads: Workloads,
-    wanted: FastSet<(Uuid, u32)>,
+    /// The (tenant, workload id) pairs whose rows are kept, each with its group number.
+    wanted: FastMap<(Uuid, u32), u32>,
     last_day: Days,
     shards: Vec<Shard>,
     /// The current pass and the number of passes.
@@ -203,8 +221,31 @@ pub struct UsageIndex {
 
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
 pub struct KeptUsage {
-    pub workloads: Workloads,
-    pub groups: FastMap<(Uuid, u32), Vec<KeptRow>>,
+    workloads: Workloads,
+    wanted: FastMap<(Uuid, u32), u32>,
+    /// Per shard, its kept rows sorted by group.
+    shards: Vec<Vec<KeptRow>>,
+    /// Per group number, its shard and range of rows.
+    ranges: Vec<(usize, Range<usize>)>,
+}
+
+impl KeptUsage {
+    /// Where the kept rows of a tenant and a (not necessarily lower-cased) workload lie among
+    /// `into_shards`' rows: the shard and the range, in report order.
+    pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<(usize, Range<usize>)> {
+        let workload = with_lowercase(workload, |lower| self.workloads.get(lower))?;
+        self.wanted.get(&(tenant, workload)).map(|&group| self.ranges[group as usize].clone())
+    }
+
+    /// The number of shards `locate` refers to.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Each shard's kept rows, to be taken and dropped one shard at a time.
+    pub fn into_shards(self) -> Vec<Vec<KeptRow>> {
+        self.shards
+    }
 }
 
 impl UsageIndex {
@@ -212,10 +253,14 @@ impl UsageIndex {
     /// local date of T, after which rows are deferred.
     pub fn new(wanted: impl Iterator<Item = (Uuid, String)>, last_day: Days) -> UsageIndex {
         let mut workloads = Workloads::default();
-        let wanted = wanted.map(|(tenant, workload)| (tenant, workloads.intern(&workload))).collect();
+        let mut numbered: FastMap<(Uuid, u32), u32> = FastMap::default();
+        for (tenant, workload) in wanted {
+            let next = numbered.len() as u32;
+            numbered.entry((tenant, workloads.intern(&workload))).or_insert(next);
+        }
         UsageIndex {
             workloads,
-            wanted,
+            wanted: numbered,
             last_day,
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             pass: 0,
@@ -289,12 +334,16 @@ impl UsageIndex {
 
     /// Ends reading: drops the key sets and sorts each kept group in report order.
     pub fn finish(self) -> KeptUsage {
-        let mut groups: FastMap<(Uuid, u32), Vec<KeptRow>> = FastMap::default();
-        for shard in self.shards {
-            groups.extend(shard.kept);
+        let sorted: Vec<_> = self.shards.into_par_iter().map(Shard::into_groups).collect();
+        let mut ranges = vec![(0, 0..0); self.wanted.len()];
+        let mut shards = Vec::with_capacity(sorted.len());
+        for (shard, (rows, groups)) in sorted.into_iter().enumerate() {
+            for (group, range) in groups {
+                ranges[group as usize] = (shard, range);
+            }
+            shards.push(rows);
         }
-        groups.par_iter_mut().for_each(|(_, rows)| rows.sort_by_key(KeptRow::sort_key));
-        KeptUsage { workloads: self.workloads, groups }
+        KeptUsage { workloads: self.workloads, wanted: self.wanted, shards, ranges }
     }
 }
 
@@ -351,11 +400,12 @@ mod tests {
         let names = decide_all(&mut index, vec![Ok(row(1, "teams", None, 11)), Ok(row(1, "teams", Some(7), 6))]);
         assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
-        let teams = kept.workloads.get("teams").unwrap();
-        let group = &kept.groups[&(Uuid(1), teams)];
-        let order: Vec<(Days, Option<Uuid>)> = group.iter().map(|r| (r.date, r.subscription())).collect();
+        let (shard, range) = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
+        assert!(kept.locate(Uuid(1), "intune").is_none() && kept.locate(Uuid(2), "teams").is_none());
+        let shards = kept.into_shards();
+        let order: Vec<(Days, Option<Uuid>)> =
+            shards[shard][range].iter().map(|r| (r.date, r.subscription())).collect();
         assert_eq!(order, [(5, None), (5, Some(Uuid(7))), (6, Some(Uuid(7)))]);
-        assert_eq!(kept.groups.len(), 1);
     }
 
     #[test]
