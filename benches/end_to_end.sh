@@ -7,6 +7,11 @@
 #
 # WORK_DIR holds the generated data (about 6 GB for large CSV); OUT_ROOT receives the outputs
 # (default WORK_DIR; pass /dev/shm to take the file system out of the measurement).
+#
+# Each run writes into a new directory and the outputs are deleted only after the last run: on an
+# ext4 without a journal, creating files right after deleting many is several times slower
+# (BENCHMARKS.md, "Why the disk figures are what they are"), which would measure the previous run's
+# deletion. A second invocation within about 12 hours of the first still meets that effect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-/tmp/cpor-bench}"
@@ -15,6 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cpor-target}"
 cargo build --release --quiet
 cpor="$CARGO_TARGET_DIR/release/cpor"
 mkdir -p "$work" "$out_root"
+outputs=()
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"
 printf '%-8s %-8s %10s %12s %s\n' profile format wall_s peak_mib "usage rows"
@@ -22,8 +28,7 @@ for profile in medium large; do
   for format in parquet csv; do
     data="$work/$profile-$format"
     [ -f "$data/params.json" ] || "$cpor" generate --profile "$profile" --format "$format" --out "$data" > /dev/null
-    out="$out_root/out-$profile-$format"
-    rm -rf "$out"
+    out="$out_root/out-$profile-$format-$$"
     sync
     /usr/bin/time -v -o "$work/time.txt" "$cpor" run --quiet --verbose \
       --claims "$data/claims.$format" --responses "$data/responses.$format" --usage "$data/usage.$format" \
@@ -34,9 +39,10 @@ for profile in medium large; do
     printf '%-8s %-8s %10s %12s %s\n' "$profile" "$format" "$wall" "$peak" "$rows"
     grep timings "$work/stderr.txt" | sed 's/^/         /'
     cp "$out/ledger.csv" "$work/ledger-$profile-$format.csv"
-    rm -rf "$out"
+    outputs+=("$out")
   done
 done
+rm -rf "${outputs[@]}"
 
 if python3 -c "import duckdb" 2> /dev/null; then
   for profile in medium large; do
