@@ -11,7 +11,7 @@
 //! also the rows that failed their own checks); a tenant's keys are dropped when its pass ends.
 //! Only the kept rows — what the reports need — stay from pass to pass. They are appended to one
 //! growing array per shard rather than to a small array per group, so that the small blocks of a
-//! pass's keys do not share allocator pages with them and are given back whole when the pass ends.
+//! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
 
 use std::ops::Range;
 
