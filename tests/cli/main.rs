@@ -12,19 +12,27 @@ use std::path::Path;
 
 use util::*;
 
-#[test]
-fn every_fixture_matches_its_expected_outputs() {
+/// Runs every fixture from its CSV inputs, with `extra` flags, and lists where an output differs
+/// from the fixture's expected one.
+fn fixture_mismatches(extra: &[&str]) -> Vec<String> {
     let mut failures = Vec::new();
-    let fixtures = fixtures();
-    assert!(fixtures.len() >= 10, "fixtures/ holds the scenario folders");
-    for fixture in &fixtures {
+    for fixture in fixtures() {
         let temp = tempfile::tempdir().expect("temp dir");
         let out = temp.path().join("out");
-        run_ok(&fixture_args(fixture, &fixture.join("input"), "csv", &out));
-        for problem in compare_with_expected(fixture, &out) {
+        let mut args = fixture_args(&fixture, &fixture.join("input"), "csv", &out);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        run_ok(&args);
+        for problem in compare_with_expected(&fixture, &out) {
             failures.push(format!("{}: {problem}", fixture.display()));
         }
     }
+    failures
+}
+
+#[test]
+fn every_fixture_matches_its_expected_outputs() {
+    assert!(fixtures().len() >= 10, "fixtures/ holds the scenario folders");
+    let failures = fixture_mismatches(&[]);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -280,17 +288,7 @@ fn generated_data_shows_every_status_and_every_reject_reason() {
 /// reject reason.
 #[test]
 fn a_small_memory_budget_reads_usage_in_passes_with_the_same_outputs() {
-    let mut failures = Vec::new();
-    for fixture in fixtures() {
-        let temp = tempfile::tempdir().expect("temp dir");
-        let out = temp.path().join("out");
-        let mut args = fixture_args(&fixture, &fixture.join("input"), "csv", &out);
-        args.extend(["--memory-budget".into(), "1K".into()]);
-        run_ok(&args);
-        for problem in compare_with_expected(&fixture, &out) {
-            failures.push(format!("{}: {problem}", fixture.display()));
-        }
-    }
+    let failures = fixture_mismatches(&["--memory-budget", "1K"]);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     let temp = tempfile::tempdir().expect("temp dir");
