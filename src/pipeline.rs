@@ -15,17 +15,18 @@ use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
 use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
 use crate::report::{build_reports, Report};
-use crate::summary::{InputSummary, PartnerFigures, Summary, Timings};
+use crate::summary::{FileSummary, InputSummary, PartnerFigures, Summary, Timings};
 use crate::types::{Id, Micros, Uuid};
 use crate::usage::{passes_for, UsageIndex, Verdict};
 
 /// Reads every file of one input in file order. `decide` sees, batch by batch and in file order,
 /// every record with the outcome of its own checks, and returns the rows it does not accept — those
 /// that failed their own checks among them, and those another pass decides — with their verdicts;
-/// it keeps what it accepts. `label` is added to the progress line.
+/// it keeps what it accepts. `pass`: this pass over the input and the number of passes; only the
+/// first hashes the files and lists them in the summary.
 fn read_input<P: RecordParser>(
     parser: &P,
-    label: &str,
+    pass: (usize, usize),
     files: &[InputFile],
     progress: &Progress,
     rejects: &mut Vec<Reject>,
@@ -34,9 +35,13 @@ fn read_input<P: RecordParser>(
 ) -> Result<InputSummary, CporError> {
     let started = Instant::now();
     let mut summary = InputSummary::default();
+    let label = match pass {
+        (_, 1) => String::new(),
+        (pass, passes) => format!(", pass {} of {passes}", pass + 1),
+    };
     let spinner = progress.spinner(&format!("reading {}{label}", P::SOURCE));
     for file in files {
-        let stats: FileStats = read_file(parser, file, |batch, first_record, checked| {
+        let stats: FileStats = read_file(parser, file, pass.0 == 0, |batch, first_record, checked| {
             let not_accepted = decide(checked);
             summary.accepted += (batch.len() - not_accepted.len()) as u64;
             for (row, verdict) in not_accepted {
@@ -62,7 +67,9 @@ fn read_input<P: RecordParser>(
         summary.records += stats.records;
         timings.validate += stats.validating.as_secs_f64();
         timings.read -= stats.validating.as_secs_f64();
-        summary.files.push(stats.into());
+        if let Some(sha256) = stats.sha256 {
+            summary.files.push(FileSummary { path: stats.given, sha256, records: stats.records });
+        }
     }
     spinner.finish();
     timings.read += started.elapsed().as_secs_f64();
@@ -123,7 +130,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let mut deferred_claims = Vec::new();
     let claims_summary = read_input(
         &ClaimParser,
-        "",
+        (0, 1),
         &resolve(Source::Claims, &config.inputs.claims)?,
         progress,
         &mut rejects,
@@ -150,7 +157,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let mut response_ids: FastSet<Id> = FastSet::default();
     let responses_summary = read_input(
         &ResponseParser,
-        "",
+        (0, 1),
         &resolve(Source::Responses, &config.inputs.responses)?,
         progress,
         &mut rejects,
@@ -214,10 +221,10 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
     let mut usage_summary = InputSummary::default();
     for pass in 0..passes {
         index.begin_pass(pass, passes);
-        let label = if passes == 1 { String::new() } else { format!(", pass {} of {passes}", pass + 1) };
-        let summary = read_input(&parser, &label, &usage_files, progress, &mut rejects, &mut timings, |checked| {
-            index.decide(checked)
-        })?;
+        let summary =
+            read_input(&parser, (pass, passes), &usage_files, progress, &mut rejects, &mut timings, |checked| {
+                index.decide(checked)
+            })?;
         usage_summary.accepted += summary.accepted;
         usage_summary.rejected += summary.rejected;
         usage_summary.deferred += summary.deferred;

@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::Status;
-use crate::input::FileStats;
 use crate::rejects::{Reject, RejectReason, Source};
 use crate::types::format_timestamp;
 
@@ -18,12 +17,6 @@ pub struct FileSummary {
     pub path: String,
     pub sha256: String,
     pub records: u64,
-}
-
-impl From<FileStats> for FileSummary {
-    fn from(stats: FileStats) -> Self {
-        FileSummary { path: stats.given, sha256: stats.sha256, records: stats.records }
-    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -186,22 +186,24 @@ fn map_columns<P: RecordParser>(
     Ok(columns)
 }
 
-/// Statistics of one file: its records and its content hash (SPEC 7).
+/// Statistics of one file: its records and, when asked for, its content hash (SPEC 7).
 #[derive(Clone, Debug)]
 pub struct FileStats {
     pub given: String,
     pub records: u64,
-    pub sha256: String,
+    pub sha256: Option<String>,
     /// Time spent checking and deciding records, as opposed to decoding the file.
     pub validating: std::time::Duration,
 }
 
 /// Reads one file batch by batch. Each batch's records are checked in parallel; `consume` receives
 /// the batch, the record number of its first row and its checked records, in file order (the batch
-/// stays available for the raw text of rejects).
+/// stays available for the raw text of rejects). `hash`: whether to hash the file meanwhile (a file
+/// read again, in a later pass, need not be).
 pub fn read_file<P: RecordParser>(
     parser: &P,
     file: &InputFile,
+    hash: bool,
     mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
 ) -> Result<FileStats, CporError> {
     let unreadable =
@@ -210,7 +212,7 @@ pub fn read_file<P: RecordParser>(
     let mut validating = std::time::Duration::ZERO;
     let mut checked: Checked<P::Record> = Vec::new();
     let (hash, records) = std::thread::scope(|scope| {
-        let hasher = scope.spawn(|| sha256_file(&file.path));
+        let hasher = hash.then(|| scope.spawn(|| sha256_file(&file.path)));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
@@ -236,10 +238,11 @@ pub fn read_file<P: RecordParser>(
             }
             Ok::<u64, CporError>(records)
         })();
-        let hash = hasher.join().unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked")));
+        let hash = hasher
+            .map(|hasher| hasher.join().unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked"))));
         (hash, records)
     });
-    let sha256 = hash.map_err(|e| unreadable(e.to_string()))?;
+    let sha256 = hash.transpose().map_err(|e| unreadable(e.to_string()))?;
     Ok(FileStats { given: file.given.clone(), records: records?, sha256, validating })
 }
 
