@@ -1,11 +1,18 @@
 //! The output directory (SPEC 6): ledger, reports, rejects and summary, in CSV or Parquet, written
 //! into a staging directory beside `--out` and swapped into place only when complete, so that a
 //! failed or killed run leaves the previous output as it was.
+//!
+//! Creating hundreds of thousands of report files is the file system's work more than cpor's: the
+//! files are therefore created, empty, by a thread of their own while usage is read (which leaves
+//! the cores idle part of the time), and filled once the reports are built (BENCHMARKS.md).
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -209,13 +216,14 @@ const WRITER_THREADS: usize = 8;
 
 /// Writes one Parquet file single-threaded: reports are written from rayon's pool, and a writer
 /// that entered polars' own pool from there would nest two pools (STYLE 10).
-fn write_parquet(path: &Path, columns: Vec<Column>) -> Result<(), PolarsError> {
+fn write_parquet(file: File, columns: Vec<Column>) -> Result<(), PolarsError> {
     let mut df = DataFrame::new_infer_height(columns)?;
-    ParquetWriter::new(BufWriter::new(File::create(path)?)).set_parallel(false).finish(&mut df)?;
+    ParquetWriter::new(BufWriter::new(file)).set_parallel(false).finish(&mut df)?;
     Ok(())
 }
 
 fn ledger_parquet(path: &Path, rows: &[LedgerRow<'_>]) -> Result<(), PolarsError> {
+    let file = File::create(path)?;
     let records: Vec<[String; 16]> = rows.iter().map(ledger_record).collect();
     let text = |k: usize| records.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
     let columns = vec![
@@ -236,10 +244,10 @@ fn ledger_parquet(path: &Path, rows: &[LedgerRow<'_>]) -> Result<(), PolarsError
         u64_col("report_rows", rows.iter().map(|r| Some(r.report_rows() as u64)).collect()),
         u64_col("starting_hwm", rows.iter().map(|r| r.starting_hwm()).collect()),
     ];
-    write_parquet(path, columns)
+    write_parquet(file, columns)
 }
 
-fn report_parquet(path: &Path, claim: &Claim, report: &Report) -> Result<(), PolarsError> {
+fn report_parquet(file: File, claim: &Claim, report: &Report) -> Result<(), PolarsError> {
     let n = report.rows.len();
     let same = |name: &str, value: String| str_col(name, vec![value; n]);
     let columns = vec![
@@ -254,10 +262,11 @@ fn report_parquet(path: &Path, claim: &Claim, report: &Report) -> Result<(), Pol
         u64_col("paid_seats", report.rows.iter().map(|r| r.counts.paid_seats()).collect()),
         u64_col("assigned_seats", report.rows.iter().map(|r| r.counts.assigned_seats()).collect()),
     ];
-    write_parquet(path, columns)
+    write_parquet(file, columns)
 }
 
 fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {
+    let file = File::create(path)?;
     let records: Vec<[String; 6]> = rejects.iter().map(reject_record).collect();
     let text = |k: usize| records.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
     let columns = vec![
@@ -268,7 +277,7 @@ fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {
         str_col("detail", text(4)),
         str_col("raw", text(5)),
     ];
-    write_parquet(path, columns)
+    write_parquet(file, columns)
 }
 
 /// A directory being filled beside the final one; removed again unless committed.
@@ -285,8 +294,7 @@ impl Staging {
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent)?;
-        let name = target.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
-        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let dir = parent.join(format!(".{}.staging-{}", name_of(target), std::process::id()));
         if dir.exists() {
             fs::remove_dir_all(&dir)?;
         }
@@ -295,12 +303,10 @@ impl Staging {
     }
 
     /// Swaps the staging directory into place: the old output is moved aside first and removed
-    /// only once the new one stands where it was.
+    /// only once the new one stands where it was — after the run, see `remove_later`.
     fn commit(mut self) -> std::io::Result<()> {
-        let old = self.dir.with_file_name(format!(
-            "{}.previous",
-            self.dir.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned())
-        ));
+        let prefix = format!(".{}.previous-", name_of(&self.target));
+        let old = self.dir.with_file_name(format!("{prefix}{}", std::process::id()));
         let had_old = self.target.exists();
         if had_old {
             fs::rename(&self.target, &old)?;
@@ -312,11 +318,47 @@ impl Staging {
             return Err(e);
         }
         self.committed = true;
-        if had_old {
-            fs::remove_dir_all(&old)?;
-        }
+        // This run's old output, and earlier runs' whose removal was cut short.
+        let parent = old.parent().unwrap_or(Path::new("."));
+        let old_outputs: Vec<PathBuf> = fs::read_dir(parent)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|entry| entry.path())
+            .collect();
+        remove_later(&old_outputs);
         Ok(())
     }
+}
+
+/// The output directory's own name, which staging and old outputs beside it are named after.
+fn name_of(target: &Path) -> String {
+    target.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Removes old outputs in a process of their own that outlives the run. Deleting a few hundred
+/// thousand report files costs the file system far more than writing them (minutes on a disk
+/// mounted with `discard`, BENCHMARKS.md); the new output is in place already, so the run need
+/// not wait. Where `rm` cannot be started, they are removed here.
+fn remove_later(paths: &[PathBuf]) -> Option<std::process::Child> {
+    if paths.is_empty() {
+        return None;
+    }
+    let spawned = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg("--")
+        .args(paths)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        for path in paths {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+    spawned.ok()
 }
 
 impl Drop for Staging {
@@ -339,18 +381,103 @@ fn pl(path: &Path) -> impl Fn(PolarsError) -> CporError + '_ {
     move |e| fail(path, e.to_string())
 }
 
-/// Writes every output into a staging directory, then the summary (with the write timing), then
+/// Report files by partner: each partner's directory name and its claims' ids.
+pub type ReportFiles = Vec<(Box<str>, Vec<Box<str>>)>;
+
+/// The run's output directory while it is being made: the staging directory, and the thread that
+/// creates the empty report files in it ahead of the writers.
+pub struct OutputDir {
+    // Declared before `staging`, so dropped first: the thread stops before the directory goes.
+    creator: Option<Creator>,
+    staging: Staging,
+}
+
+/// A thread creating empty report files, partner by partner, until done or told to stop.
+struct Creator {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Creator {
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // A panic there leaves files uncreated, which the writers create.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Creator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Creates `reports/<partner>/<claim>.<ext>`, empty, in `reports`. Stops at the first failure:
+/// the writers create what is missing and report the error with its path.
+fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &AtomicBool) {
+    if fs::create_dir(reports).is_err() {
+        return;
+    }
+    for (partner, claims) in files {
+        let dir = reports.join(&*partner);
+        if fs::create_dir(&dir).is_err() {
+            return;
+        }
+        for claim in claims {
+            if stop.load(Ordering::Relaxed) || File::create_new(dir.join(format!("{claim}.{ext}"))).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl OutputDir {
+    /// Makes the staging directory beside `out`: before reading, so that an output directory that
+    /// cannot be written fails the run at once.
+    pub fn stage(out: &Path) -> Result<OutputDir, CporError> {
+        Ok(OutputDir { creator: None, staging: Staging::new(out).map_err(io(out))? })
+    }
+
+    /// Starts creating the report files, empty, in the background.
+    pub fn prepare_reports(&mut self, files: ReportFiles, format: OutputFormat) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let reports = self.staging.dir.join("reports");
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("cpor-prepare".into())
+            .spawn(move || {
+                // Idle time only: while usage is read the cores are busy but for short gaps.
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+                create_report_files(&reports, files, format.extension(), &flag)
+            })
+            .ok();
+        self.creator = Some(Creator { stop, thread });
+    }
+}
+
+/// The report files to make for claims with a report, grouped by partner.
+pub fn report_files(claims: &mut dyn Iterator<Item = &Claim>) -> ReportFiles {
+    let mut by_partner: std::collections::BTreeMap<&str, Vec<Box<str>>> = Default::default();
+    for claim in claims {
+        by_partner.entry(claim.partner_id.as_str()).or_default().push(claim.id.as_str().into());
+    }
+    by_partner.into_iter().map(|(partner, claims)| (partner.into(), claims)).collect()
+}
+
+/// Writes every output into the staging directory, then the summary (with the write timing), then
 /// swaps it into place.
 pub fn write_outputs(
     config: &RunConfig,
+    mut output: OutputDir,
     outputs: &Outputs<'_>,
     summary: &mut Summary,
     progress: &Progress,
     started: Instant,
 ) -> Result<(), CporError> {
     let stage = Instant::now();
-    let staging = Staging::new(&config.out).map_err(io(&config.out))?;
-    let dir = &staging.dir;
+    let dir = &output.staging.dir;
     let ext = config.format.extension();
 
     let ledger_path = dir.join(format!("ledger.{ext}"));
@@ -371,13 +498,18 @@ pub fn write_outputs(
         write_csv(&path, CHANGE_COLUMNS, changes.iter().map(Change::record)).map_err(io(&path))?;
     }
 
+    // Directories and files the creator made already exist; the rest are made here.
+    if let Some(creator) = &mut output.creator {
+        creator.stop();
+    }
     let reports_dir = dir.join("reports");
-    fs::create_dir(&reports_dir).map_err(io(&reports_dir))?;
-    let with_report: Vec<&LedgerRow<'_>> = outputs.ledger.iter().filter(|r| r.report.is_some()).collect();
+    let mut with_report: Vec<&LedgerRow<'_>> = outputs.ledger.iter().filter(|r| r.report.is_some()).collect();
+    with_report.sort_by(|a, b| a.claim.partner_id.as_str().cmp(b.claim.partner_id.as_str()));
     let partners: BTreeSet<&str> = with_report.iter().map(|r| r.claim.partner_id.as_str()).collect();
+    fs::DirBuilder::new().recursive(true).create(&reports_dir).map_err(io(&reports_dir))?;
     for partner in partners {
         let path = reports_dir.join(partner);
-        fs::create_dir(&path).map_err(io(&path))?;
+        fs::DirBuilder::new().recursive(true).create(&path).map_err(io(&path))?;
     }
     let bar = progress.bar("writing reports", with_report.len() as u64);
     // Creating files waits on the file system as much as on the CPU: a pool of its own, larger than
@@ -391,9 +523,12 @@ pub fn write_outputs(
         with_report.par_iter().try_for_each(|row| {
             let (claim, report) = (row.claim, row.report.expect("filtered"));
             let path = reports_dir.join(claim.partner_id.as_str()).join(format!("{}.{ext}", claim.id));
+            // Not truncated: a file that exists was created empty by the creator, in a staging
+            // directory no one else writes to, and truncating costs the file system a metadata update.
+            let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path).map_err(io(&path))?;
             let result = match config.format {
-                OutputFormat::Csv => fs::write(&path, report_csv(claim, report)).map_err(io(&path)),
-                OutputFormat::Parquet => report_parquet(&path, claim, report).map_err(pl(&path)),
+                OutputFormat::Csv => (&file).write_all(report_csv(claim, report).as_bytes()).map_err(io(&path)),
+                OutputFormat::Parquet => report_parquet(file, claim, report).map_err(pl(&path)),
             };
             bar.inc(1);
             result
@@ -408,6 +543,8 @@ pub fn write_outputs(
     fs::write(&summary_path, json + "\n").map_err(io(&summary_path))?;
     let html_path = dir.join("summary.html");
     fs::write(&html_path, crate::html::render(summary)).map_err(io(&html_path))?;
+    let OutputDir { creator, staging } = output;
+    drop(creator);
     staging.commit().map_err(io(&config.out))
 }
 
@@ -420,4 +557,66 @@ pub fn write_validation(out: &Path, rejects: &[Reject], json: &str) -> Result<()
     let path = staging.dir.join("validation.json");
     fs::write(&path, json).map_err(io(&path))?;
     staging.commit().map_err(io(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> BTreeSet<String> {
+        fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn commit_puts_the_new_output_in_place_and_old_outputs_aside() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let out = temp.path().join("out");
+        fs::create_dir(&out).expect("mkdir");
+        fs::write(out.join("ledger.csv"), "old").expect("write");
+        // An earlier run's old output whose removal was cut short, and a neighbour that is not one.
+        fs::create_dir(temp.path().join(".out.previous-1")).expect("mkdir");
+        fs::create_dir(temp.path().join(".outer.previous-1")).expect("mkdir");
+
+        let staging = Staging::new(&out).expect("staging");
+        fs::write(staging.dir.join("ledger.csv"), "new").expect("write");
+        staging.commit().expect("commit");
+
+        assert_eq!(fs::read_to_string(out.join("ledger.csv")).expect("read"), "new");
+        for name in names(temp.path()) {
+            let expected = ["out", ".outer.previous-1"].contains(&name.as_str()) || name.starts_with(".out.previous-");
+            assert!(expected, "{name} beside the output");
+        }
+    }
+
+    #[test]
+    fn report_files_are_created_empty_by_partner_until_told_to_stop() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let files =
+            || -> ReportFiles { vec![("P1".into(), vec!["C1".into(), "C2".into()]), ("P2".into(), vec!["C3".into()])] };
+        let reports = temp.path().join("reports");
+        create_report_files(&reports, files(), "csv", &AtomicBool::new(false));
+        assert_eq!(names(&reports), BTreeSet::from(["P1".to_string(), "P2".to_string()]));
+        assert_eq!(names(&reports.join("P1")), BTreeSet::from(["C1.csv".to_string(), "C2.csv".to_string()]));
+        assert_eq!(fs::metadata(reports.join("P2/C3.csv")).expect("made").len(), 0);
+
+        let stopped = temp.path().join("stopped");
+        create_report_files(&stopped, files(), "parquet", &AtomicBool::new(true));
+        assert!(names(&stopped.join("P1")).is_empty(), "no file once told to stop");
+    }
+
+    #[test]
+    fn old_outputs_are_removed_after_the_run() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let old: Vec<PathBuf> = (1..=2).map(|i| temp.path().join(format!(".out.previous-{i}"))).collect();
+        for dir in &old {
+            fs::create_dir_all(dir.join("reports/P1")).expect("mkdir");
+            fs::write(dir.join("reports/P1/C1.csv"), "rows").expect("write");
+        }
+        fs::create_dir(temp.path().join("out")).expect("mkdir");
+        if let Some(mut child) = remove_later(&old) {
+            assert!(child.wait().expect("rm ran").success());
+        }
+        assert_eq!(names(temp.path()), BTreeSet::from(["out".to_string()]));
+        assert!(remove_later(&[]).is_none());
+    }
 }

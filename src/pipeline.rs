@@ -10,7 +10,7 @@ use crate::error::CporError;
 use crate::evaluate::{evaluate, Evaluation};
 use crate::hashing::{FastMap, FastSet};
 use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser};
-use crate::output::{write_outputs, LedgerRow, Outputs};
+use crate::output::{report_files, write_outputs, LedgerRow, OutputDir, Outputs};
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
 use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
@@ -121,6 +121,16 @@ pub struct Evaluated {
 
 /// Reads and checks every input, evaluates the claims and builds the reports (SPEC 2–5).
 pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evaluated, CporError> {
+    evaluate_inputs_then(config, progress, |_| {})
+}
+
+/// `evaluate_inputs`, calling `before_usage` with the claims that get a report once they are known,
+/// before the usage input is read.
+fn evaluate_inputs_then(
+    config: &RunConfig,
+    progress: &Progress,
+    before_usage: impl FnOnce(&mut dyn Iterator<Item = &Claim>),
+) -> Result<Evaluated, CporError> {
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
     let as_of = config.as_of;
@@ -207,12 +217,10 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
 
     // Usage: own checks, uniqueness of (tenant, workload, subscription, date), then deferral; only rows
     // of a tenant and workload with a report are kept.
+    let with_report = || claims.iter().zip(&evaluations).filter(|(_, e)| e.status.has_report()).map(|(c, _)| c);
+    before_usage(&mut with_report());
     let mut index = UsageIndex::new(
-        claims
-            .iter()
-            .zip(&evaluations)
-            .filter(|(_, e)| e.status.has_report())
-            .map(|(c, _)| (c.tenant, c.workload.to_lowercase())),
+        with_report().map(|c| (c.tenant, c.workload.to_lowercase())),
         config.calendar.local_date(as_of),
     );
     let parser = UsageParser { workloads: index.known_workloads() };
@@ -300,7 +308,10 @@ pub fn summarize(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, C
 pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     let started = Instant::now();
     let progress = Progress::new(config.progress);
-    let evaluated = evaluate_inputs(config, &progress)?;
+    let mut output = OutputDir::stage(&config.out)?;
+    let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
+        output.prepare_reports(report_files(with_report), config.format)
+    })?;
     let mut summary = summarize(config, &evaluated)?;
     let mut ledger: Vec<LedgerRow> = evaluated
         .claims
@@ -324,6 +335,6 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
         rejects: &evaluated.rejects,
         changes: changes.as_deref(),
     };
-    write_outputs(config, &outputs, &mut summary, &progress, started)?;
+    write_outputs(config, output, &outputs, &mut summary, &progress, started)?;
     Ok(summary)
 }
