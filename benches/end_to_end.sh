@@ -11,7 +11,7 @@
 # Each run writes into a new directory and the outputs are deleted only after the last run: on an
 # ext4 without a journal, creating files right after deleting many is several times slower
 # (BENCHMARKS.md, "Why the disk figures are what they are"), which would measure the previous run's
-# deletion. A second invocation within about 12 hours of the first still meets that effect.
+# deletion. A second invocation within about 5 minutes of the first still meets that effect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-/tmp/cpor-bench}"

@@ -353,12 +353,22 @@ fn remove_later(paths: &[PathBuf]) -> Option<std::process::Child> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if spawned.is_err() {
-        for path in paths {
-            let _ = fs::remove_dir_all(path);
+    match spawned {
+        Ok(child) => {
+            // Housekeeping: the lowest priority, so that a run started meanwhile goes first.
+            // (`None` would name this process, hence the check.)
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::setpriority_process(Some(pid), 19);
+            }
+            Some(child)
+        }
+        Err(_) => {
+            for path in paths {
+                let _ = fs::remove_dir_all(path);
+            }
+            None
         }
     }
-    spawned.ok()
 }
 
 impl Drop for Staging {
