@@ -458,7 +458,8 @@ impl OutputDir {
         let thread = std::thread::Builder::new()
             .name("cpor-prepare".into())
             .spawn(move || {
-                // Idle time only: while usage is read the cores are busy but for short gaps.
+                // The lowest priority: reading usage keeps the cores busy but for short gaps, and
+                // this thread is to fill those, not to slow the reading.
                 let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
                 create_report_files(&reports, files, format.extension(), &flag)
             })
