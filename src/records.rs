@@ -5,6 +5,7 @@
 //! responses' cross-file checks) live in `crate::pipeline`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::hashing::FastMap;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
@@ -44,7 +45,8 @@ pub struct Response {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkloadKey {
     Known(u32),
-    Other(Box<str>),
+    /// Shared, so that the rows of one workload share one text.
+    Other(Arc<str>),
 }
 
 /// The three counts of a usage row; a bit of `present` per count.
@@ -182,6 +184,7 @@ mod claim_col {
 
 impl RecordParser for ClaimParser {
     type Record = Claim;
+    type Scratch = ();
     const SOURCE: Source = Source::Claims;
     const COLUMNS: &'static [ColumnSpec] = &[
         ColumnSpec { name: "claim_id", required: true },
@@ -195,7 +198,7 @@ impl RecordParser for ClaimParser {
         ColumnSpec { name: "notified_at", required: false },
     ];
 
-    fn parse(&self, row: &RowView<'_>) -> Result<Claim, Fault> {
+    fn parse(&self, _: &mut (), row: &RowView<'_>) -> Result<Claim, Fault> {
         use claim_col::*;
         let cols = Self::COLUMNS;
         missing(row, cols, &[CLAIM_ID, PARTNER_ID, TENANT_ID, ENGAGEMENT, WORKLOAD, SUBMITTED_AT])?;
@@ -249,6 +252,7 @@ pub struct ResponseParser;
 
 impl RecordParser for ResponseParser {
     type Record = Response;
+    type Scratch = ();
     const SOURCE: Source = Source::Responses;
     const COLUMNS: &'static [ColumnSpec] = &[
         ColumnSpec { name: "response_id", required: true },
@@ -258,7 +262,7 @@ impl RecordParser for ResponseParser {
         ColumnSpec { name: "responded_at", required: true },
     ];
 
-    fn parse(&self, row: &RowView<'_>) -> Result<Response, Fault> {
+    fn parse(&self, _: &mut (), row: &RowView<'_>) -> Result<Response, Fault> {
         let cols = Self::COLUMNS;
         missing(row, cols, &[0, 1, 2, 3, 4])?;
         let response_id = id(row, cols, 0)?;
@@ -273,6 +277,40 @@ impl RecordParser for ResponseParser {
     }
 }
 
+/// The last UUID text a parsing thread read in one column, and its value: a tenant's rows, and a
+/// subscription's, usually come one after the other.
+#[derive(Default)]
+pub struct RecentUuid {
+    text: String,
+    value: Option<Uuid>,
+}
+
+impl RecentUuid {
+    fn uuid(&mut self, row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Uuid>, Fault> {
+        if let (Cell::Text(text), Some(value)) = (row.get(k), self.value) {
+            if text == self.text {
+                return Ok(Some(value));
+            }
+        }
+        let parsed = uuid(row, columns, k)?;
+        if let (Cell::Text(text), Some(value)) = (row.get(k), parsed) {
+            self.text.clear();
+            self.text.push_str(text);
+            self.value = Some(value);
+        }
+        Ok(parsed)
+    }
+}
+
+/// What a thread parsing usage remembers from row to row.
+#[derive(Default)]
+pub struct UsageScratch {
+    tenant: RecentUuid,
+    subscription: RecentUuid,
+    /// The last workload text (trimmed, as written) and its key.
+    workload: Option<(Box<str>, WorkloadKey)>,
+}
+
 /// Usage rows (SPEC 2.3): the checks of a record on its own.
 pub struct UsageParser {
     /// Lower-cased workloads that claims name, with their ids.
@@ -283,6 +321,7 @@ const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
 
 impl RecordParser for UsageParser {
     type Record = UsageRow;
+    type Scratch = UsageScratch;
     const SOURCE: Source = Source::Usage;
     const COLUMNS: &'static [ColumnSpec] = &[
         ColumnSpec { name: "tenant_id", required: true },
@@ -303,11 +342,11 @@ impl RecordParser for UsageParser {
         Ok(())
     }
 
-    fn parse(&self, row: &RowView<'_>) -> Result<UsageRow, Fault> {
+    fn parse(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<UsageRow, Fault> {
         let cols = Self::COLUMNS;
         missing(row, cols, &[0, 1, 3])?;
-        let tenant = uuid(row, cols, 0)?.expect("checked present");
-        let subscription = uuid(row, cols, 2)?;
+        let tenant = scratch.tenant.uuid(row, cols, 0)?.expect("checked present");
+        let subscription = scratch.subscription.uuid(row, cols, 2)?;
         let date = match row.get(3) {
             Cell::Date(d) => Some(d),
             // A Parquet timestamp column at midnight UTC (pandas' way of storing dates) is a date.
@@ -347,9 +386,19 @@ impl RecordParser for UsageParser {
                 "None of active_users, paid_seats and assigned_seats is given.",
             ));
         }
-        let workload = with_lowercase(&as_text(row.get(1)).unwrap_or_default(), |lower| {
-            self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
-        });
+        let text = as_text(row.get(1)).unwrap_or_default();
+        let workload = match &scratch.workload {
+            Some((last, key)) if **last == *text => key.clone(),
+            _ => {
+                let key = with_lowercase(&text, |lower| {
+                    self.workloads
+                        .get(lower)
+                        .map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
+                });
+                scratch.workload = Some((text.as_ref().into(), key.clone()));
+                key
+            }
+        };
         Ok(UsageRow { tenant, workload, subscription, date, counts })
     }
 }

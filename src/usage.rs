@@ -14,6 +14,7 @@
 //! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -90,40 +91,50 @@ impl Workloads {
     }
 }
 
-/// The keys one tenant has taken: (subscription, date, workload), with the tenant implied. A
-/// tenant's rows usually arrive together, so its few dozen keys stay in cache and are searched in a
-/// line; a tenant with many rows moves to a hash set.
-#[derive(Default)]
-struct TenantKeys {
-    few: Vec<[u32; 3]>,
-    many: Option<FastSet<[u32; 3]>>,
+/// A series: the rows of one tenant, workload and subscription (or none), whose dates are the
+/// keys they take.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    tenant: [u64; 2],
+    subscription: [u64; 2],
+    has_subscription: bool,
+    workload: u32,
 }
 
-const FEW_KEYS: usize = 48;
-
-impl TenantKeys {
-    /// Takes the key; false when the tenant already had it.
-    fn insert(&mut self, key: [u32; 3]) -> bool {
-        if let Some(set) = &mut self.many {
-            return set.insert(key);
+impl SeriesKey {
+    fn of(row: &UsageRow, workload: u32) -> SeriesKey {
+        let tenant = row.tenant.0;
+        let subscription = row.subscription.map_or(0, |s| s.0);
+        SeriesKey {
+            tenant: [(tenant >> 64) as u64, tenant as u64],
+            subscription: [(subscription >> 64) as u64, subscription as u64],
+            has_subscription: row.subscription.is_some(),
+            workload,
         }
-        if self.few.contains(&key) {
-            return false;
-        }
-        self.few.push(key);
-        if self.few.len() > FEW_KEYS {
-            self.many = Some(std::mem::take(&mut self.few).into_iter().collect());
-        }
-        true
     }
 }
 
-/// One shard's state; subscriptions are small local numbers so that a key is 12 bytes.
+/// Days of a series taken so far: a bit per day for the `NEAR_DAYS` days from `base` (which starts
+/// half of them before the series' first row), other days in the shard's `far` set. Daily usage
+/// of a series lies within a few months, so a key costs a bit, not an entry in a hash set.
+struct Series {
+    base: Days,
+    near: [u64; 2],
+    /// The series' group of kept rows (see `UsageIndex::wanted`), or `NOT_WANTED`.
+    group: u32,
+}
+
+const NEAR_DAYS: i64 = 128;
+const NOT_WANTED: u32 = u32::MAX;
+
+/// One shard's state.
 #[derive(Default)]
 struct Shard {
-    tenants: FastMap<u128, u32>,
-    keys: Vec<TenantKeys>,
-    subscriptions: FastMap<u128, u32>,
+    series_of: FastMap<SeriesKey, u32>,
+    series: Vec<Series>,
+    far: FastSet<(u32, Days)>,
+    /// The series of the shard's previous row: a series' rows usually come together.
+    last: Option<(SeriesKey, u32)>,
     /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
     kept: Vec<KeptRow>,
     kept_groups: Vec<u32>,
@@ -132,6 +143,48 @@ struct Shard {
 }
 
 impl Shard {
+    /// Drops the keys taken so far, keeping the kept rows.
+    fn forget_keys(&mut self) {
+        self.series_of = FastMap::default();
+        self.series = Vec::new();
+        self.far = FastSet::default();
+        self.last = None;
+    }
+
+    /// The number of the row's series, made when it is the series' first row.
+    fn series(&mut self, key: SeriesKey, date: Days, wanted: &FastMap<(Uuid, u32), u32>) -> u32 {
+        if let Some((last, number)) = self.last {
+            if last == key {
+                return number;
+            }
+        }
+        let next = self.series.len() as u32;
+        let number = *self.series_of.entry(key).or_insert(next);
+        if number == next {
+            let tenant = Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128);
+            self.series.push(Series {
+                base: date.saturating_sub((NEAR_DAYS / 2) as Days),
+                near: [0; 2],
+                group: wanted.get(&(tenant, key.workload)).copied().unwrap_or(NOT_WANTED),
+            });
+        }
+        self.last = Some((key, number));
+        number
+    }
+
+    /// Takes the key (series, date); false when an earlier row took it.
+    fn take(&mut self, number: u32, date: Days) -> bool {
+        let series = &mut self.series[number as usize];
+        let offset = date as i64 - series.base as i64;
+        if (0..NEAR_DAYS).contains(&offset) {
+            let (word, bit) = ((offset / 64) as usize, offset % 64);
+            let taken = series.near[word] >> bit & 1 == 1;
+            series.near[word] |= 1 << bit;
+            return !taken;
+        }
+        self.far.insert((number, date))
+    }
+
     /// The verdict on a row that passed its own checks; `None` when it is accepted.
     fn decide(
         &mut self,
@@ -140,19 +193,8 @@ impl Shard {
         last_day: Days,
         wanted: &FastMap<(Uuid, u32), u32>,
     ) -> Option<Verdict> {
-        let next = self.keys.len() as u32;
-        let tenant = *self.tenants.entry(row.tenant.0).or_insert(next);
-        if tenant == next {
-            self.keys.push(TenantKeys::default());
-        }
-        let subscription = match row.subscription {
-            None => 0,
-            Some(s) => {
-                let next = self.subscriptions.len() as u32 + 1;
-                *self.subscriptions.entry(s.0).or_insert(next)
-            }
-        };
-        if !self.keys[tenant as usize].insert([subscription, row.date as u32, workload]) {
+        let number = self.series(SeriesKey::of(row, workload), row.date, wanted);
+        if !self.take(number, row.date) {
             return Some(Verdict::Rejected(Fault::new(
                 RejectReason::DuplicateUsageRow,
                 "An earlier row has the same tenant_id, workload, subscription_id and date.",
@@ -161,7 +203,8 @@ impl Shard {
         if row.date > last_day {
             return Some(Verdict::Deferred);
         }
-        if let Some(&group) = wanted.get(&(row.tenant, workload)) {
+        let group = self.series[number as usize].group;
+        if group != NOT_WANTED {
             self.kept.push(KeptRow::new(row.subscription, row.date, row.counts));
             self.kept_groups.push(group);
         }
@@ -194,9 +237,10 @@ fn pass_of(tenant: Uuid, passes: usize) -> usize {
     ((folded.wrapping_mul(0xd6e8_feb8_6659_fd93) >> 32) % passes as u64) as usize
 }
 
-/// Bytes of memory one usage row's key takes while its pass runs, with the maps around it
-/// (measured on the `large` profile, rounded up; BENCHMARKS.md).
-pub const KEY_BYTES_PER_ROW: u64 = 48;
+/// Bytes of memory the keys take per usage row while its pass runs: a series costs about 100 bytes
+/// and daily data has a few dozen rows per series; a row dated far from its series' first adds
+/// about 10 (measured on the `large` profile, rounded up; BENCHMARKS.md).
+pub const KEY_BYTES_PER_ROW: u64 = 16;
 
 /// Passes cap: beyond it each pass would reread the input for a sliver of the tenants.
 pub const MAX_PASSES: usize = 1024;
@@ -275,9 +319,7 @@ impl UsageIndex {
         self.pass = pass;
         self.passes = passes;
         for shard in &mut self.shards {
-            shard.tenants = FastMap::default();
-            shard.keys = Vec::new();
-            shard.subscriptions = FastMap::default();
+            shard.forget_keys();
         }
     }
 
@@ -295,6 +337,8 @@ impl UsageIndex {
             shard.members.clear();
         }
         let (pass, passes) = (self.pass, self.passes);
+        // The last workload no claim names, and its id: its rows share one text.
+        let mut last_other: Option<(&Arc<str>, u32)> = None;
         for (i, record) in checked.iter().enumerate() {
             match record {
                 Ok(row) if passes > 1 && pass_of(row.tenant, passes) != pass => not_accepted.push((i, Verdict::Later)),
@@ -302,7 +346,14 @@ impl UsageIndex {
                 Ok(row) => {
                     let workload = match &row.workload {
                         WorkloadKey::Known(id) => *id,
-                        WorkloadKey::Other(name) => self.workloads.intern(name),
+                        WorkloadKey::Other(name) => match last_other {
+                            Some((last, id)) if Arc::ptr_eq(last, name) => id,
+                            _ => {
+                                let id = self.workloads.intern(name);
+                                last_other = Some((name, id));
+                                id
+                            }
+                        },
                     };
                     self.shards[shard_of(row.tenant)].members.push((i as u32, workload));
                 }
@@ -417,6 +468,18 @@ mod tests {
     }
 
     #[test]
+    fn dates_near_and_far_from_a_series_first_row_are_each_taken_once() {
+        let mut index = UsageIndex::new(std::iter::empty(), 100_000);
+        // Descending from the first row, then far after it: below the series' base, inside its
+        // near days, and beyond them, each key once; the same dates in another series are new.
+        let days: Vec<Days> = (0..300).map(|d| 20_000 - d).chain([25_000, 19_000, 20_063, 20_064]).collect();
+        let rows = |sub: u128| days.iter().map(|&d| Ok(row(4, "teams", Some(sub), d))).collect::<Vec<_>>();
+        assert!(decide_all(&mut index, rows(1)).iter().all(|&v| v == "accepted"));
+        assert!(decide_all(&mut index, rows(1)).iter().all(|&v| v == "duplicate_usage_row"));
+        assert!(decide_all(&mut index, rows(2)).iter().all(|&v| v == "accepted"));
+    }
+
+    #[test]
     fn each_pass_decides_its_own_tenants_and_the_first_the_faulty_rows() {
         let passes = 3;
         let mut index = UsageIndex::new(std::iter::empty(), 10);
@@ -450,8 +513,8 @@ mod tests {
             decided_in.iter().map(|p| p.expect("every row decided")).collect();
         assert_eq!(used.len(), passes, "30 tenants spread over every pass");
         assert_eq!(passes_for(0, 1 << 20), 1);
-        assert_eq!(passes_for(1_000_000, 48_000_000), 1);
-        assert_eq!(passes_for(1_000_001, 48_000_000), 2);
+        assert_eq!(passes_for(1_000_000, 16_000_000), 1);
+        assert_eq!(passes_for(1_000_001, 16_000_000), 2);
         assert_eq!(passes_for(u64::MAX, 1), MAX_PASSES);
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::{json_object, malformed_fault, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
+use super::{json_object, malformed_fault, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 
@@ -33,7 +33,7 @@ impl Batch for CsvBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.records[row].get(col).map(|b| text(b).trim()) {
+        match self.records[row].get(col).map(|b| trim_cell(text(b))) {
             None | Some("") => Cell::Null,
             Some(t) => Cell::Text(t),
         }

@@ -99,6 +99,15 @@ pub enum Cell<'a> {
     Float(f64),
 }
 
+/// A cell's text without surrounding white space (SPEC 2), as `str::trim` has it; most cells start
+/// and end with a visible ASCII character, and those are returned without decoding a character.
+pub(crate) fn trim_cell(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 impl Cell<'_> {
     pub fn is_null(&self) -> bool {
         matches!(self, Cell::Null)
@@ -148,9 +157,11 @@ pub struct ColumnSpec {
 /// Parses the records of one source from cells.
 pub trait RecordParser: Sync {
     type Record: Send;
+    /// What one parsing thread remembers from row to row (the last values it parsed, say).
+    type Scratch: Default + Send;
     const SOURCE: Source;
     const COLUMNS: &'static [ColumnSpec];
-    fn parse(&self, row: &RowView<'_>) -> Result<Self::Record, Fault>;
+    fn parse(&self, scratch: &mut Self::Scratch, row: &RowView<'_>) -> Result<Self::Record, Fault>;
     /// A check on the file's columns beyond the required ones.
     fn check_columns(&self, _present: &[Option<usize>]) -> Result<(), String> {
         Ok(())
@@ -219,9 +230,9 @@ pub fn read_file<P: RecordParser>(
                 let started = std::time::Instant::now();
                 (0..batch.len())
                     .into_par_iter()
-                    .map(|row| match batch.malformed(row) {
+                    .map_init(P::Scratch::default, |scratch, row| match batch.malformed(row) {
                         Some(fault) => Err(fault),
-                        None => parser.parse(&RowView { batch, row, columns }),
+                        None => parser.parse(scratch, &RowView { batch, row, columns }),
                     })
                     .collect_into_vec(&mut checked);
                 consume(batch, records + 1, &mut checked);
@@ -325,4 +336,16 @@ pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
         RejectReason::MalformedRow,
         format!("The row has {fields} field{} where the header has {expected}.", if fields == 1 { "" } else { "s" }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_cell;
+
+    #[test]
+    fn cells_are_trimmed_as_str_trim_does() {
+        for text in ["a", " a", "a ", "\ta\r\n", "\u{a0}a\u{2003}", "é", " é ", "", "  ", "a b", "\u{feff}a"] {
+            assert_eq!(trim_cell(text), text.trim(), "{text:?}");
+        }
+    }
 }

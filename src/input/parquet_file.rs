@@ -6,7 +6,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{json_object, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
+use super::{json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 use crate::types::{format_date, format_timestamp};
@@ -45,7 +45,7 @@ impl Batch for ParquetBatch<'_> {
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
         match &self.columns[col] {
-            Col::Text(ca) => match ca.get(row).map(str::trim) {
+            Col::Text(ca) => match ca.get(row).map(trim_cell) {
                 None | Some("") => Cell::Null,
                 Some(t) => Cell::Text(t),
             },
