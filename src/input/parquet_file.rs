@@ -116,20 +116,32 @@ pub(super) fn read_batches(
     let header: Vec<String> = schema.iter_names().map(|n| n.trim().to_string()).collect();
     let columns = map(&header)?;
     let rows = count_rows(&scan).map_err(polars)? as usize;
-    let mut offset = 0;
-    while offset < rows {
-        let df = scan.clone().slice(offset as i64, SLICE_ROWS as IdxSize).collect().map_err(polars)?;
-        if df.height() == 0 {
-            break;
+    // The next slice is decoded on a thread of its own while this one's batches are checked: the
+    // two overlap, and at most two slices are held.
+    std::thread::scope(|scope| {
+        let (sender, slices) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(0);
+        scope.spawn(move || {
+            let mut offset = 0;
+            while offset < rows {
+                let slice = scan.clone().slice(offset as i64, SLICE_ROWS as IdxSize).collect();
+                let height = slice.as_ref().map_or(0, DataFrame::height);
+                if sender.send(slice).is_err() || height == 0 {
+                    break;
+                }
+                offset += height;
+            }
+        });
+        for slice in slices {
+            let df = slice.map_err(polars)?;
+            // Hand the slice on in batches of the usual size: the parsed records of a batch then
+            // fit in memory the allocator reuses, instead of fresh pages for every slice.
+            for start in (0..df.height()).step_by(BATCH_ROWS) {
+                let part = df.slice(start as i64, BATCH_ROWS);
+                let converted =
+                    part.columns().iter().map(convert).collect::<PolarsResult<Vec<Col>>>().map_err(polars)?;
+                handle(&ParquetBatch { header: &header, columns: converted, len: part.height() }, &columns);
+            }
         }
-        // Hand the slice on in batches of the usual size: the parsed records of a batch then fit
-        // in memory the allocator reuses, instead of fresh pages for every slice.
-        for start in (0..df.height()).step_by(BATCH_ROWS) {
-            let part = df.slice(start as i64, BATCH_ROWS);
-            let converted = part.columns().iter().map(convert).collect::<PolarsResult<Vec<Col>>>().map_err(polars)?;
-            handle(&ParquetBatch { header: &header, columns: converted, len: part.height() }, &columns);
-        }
-        offset += df.height();
-    }
-    Ok(())
+        Ok(())
+    })
 }
