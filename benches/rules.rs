@@ -6,10 +6,10 @@ use std::hint::black_box;
 use chrono_tz::Tz;
 use cpor::calendar::{days, Calendar, Holiday, Weekend};
 use cpor::evaluate::walk;
-use cpor::records::{Claim, Counts};
+use cpor::records::{Claim, Counts, UsageRow, WorkloadKey};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
-use cpor::usage::KeptRow;
+use cpor::usage::{KeptRow, UsageIndex};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn calendar(c: &mut Criterion) {
@@ -70,5 +70,32 @@ fn scoping(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, calendar, response_walk, scoping);
+/// The uniqueness rule and the keeping of report rows over one batch of 65,536 usage rows: 1,300
+/// tenants of 50 days each, their rows together (as the generator writes them) or day by day.
+fn usage_keys(c: &mut Criterion) {
+    let row = |tenant: u32, day: u32| UsageRow {
+        tenant: Uuid(0x9e37_79b9_7f4a_7c15_u128.wrapping_mul(tenant as u128 + 1)),
+        workload: WorkloadKey::Known(tenant % 2),
+        subscription: Some(Uuid(tenant as u128 * 7)),
+        date: days(2026, 9, 1) + day as i32,
+        counts: Counts::new([Some(day as u64), None, Some(3)]),
+    };
+    let by_tenant: Vec<UsageRow> = (0..65_536).map(|i| row(i / 50, i % 50)).collect();
+    let by_day: Vec<UsageRow> = (0..65_536).map(|i| row(i % 1_311, i / 1_311)).collect();
+    for (order, rows) in [("tenant by tenant", by_tenant), ("day by day", by_day)] {
+        let wanted: Vec<(Uuid, String)> = rows.iter().step_by(100).map(|r| (r.tenant, "teams".to_string())).collect();
+        c.bench_function(&format!("usage keys of 65536 rows, {order}"), |b| {
+            b.iter_batched(
+                || {
+                    let index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1));
+                    (index, rows.iter().cloned().map(Ok).collect::<Vec<_>>())
+                },
+                |(mut index, mut batch)| index.decide(&mut batch).len(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+}
+
+criterion_group!(benches, calendar, response_walk, scoping, usage_keys);
 criterion_main!(benches);

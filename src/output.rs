@@ -6,8 +6,8 @@
 //! files are therefore created, empty, by a thread of their own while usage is read (which leaves
 //! the cores idle part of the time), and filled once the reports are built (BENCHMARKS.md).
 
-use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -424,6 +424,18 @@ impl Drop for Creator {
     }
 }
 
+/// Opens `name` in the open directory `dir` for writing, creating it (`new`: only if it does not
+/// exist yet). Relative to the directory, the kernel looks up one name instead of walking the whole
+/// path: hundreds of thousands of report files are opened this way.
+fn open_in(dir: &File, name: &str, new: bool) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC;
+    if new {
+        flags |= OFlags::EXCL;
+    }
+    Ok(File::from(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o666))?))
+}
+
 /// Creates `reports/<partner>/<claim>.<ext>`, empty, in `reports`. Stops at the first failure:
 /// the writers create what is missing and report the error with its path.
 fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &AtomicBool) {
@@ -431,12 +443,10 @@ fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &Ato
         return;
     }
     for (partner, claims) in files {
-        let dir = reports.join(&*partner);
-        if fs::create_dir(&dir).is_err() {
-            return;
-        }
+        let path = reports.join(&*partner);
+        let Ok(dir) = fs::create_dir(&path).and_then(|()| File::open(&path)) else { return };
         for claim in claims {
-            if stop.load(Ordering::Relaxed) || File::create_new(dir.join(format!("{claim}.{ext}"))).is_err() {
+            if stop.load(Ordering::Relaxed) || open_in(&dir, &format!("{claim}.{ext}"), true).is_err() {
                 return;
             }
         }
@@ -514,15 +524,17 @@ pub fn write_outputs(
         creator.stop();
     }
     let reports_dir = dir.join("reports");
-    let mut with_report: Vec<&LedgerRow<'_>> = outputs.ledger.iter().filter(|r| r.report.is_some()).collect();
-    with_report.sort_by(|a, b| a.claim.partner_id.as_str().cmp(b.claim.partner_id.as_str()));
-    let partners: BTreeSet<&str> = with_report.iter().map(|r| r.claim.partner_id.as_str()).collect();
+    let mut by_partner: BTreeMap<&str, Vec<&LedgerRow<'_>>> = BTreeMap::new();
+    for row in outputs.ledger.iter().filter(|r| r.report.is_some()) {
+        by_partner.entry(row.claim.partner_id.as_str()).or_default().push(row);
+    }
+    let by_partner: Vec<(&str, Vec<&LedgerRow<'_>>)> = by_partner.into_iter().collect();
     fs::DirBuilder::new().recursive(true).create(&reports_dir).map_err(io(&reports_dir))?;
-    for partner in partners {
+    for (partner, _) in &by_partner {
         let path = reports_dir.join(partner);
         fs::DirBuilder::new().recursive(true).create(&path).map_err(io(&path))?;
     }
-    let bar = progress.bar("writing reports", with_report.len() as u64);
+    let bar = progress.bar("writing reports", by_partner.iter().map(|(_, rows)| rows.len() as u64).sum());
     // Creating files waits on the file system as much as on the CPU: a pool of its own, larger than
     // the core count, keeps the disk busy (BENCHMARKS.md).
     let pool = rayon::ThreadPoolBuilder::new()
@@ -531,18 +543,26 @@ pub fn write_outputs(
         .build()
         .map_err(|e| fail(&reports_dir, e.to_string()))?;
     pool.install(|| {
-        with_report.par_iter().try_for_each(|row| {
-            let (claim, report) = (row.claim, row.report.expect("filtered"));
-            let path = reports_dir.join(claim.partner_id.as_str()).join(format!("{}.{ext}", claim.id));
-            // Not truncated: a file that exists was created empty by the creator, in a staging
-            // directory no one else writes to, and truncating costs the file system a metadata update.
-            let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path).map_err(io(&path))?;
-            let result = match config.format {
-                OutputFormat::Csv => (&file).write_all(report_csv(claim, report).as_bytes()).map_err(io(&path)),
-                OutputFormat::Parquet => report_parquet(file, claim, report).map_err(pl(&path)),
-            };
-            bar.inc(1);
-            result
+        by_partner.par_iter().try_for_each(|(partner, rows)| {
+            let partner_dir = reports_dir.join(partner);
+            let dir = File::open(&partner_dir).map_err(io(&partner_dir))?;
+            for row in rows {
+                let (claim, report) = (row.claim, row.report.expect("filtered"));
+                let name = format!("{}.{ext}", claim.id);
+                let path = || partner_dir.join(&name);
+                // Not truncated: a file that exists was created empty by the creator, in a staging
+                // directory no one else writes to, and truncating costs the file system a metadata
+                // update.
+                let file = open_in(&dir, &name, false).map_err(|e| io(&path())(e))?;
+                match config.format {
+                    OutputFormat::Csv => {
+                        (&file).write_all(report_csv(claim, report).as_bytes()).map_err(|e| io(&path())(e))?
+                    }
+                    OutputFormat::Parquet => report_parquet(file, claim, report).map_err(|e| pl(&path())(e))?,
+                }
+                bar.inc(1);
+            }
+            Ok::<(), CporError>(())
         })
     })?;
     bar.finish();
@@ -573,6 +593,7 @@ pub fn write_validation(out: &Path, rejects: &[Reject], json: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn names(dir: &Path) -> BTreeSet<String> {
         fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()

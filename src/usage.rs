@@ -6,9 +6,12 @@
 //! all fall in one shard and each shard takes its rows in file order, so the outcome is exactly
 //! that of one sequential pass.
 //!
+//! Keys are remembered per series — the rows of one tenant, workload and subscription — as a bit per
+//! day, so that they cost memory per series rather than per row (see `Series`).
+//!
 //! The keys taken so far grow with the input. When they would not fit the memory budget, the input
 //! is read in several passes, each deciding the rows of one group of tenants (and the first pass
-//! also the rows that failed their own checks); a tenant's keys are dropped when its pass ends.
+//! also the rows that failed their own checks); a pass's keys are dropped when it ends.
 //! Only the kept rows — what the reports need — stay from pass to pass. They are appended to one
 //! growing array per shard rather than to a small array per group, so that the small blocks of a
 //! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
@@ -237,9 +240,9 @@ fn pass_of(tenant: Uuid, passes: usize) -> usize {
     ((folded.wrapping_mul(0xd6e8_feb8_6659_fd93) >> 32) % passes as u64) as usize
 }
 
-/// Bytes of memory the keys take per usage row while its pass runs: a series costs about 100 bytes
-/// and daily data has a few dozen rows per series; a row dated far from its series' first adds
-/// about 10 (measured on the `large` profile, rounded up; BENCHMARKS.md).
+/// Bytes of memory the keys take per usage row while its pass runs, from above: a series costs
+/// 100–150 bytes with its map entry and daily data has a few dozen rows per series (about 6 bytes per
+/// row on the `large` profile); a row dated far from its series' first adds about 10.
 pub const KEY_BYTES_PER_ROW: u64 = 16;
 
 /// Passes cap: beyond it each pass would reread the input for a sliver of the tenants.
