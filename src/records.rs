@@ -287,13 +287,14 @@ pub struct RecentUuid {
 
 impl RecentUuid {
     fn uuid(&mut self, row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Uuid>, Fault> {
-        if let (Cell::Text(text), Some(value)) = (row.get(k), self.value) {
+        let cell = row.get(k);
+        if let (Cell::Text(text), Some(value)) = (cell, self.value) {
             if text == self.text {
                 return Ok(Some(value));
             }
         }
         let parsed = uuid(row, columns, k)?;
-        if let (Cell::Text(text), Some(value)) = (row.get(k), parsed) {
+        if let (Cell::Text(text), Some(value)) = (cell, parsed) {
             self.text.clear();
             self.text.push_str(text);
             self.value = Some(value);
