@@ -118,6 +118,8 @@ fn as_text(cell: Cell<'_>) -> Option<Cow<'_, str>> {
         Cell::Null => None,
         Cell::Text(t) => Some(Cow::Borrowed(t)),
         Cell::Int(v) => Some(Cow::Owned(v.to_string())),
+        Cell::UInt(v) => Some(Cow::Owned(v.to_string())),
+        Cell::OutOfRange => Some(Cow::Borrowed("(a typed value out of range)")),
         Cell::Float(v) => Some(Cow::Owned(v.to_string())),
         Cell::Date(d) => Some(Cow::Owned(format_date(d))),
         Cell::Timestamp(t) => Some(Cow::Owned(format_timestamp(t))),
@@ -369,6 +371,7 @@ impl RecordParser for UsageParser {
             let count = match cell {
                 Cell::Null => continue,
                 Cell::Int(v) => u64::try_from(v).ok(),
+                Cell::UInt(v) => Some(v),
                 Cell::Float(v) if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 => Some(v as u64),
                 Cell::Text(t) => parse_count(t),
                 _ => None,

@@ -15,6 +15,26 @@ pub type Days = i32;
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 
+/// The first day SPEC 2.4 admits, 0001-01-01, in days since the epoch.
+pub const MIN_DAYS: Days = -719_162;
+/// The last day SPEC 2.4 admits, 9999-12-31, in days since the epoch.
+pub const MAX_DAYS: Days = 2_932_896;
+/// The first instant SPEC 2.4 admits, 0001-01-01T00:00:00Z.
+pub const MIN_MICROS: Micros = MIN_DAYS as i64 * 86_400 * MICROS_PER_SECOND;
+/// The last instant SPEC 2.4 admits, 9999-12-31T23:59:59.999999Z.
+pub const MAX_MICROS: Micros = (MAX_DAYS as i64 + 1) * 86_400 * MICROS_PER_SECOND - 1;
+
+/// Whether a date lies in 0001-01-01..=9999-12-31 (SPEC 2.4); anything else is `invalid_date`.
+pub fn date_in_range(days: Days) -> bool {
+    (MIN_DAYS..=MAX_DAYS).contains(&days)
+}
+
+/// Whether an instant lies in 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999Z (SPEC 2.4);
+/// anything else is `invalid_timestamp`.
+pub fn timestamp_in_range(t: Micros) -> bool {
+    (MIN_MICROS..=MAX_MICROS).contains(&t)
+}
+
 /// An identifier (SPEC 2.4 "id"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
 ///
 /// Ids become file names, so the only way to build one is [`Id::parse`].

@@ -94,9 +94,14 @@ pub enum Cell<'a> {
     Timestamp(Micros),
     Date(Days),
     Int(i64),
+    /// An unsigned Parquet integer column's value (a `uint64` count may exceed `i64::MAX`).
+    UInt(u64),
     /// A floating-point Parquet column; whole values are counts (pandas stores integer columns
     /// with missing values as floats).
     Float(f64),
+    /// A typed Parquet value that cpor's types cannot hold: a timestamp whose conversion to
+    /// microseconds overflows, say. Rejected with the reason of the column's type; `raw` shows it.
+    OutOfRange,
 }
 
 /// A cell's text without surrounding white space (SPEC 2), as `str::trim` has it; most cells start

@@ -3,6 +3,7 @@
 //! generated inputs for the properties that must hold for any data.
 
 mod analyst;
+mod hostile;
 mod parquet;
 mod properties;
 mod util;

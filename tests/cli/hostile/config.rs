@@ -1,0 +1,1 @@
+//! Hostile input: config (filled in by the tests of this family).

@@ -1,0 +1,1 @@
+//! Hostile input: csv (filled in by the tests of this family).

@@ -1,0 +1,1 @@
+//! Hostile input: out (filled in by the tests of this family).

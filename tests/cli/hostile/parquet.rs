@@ -1,0 +1,1 @@
+//! Hostile input: parquet (filled in by the tests of this family).
