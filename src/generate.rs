@@ -434,7 +434,7 @@ fn respond(
     table.row(row)
 }
 
-const CLAIM_FAULTS: u64 = 10;
+const CLAIM_FAULTS: u64 = 11;
 
 fn bad_claim(fault: u64, table: &mut Table, row: &mut Vec<V>, earlier: Option<&Claimed>) -> anyhow::Result<()> {
     match fault {
@@ -453,12 +453,13 @@ fn bad_claim(fault: u64, table: &mut Table, row: &mut Vec<V>, earlier: Option<&C
         }
         7 => row[1] = V::Null,
         8 => row[0] = text(earlier.map_or("C000000001".to_string(), |c| c.id.clone())),
+        9 => row[4] = text("=HYPERLINK(\"http://example.com\",\"Teams\")"),
         _ => return table.malformed(std::mem::take(row)),
     }
     table.row(std::mem::take(row))
 }
 
-const USAGE_FAULTS: u64 = 7;
+const USAGE_FAULTS: u64 = 8;
 
 fn bad_usage(fault: u64, table: &mut Table, mut row: Vec<V>) -> anyhow::Result<()> {
     match fault {
@@ -481,6 +482,7 @@ fn bad_usage(fault: u64, table: &mut Table, mut row: Vec<V>) -> anyhow::Result<(
             table.row(copy.collect())?;
         }
         5 => row[1] = V::Null,
+        6 => row[1] = text("@SUM(1)"),
         _ => return table.malformed(row),
     }
     table.row(row)

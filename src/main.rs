@@ -74,7 +74,13 @@ fn explain(args: ExplainArgs) -> ExitCode {
     };
     let explanation = cpor::explain::explain(&config, &evaluated, &args.claim_id);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&explanation).expect("explanations serialize"));
+        match serde_json::to_string_pretty(&explanation) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("cpor: writing the explanation as JSON: {e}");
+                return ExitCode::from(1);
+            }
+        }
     } else {
         print!("{}", explanation.text());
     }

@@ -137,6 +137,8 @@ fn evaluate_inputs_then(
     // Claims: own checks, then uniqueness (first in file order wins), then deferral.
     let mut claims: Vec<Claim> = Vec::new();
     let mut known: FastMap<Id, KnownClaim> = FastMap::default();
+    let mut claim_ids: FastMap<Box<str>, Id> = FastMap::default();
+    let mut partner_ids: FastMap<Box<str>, Id> = FastMap::default();
     let mut deferred_claims = Vec::new();
     let claims_summary = read_input(
         &ClaimParser,
@@ -146,12 +148,38 @@ fn evaluate_inputs_then(
         &mut rejects,
         &mut timings,
         each(|claim: Claim| {
-            if known.contains_key(&claim.id) {
+            // Ids become file names: two that differ only in letter case would name one file, or one
+            // partner's folder, on a case-insensitive file system. The first in file order keeps its
+            // id; a later one equal but for case is refused like a repeat (README, "Safety").
+            if let Some(first) = claim_ids.get(&claim.id.folded()) {
                 return Verdict::Rejected(Fault::new(
                     RejectReason::DuplicateClaimId,
-                    format!("claim_id {} appeared earlier in file order.", claim.id),
+                    if *first == claim.id {
+                        format!("claim_id {} appeared earlier in file order.", claim.id)
+                    } else {
+                        format!(
+                            "claim_id {} differs only in letter case from claim_id {first}, earlier in file order.",
+                            claim.id
+                        )
+                    },
                 ));
             }
+            match partner_ids.get(&claim.partner_id.folded()) {
+                Some(first) if *first != claim.partner_id => {
+                    return Verdict::Rejected(Fault::new(
+                        RejectReason::InvalidId,
+                        format!(
+                            "partner_id {} differs only in letter case from partner_id {first}, earlier in file order; their report folders would be one on a case-insensitive file system.",
+                            claim.partner_id
+                        ),
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    partner_ids.insert(claim.partner_id.folded(), claim.partner_id.clone());
+                }
+            }
+            claim_ids.insert(claim.id.folded(), claim.id.clone());
             known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
             if claim.submitted_at > as_of {
                 deferred_claims.push(claim.id);

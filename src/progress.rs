@@ -19,8 +19,9 @@ impl Progress {
         }
         let bar = ProgressBar::new_spinner().with_message(label.to_string());
         bar.set_style(
+            // A constant template; were it refused, the plain spinner does.
             ProgressStyle::with_template("{spinner} {msg}: {human_pos} records ({per_sec}) {elapsed}")
-                .expect("valid template"),
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
@@ -34,7 +35,7 @@ impl Progress {
         let bar = ProgressBar::new(len).with_message(label.to_string());
         bar.set_style(
             ProgressStyle::with_template("{msg}: [{bar:30}] {human_pos}/{human_len} {elapsed}")
-                .expect("valid template")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
         bar

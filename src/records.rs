@@ -11,8 +11,8 @@ use crate::hashing::FastMap;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{
-    format_date, format_timestamp, parse_count, parse_date, parse_timestamp, Country, Days, Engagement, Id, Micros,
-    ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
+    date_in_range, format_date, format_timestamp, parse_count, parse_date, parse_timestamp, text_fault,
+    timestamp_in_range, Country, Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
 };
 
 /// An accepted association request.
@@ -106,7 +106,11 @@ pub fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
         let lower = &mut buffer[..text.len()];
         lower.copy_from_slice(text.as_bytes());
         lower.make_ascii_lowercase();
-        f(std::str::from_utf8(lower).expect("ASCII stays UTF-8"))
+        // ASCII lower-cased stays ASCII, so this always matches; the fallback only satisfies the type.
+        match std::str::from_utf8(lower) {
+            Ok(lower) => f(lower),
+            Err(_) => f(&text.to_lowercase()),
+        }
     } else {
         f(&text.to_lowercase())
     }
@@ -126,12 +130,29 @@ fn as_text(cell: Cell<'_>) -> Option<Cow<'_, str>> {
     }
 }
 
+fn missing_field(columns: &[ColumnSpec], k: usize) -> Fault {
+    Fault::new(RejectReason::MissingField, format!("Required field {} is empty.", columns[k].name))
+}
+
 fn missing(row: &RowView<'_>, columns: &[ColumnSpec], required: &[usize]) -> Result<(), Fault> {
     match required.iter().find(|&&k| row.get(k).is_null()) {
-        Some(&k) => {
-            Err(Fault::new(RejectReason::MissingField, format!("Required field {} is empty.", columns[k].name)))
-        }
+        Some(&k) => Err(missing_field(columns, k)),
         None => Ok(()),
+    }
+}
+
+/// A required value: `missing` has checked it is there, so the `Err` arm is never taken; it keeps
+/// the claim true without a panic.
+fn required<T>(value: Option<T>, columns: &[ColumnSpec], k: usize) -> Result<T, Fault> {
+    value.ok_or_else(|| missing_field(columns, k))
+}
+
+/// A **text** cell (SPEC 2.4, the workload): no control characters, no spreadsheet formula.
+fn text<'a>(row: &'a RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Cow<'a, str>, Fault> {
+    let text = required(as_text(row.get(k)), columns, k)?;
+    match text_fault(&text) {
+        None => Ok(text),
+        Some(why) => Err(Fault::new(RejectReason::InvalidText, format!("{} {text:?} {why}.", columns[k].name))),
     }
 }
 
@@ -140,7 +161,10 @@ fn id(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Id, Fault> 
     Id::parse(&text).ok_or_else(|| {
         Fault::new(
             RejectReason::InvalidId,
-            format!("{} {text:?} is not an id (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.').", columns[k].name),
+            format!(
+                "{} {text:?} is not an id (1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter, a digit or _).",
+                columns[k].name
+            ),
         )
     })
 }
@@ -157,14 +181,18 @@ fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Opti
     let cell = row.get(k);
     let parsed = match cell {
         Cell::Null => return Ok(None),
-        Cell::Timestamp(t) => Some(t),
+        Cell::Timestamp(t) => Some(t).filter(|&t| timestamp_in_range(t)),
         Cell::Text(t) => parse_timestamp(t),
         _ => None,
     };
     parsed.map(Some).ok_or_else(|| {
         Fault::new(
             RejectReason::InvalidTimestamp,
-            format!("{} {:?} is not an RFC 3339 timestamp.", columns[k].name, as_text(cell).unwrap_or_default()),
+            format!(
+                "{} {:?} is not an RFC 3339 timestamp from year 0001 to 9999.",
+                columns[k].name,
+                as_text(cell).unwrap_or_default()
+            ),
         )
     })
 }
@@ -206,9 +234,10 @@ impl RecordParser for ClaimParser {
         missing(row, cols, &[CLAIM_ID, PARTNER_ID, TENANT_ID, ENGAGEMENT, WORKLOAD, SUBMITTED_AT])?;
         let id = id(row, cols, CLAIM_ID)?;
         let partner_id = self::id(row, cols, PARTNER_ID)?;
-        let tenant = uuid(row, cols, TENANT_ID)?.expect("checked present");
+        let workload = text(row, cols, WORKLOAD)?.into_owned();
+        let tenant = required(uuid(row, cols, TENANT_ID)?, cols, TENANT_ID)?;
         let subscription = uuid(row, cols, SUBSCRIPTION_ID)?;
-        let submitted_at = timestamp(row, cols, SUBMITTED_AT)?.expect("checked present");
+        let submitted_at = required(timestamp(row, cols, SUBMITTED_AT)?, cols, SUBMITTED_AT)?;
         let notified_at = timestamp(row, cols, NOTIFIED_AT)?;
         let country = match as_text(row.get(CUSTOMER_COUNTRY)) {
             None => None,
@@ -235,17 +264,7 @@ impl RecordParser for ClaimParser {
         if notified_at.is_some_and(|n| n < submitted_at) {
             return Err(Fault::new(RejectReason::NotifiedBeforeSubmitted, "notified_at is earlier than submitted_at."));
         }
-        Ok(Claim {
-            id,
-            partner_id,
-            tenant,
-            engagement,
-            workload: as_text(row.get(WORKLOAD)).unwrap_or_default().into_owned(),
-            subscription,
-            country,
-            submitted_at,
-            notified_at,
-        })
+        Ok(Claim { id, partner_id, tenant, engagement, workload, subscription, country, submitted_at, notified_at })
     }
 }
 
@@ -269,8 +288,8 @@ impl RecordParser for ResponseParser {
         missing(row, cols, &[0, 1, 2, 3, 4])?;
         let response_id = id(row, cols, 0)?;
         let claim_id = id(row, cols, 1)?;
-        let tenant = uuid(row, cols, 2)?.expect("checked present");
-        let responded_at = timestamp(row, cols, 4)?.expect("checked present");
+        let tenant = required(uuid(row, cols, 2)?, cols, 2)?;
+        let responded_at = required(timestamp(row, cols, 4)?, cols, 4)?;
         let text = as_text(row.get(3)).unwrap_or_default();
         let kind = ResponseKind::parse(&text).ok_or_else(|| {
             Fault::new(RejectReason::UnknownResponse, format!("response {text:?} is neither an opt-out nor an accept."))
@@ -322,6 +341,24 @@ pub struct UsageParser {
 
 const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
 
+impl UsageParser {
+    /// The row's workload key, its text checked (SPEC 2.4 **text**). The last workload a thread saw
+    /// passed that check, so a repeat of it is its key at once.
+    fn workload(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<WorkloadKey, Fault> {
+        if let (Cell::Text(text), Some((last, key))) = (row.get(1), &scratch.workload) {
+            if **last == *text {
+                return Ok(key.clone());
+            }
+        }
+        let text = text(row, Self::COLUMNS, 1)?;
+        let key = with_lowercase(&text, |lower| {
+            self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
+        });
+        scratch.workload = Some((text.as_ref().into(), key.clone()));
+        Ok(key)
+    }
+}
+
 impl RecordParser for UsageParser {
     type Record = UsageRow;
     type Scratch = UsageScratch;
@@ -348,12 +385,14 @@ impl RecordParser for UsageParser {
     fn parse(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<UsageRow, Fault> {
         let cols = Self::COLUMNS;
         missing(row, cols, &[0, 1, 3])?;
-        let tenant = scratch.tenant.uuid(row, cols, 0)?.expect("checked present");
+        let workload = self.workload(scratch, row)?;
+        let tenant = required(scratch.tenant.uuid(row, cols, 0)?, cols, 0)?;
         let subscription = scratch.subscription.uuid(row, cols, 2)?;
         let date = match row.get(3) {
-            Cell::Date(d) => Some(d),
+            Cell::Date(d) => Some(d).filter(|&d| date_in_range(d)),
             // A Parquet timestamp column at midnight UTC (pandas' way of storing dates) is a date.
-            Cell::Timestamp(t) if t.rem_euclid(86_400 * MICROS_PER_SECOND) == 0 => {
+            Cell::Timestamp(t) if timestamp_in_range(t) && t.rem_euclid(86_400 * MICROS_PER_SECOND) == 0 => {
+                // In range, so a few million days: an i32 holds it.
                 Some(t.div_euclid(86_400 * MICROS_PER_SECOND) as Days)
             }
             Cell::Text(t) => parse_date(t),
@@ -362,7 +401,10 @@ impl RecordParser for UsageParser {
         .ok_or_else(|| {
             Fault::new(
                 RejectReason::InvalidDate,
-                format!("date {:?} is not a date YYYY-MM-DD.", as_text(row.get(3)).unwrap_or_default()),
+                format!(
+                    "date {:?} is not a date YYYY-MM-DD from year 0001 to 9999.",
+                    as_text(row.get(3)).unwrap_or_default()
+                ),
             )
         })?;
         let mut counts = [None; 3];
@@ -390,19 +432,6 @@ impl RecordParser for UsageParser {
                 "None of active_users, paid_seats and assigned_seats is given.",
             ));
         }
-        let text = as_text(row.get(1)).unwrap_or_default();
-        let workload = match &scratch.workload {
-            Some((last, key)) if **last == *text => key.clone(),
-            _ => {
-                let key = with_lowercase(&text, |lower| {
-                    self.workloads
-                        .get(lower)
-                        .map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
-                });
-                scratch.workload = Some((text.as_ref().into(), key.clone()));
-                key
-            }
-        };
         Ok(UsageRow { tenant, workload, subscription, date, counts })
     }
 }

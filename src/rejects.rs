@@ -36,6 +36,7 @@ pub enum RejectReason {
     MalformedRow,
     MissingField,
     InvalidId,
+    InvalidText,
     InvalidUuid,
     InvalidTimestamp,
     InvalidDate,
@@ -55,10 +56,11 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 19] = [
+    pub const ALL: [RejectReason; 20] = [
         RejectReason::MalformedRow,
         RejectReason::MissingField,
         RejectReason::InvalidId,
+        RejectReason::InvalidText,
         RejectReason::InvalidUuid,
         RejectReason::InvalidTimestamp,
         RejectReason::InvalidDate,
@@ -82,6 +84,7 @@ impl RejectReason {
             RejectReason::MalformedRow => "malformed_row",
             RejectReason::MissingField => "missing_field",
             RejectReason::InvalidId => "invalid_id",
+            RejectReason::InvalidText => "invalid_text",
             RejectReason::InvalidUuid => "invalid_uuid",
             RejectReason::InvalidTimestamp => "invalid_timestamp",
             RejectReason::InvalidDate => "invalid_date",

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 /// An instant: microseconds since 1970-01-01T00:00:00Z (SPEC 2.4: precision is the microsecond).
 pub type Micros = i64;
@@ -35,19 +35,26 @@ pub fn timestamp_in_range(t: Micros) -> bool {
     (MIN_MICROS..=MAX_MICROS).contains(&t)
 }
 
-/// An identifier (SPEC 2.4 "id"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+/// An identifier (SPEC 2.4 "id"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter, a
+/// digit or `_` — so never `.`/`..` as a file name, nor `-` or a spreadsheet formula's first character.
 ///
-/// Ids become file names, so the only way to build one is [`Id::parse`].
+/// Ids become file names and spreadsheet cells, so the only way to build one is [`Id::parse`].
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Id(Box<str>);
 
 impl Id {
     pub fn parse(text: &str) -> Option<Id> {
-        let ok = !text.is_empty()
-            && text.len() <= 64
-            && !text.starts_with('.')
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        let bytes = text.as_bytes();
+        let ok = matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric() || *b == b'_')
+            && bytes.len() <= 64
+            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         ok.then(|| Id(text.into()))
+    }
+
+    /// The id in lower case: two ids equal in this form would name one file on a case-insensitive
+    /// file system.
+    pub fn folded(&self) -> Box<str> {
+        self.0.to_ascii_lowercase().into()
     }
 
     pub fn as_str(&self) -> &str {
@@ -58,6 +65,23 @@ impl Id {
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Whether a control character: U+0000–U+001F and U+007F–U+009F (SPEC 2.4).
+pub fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+/// Why `text` is not SPEC 2.4's **text** (a workload): it holds a control character, or it starts with
+/// a character a spreadsheet would run as a formula. `None` when it is good text.
+pub fn text_fault(text: &str) -> Option<&'static str> {
+    if matches!(text.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@')) {
+        Some("starts with =, +, - or @, which a spreadsheet would run as a formula")
+    } else if text.chars().any(is_control) {
+        Some("holds a control character")
+    } else {
+        None
     }
 }
 
@@ -127,13 +151,15 @@ impl Uuid {
 
     /// Appends the canonical text.
     pub fn write_to(self, out: &mut String) {
-        out.push_str(std::str::from_utf8(&self.to_text()).expect("ASCII hex digits"));
+        out.extend(self.to_text().iter().map(|&b| b as char));
     }
 }
 
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(std::str::from_utf8(&self.to_text()).expect("ASCII hex digits"))
+        let mut text = String::with_capacity(36);
+        self.write_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -259,22 +285,41 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     Some(bytes.iter().fold(0, |acc, b| acc * 10 + (b - b'0') as u32))
 }
 
-/// A date `YYYY-MM-DD` (SPEC 2.4), strictly: a real calendar day, four-digit year.
+/// A date `YYYY-MM-DD` (SPEC 2.4), strictly: a real calendar day, four-digit year from 0001.
 pub fn parse_date(text: &str) -> Option<Days> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
+    match text.as_bytes() {
+        [y @ .., b'-', m1, m2, b'-', d1, d2] if y.len() == 4 => {
+            let year = digits(y)?;
+            if year == 0 {
+                return None;
+            }
+            // A four-digit year fits an i32.
+            let date = NaiveDate::from_ymd_opt(year as i32, digits(&[*m1, *m2])?, digits(&[*d1, *d2])?)?;
+            Some(days_from_date(date))
+        }
+        _ => None,
     }
-    let date = NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)?;
-    Some(days_from_date(date))
 }
 
+/// Days from 0001-01-01 (chrono's "common era" day 1) to 1970-01-01.
+const EPOCH_FROM_CE: i32 = 719_163;
+
+/// Days since the epoch of a date. chrono's dates span about ±262,000 years, well inside an i32 of
+/// days, so the subtraction cannot overflow.
 pub fn days_from_date(date: NaiveDate) -> Days {
-    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as Days
+    use chrono::Datelike;
+    date.num_days_from_ce() - EPOCH_FROM_CE
 }
 
+/// The date of a count of days since the epoch. Dates that cpor reads are checked to lie in
+/// 0001–9999 first; a count beyond chrono's range (about ±262,000 years) gives its first or last day
+/// rather than a panic.
 pub fn date_from_days(days: Days) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64)
+    days.checked_add(EPOCH_FROM_CE).and_then(NaiveDate::from_num_days_from_ce_opt).unwrap_or(if days < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
 }
 
 pub fn format_date(days: Days) -> String {
@@ -287,9 +332,9 @@ pub fn format_date(days: Days) -> String {
 pub fn write_date(out: &mut String, days: Days) {
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
-        use chrono::Datelike;
-        let date = date_from_days(days);
-        out.push_str(&format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()));
+        // Never in an output, whose dates are checked to lie in 0001–9999; only in a reject's raw
+        // text or an explanation.
+        out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
         return;
     }
     push_digits(out, year as u64, 4);
@@ -324,7 +369,8 @@ pub fn push_digits(out: &mut String, value: u64, width: usize) {
         digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    // Only ASCII digits were written into `digits`.
+    out.extend(digits[start..].iter().map(|&d| d as char));
 }
 
 /// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,
@@ -332,10 +378,11 @@ pub fn push_digits(out: &mut String, value: u64, width: usize) {
 /// fraction are cut, not rounded.
 pub fn parse_timestamp(text: &str) -> Option<Micros> {
     let b = text.as_bytes();
+    // Every index below 19 is in bounds after this length check.
     if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let date = date_from_days(parse_date(&text[..10])?);
+    let date = date_from_days(parse_date(text.get(..10)?)?);
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
@@ -372,7 +419,10 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
         _ => return None,
     };
     let local_seconds = days_from_date(date) as i64 * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
-    Some((local_seconds - offset_seconds) * MICROS_PER_SECOND + micros)
+    // Years 0001–9999 and offsets under a day keep this far inside an i64; an offset can still move
+    // the instant out of 0001–9999 (`0001-01-01T00:00:00+01:00`), which SPEC 2.4 does not admit.
+    let t = (local_seconds - offset_seconds) * MICROS_PER_SECOND + micros;
+    timestamp_in_range(t).then_some(t)
 }
 
 /// Writes an instant in UTC as `YYYY-MM-DDTHH:MM:SSZ`, or with six fraction digits when the fraction
@@ -381,19 +431,8 @@ pub fn format_timestamp(t: Micros) -> String {
     let mut out = String::with_capacity(27);
     let days = t.div_euclid(86_400 * MICROS_PER_SECOND);
     let in_day = t.rem_euclid(86_400 * MICROS_PER_SECOND);
-    match Days::try_from(days) {
-        Ok(days) if (0..=9999).contains(&civil_from_days(days).0) => write_date(&mut out, days),
-        _ => {
-            let dt: DateTime<Utc> = DateTime::from_timestamp_micros(t).expect("timestamp within chrono's range");
-            return dt
-                .format(if t.rem_euclid(MICROS_PER_SECOND) == 0 {
-                    "%Y-%m-%dT%H:%M:%SZ"
-                } else {
-                    "%Y-%m-%dT%H:%M:%S%.6fZ"
-                })
-                .to_string();
-        }
-    }
+    // An i64 of microseconds is at most about 107 million days either way: an i32 holds it.
+    write_date(&mut out, days as Days);
     let seconds = (in_day / MICROS_PER_SECOND) as u64;
     out.push('T');
     push_digits(&mut out, seconds / 3600, 2);
@@ -413,13 +452,15 @@ pub fn format_timestamp(t: Micros) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn ids() {
         for ok in ["C000001", "4304881", "a.b_c-d", "x", &"a".repeat(64)] {
             assert!(Id::parse(ok).is_some(), "{ok}");
         }
-        for bad in ["", ".hidden", "../../etc/passwd", "C 1", "a/b", "é", &"a".repeat(65)] {
+        for bad in ["", ".hidden", "../../etc/passwd", "C 1", "a/b", "é", &"a".repeat(65), "-rf", "-", "=1", "+1", "@x"]
+        {
             assert!(Id::parse(bad).is_none(), "{bad}");
         }
     }
@@ -515,7 +556,10 @@ mod tests {
             let expected = format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day());
             assert_eq!(format_date(days), expected, "day {days}");
             let t = days as i64 * 86_400 * MICROS_PER_SECOND + (days as i64 * 7_919_993) % (86_400 * MICROS_PER_SECOND);
-            let dt = DateTime::from_timestamp_micros(t).unwrap();
+            if !timestamp_in_range(t) {
+                continue;
+            }
+            let dt: DateTime<Utc> = DateTime::from_timestamp_micros(t).unwrap();
             let pattern = if t % MICROS_PER_SECOND == 0 { "%Y-%m-%dT%H:%M:%SZ" } else { "%Y-%m-%dT%H:%M:%S%.6fZ" };
             assert_eq!(format_timestamp(t), dt.format(pattern).to_string(), "timestamp {t}");
         }
@@ -541,6 +585,42 @@ mod tests {
             out.clear();
             push_digits(&mut out, value, width);
             assert_eq!(out, format!("{value:0width$}"));
+        }
+    }
+
+    #[test]
+    fn text_refuses_controls_and_formula_starts() {
+        for ok in ["Teams", "SharePoint Online", "a=b", "Dynamics 365 - Sales", "é", "\u{a0}x"] {
+            assert_eq!(text_fault(ok), None, "{ok:?}");
+        }
+        for bad in
+            ["=HYPERLINK(\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "a\u{1b}[31m", "a\u{9b}b", "a\u{7f}", "a\tb"]
+        {
+            assert!(text_fault(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_and_dates_outside_years_1_to_9999_are_refused() {
+        assert_eq!(parse_timestamp("0001-01-01T00:00:00Z"), Some(MIN_MICROS));
+        assert_eq!(parse_timestamp("9999-12-31T23:59:59.999999Z"), Some(MAX_MICROS));
+        assert_eq!(parse_timestamp("0001-01-01T00:00:00+01:00"), None);
+        assert_eq!(parse_timestamp("9999-12-31T23:59:59-00:01"), None);
+        assert_eq!(parse_timestamp("0000-06-01T00:00:00Z"), None);
+        assert_eq!(parse_date("0000-01-01"), None);
+        assert_eq!(parse_date("0001-01-01"), Some(MIN_DAYS));
+        assert_eq!(parse_date("9999-12-31"), Some(MAX_DAYS));
+        assert_eq!(format_timestamp(MIN_MICROS), "0001-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(MAX_MICROS), "9999-12-31T23:59:59.999999Z");
+        assert!(timestamp_in_range(0) && !timestamp_in_range(MIN_MICROS - 1) && !timestamp_in_range(MAX_MICROS + 1));
+        assert!(date_in_range(0) && !date_in_range(MIN_DAYS - 1) && !date_in_range(MAX_DAYS + 1));
+        // Whatever the value, formatting never panics.
+        for t in [i64::MIN, i64::MIN + 1, -1, i64::MAX - 1, i64::MAX] {
+            assert!(!format_timestamp(t).is_empty());
+        }
+        for d in [i32::MIN, i32::MAX] {
+            assert!(!format_date(d).is_empty());
+            let _ = date_from_days(d);
         }
     }
 

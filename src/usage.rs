@@ -372,7 +372,9 @@ impl UsageIndex {
                 let decided = members
                     .iter()
                     .filter_map(|&(i, workload)| {
-                        let row = rows[i as usize].as_ref().expect("members passed their own checks");
+                        // Members are the rows that passed their own checks, by their index in this
+                        // batch: the lookup always finds one.
+                        let row = rows.get(i as usize)?.as_ref().ok()?;
                         shard.decide(row, workload, last_day, wanted).map(|verdict| (i as usize, verdict))
                     })
                     .collect();

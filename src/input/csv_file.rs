@@ -1,4 +1,5 @@
-//! CSV files (SPEC 2): UTF-8, a header row, comma-separated, RFC 4180 quoting.
+//! CSV files (SPEC 2): UTF-8, a header row, comma-separated, RFC 4180 quoting; read once, as a
+//! stream (SPEC 6), so that a FIFO works like a file.
 //!
 //! Read with the `csv` crate rather than polars' CSV reader: SPEC asks that a row with the wrong number
 //! of fields become a `malformed_row` reject carrying the row's text while the run goes on, and polars'
@@ -6,25 +7,29 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::{json_object, malformed_fault, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
+use super::stream::{HashChunk, TextStream, MAX_RECORD_BYTES};
+use super::{
+    hex, json_object, malformed_fault, trim_cell, unique_names, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS,
+};
 use crate::error::CporError;
 use crate::rejects::Fault;
 
 struct CsvBatch<'h> {
-    header: &'h [String],
+    /// Header names made unique for `raw` (see `super::unique_names`).
+    names: &'h [String],
     records: Vec<ByteRecord>,
     /// Text of the rows whose number of fields differs from the header's, by row index.
     malformed: HashMap<usize, String>,
 }
 
+/// A cell's text. The stream let only UTF-8 through, record by record, so this never fails; were it
+/// to, a cell that is not text is no value at all rather than a panic.
 fn text(bytes: &[u8]) -> &str {
-    // A cell that is not UTF-8 fails every type check except free text.
-    std::str::from_utf8(bytes).unwrap_or("\u{fffd}")
+    std::str::from_utf8(bytes).unwrap_or("")
 }
 
 impl Batch for CsvBatch<'_> {
@@ -33,59 +38,78 @@ impl Batch for CsvBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.records[row].get(col).map(|b| trim_cell(text(b))) {
+        match self.records.get(row).and_then(|r| r.get(col)).map(|b| trim_cell(text(b))) {
             None | Some("") => Cell::Null,
             Some(t) => Cell::Text(t),
         }
     }
 
     fn malformed(&self, row: usize) -> Option<Fault> {
-        self.malformed.contains_key(&row).then(|| malformed_fault(self.records[row].len(), self.header.len()))
+        let fields = self.records.get(row).map_or(0, ByteRecord::len);
+        self.malformed.contains_key(&row).then(|| malformed_fault(fields, self.names.len()))
     }
 
     fn raw(&self, row: usize) -> String {
         if let Some(line) = self.malformed.get(&row) {
             return json_object(std::iter::once(("_line", line.clone())));
         }
-        let record = &self.records[row];
-        json_object(
-            self.header
-                .iter()
-                .zip(record.iter())
-                .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value).into_owned())),
-        )
+        let Some(record) = self.records.get(row) else { return json_object(std::iter::empty()) };
+        json_object(self.names.iter().zip(record.iter()).map(|(name, value)| (name.as_str(), text(value).to_string())))
     }
 }
 
-/// Reads the original text of a byte range of the file, without its line terminator.
-fn line_text(file: &mut File, start: u64, end: u64) -> std::io::Result<String> {
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = vec![0u8; (end - start) as usize];
-    file.read_exact(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(text.trim_matches(['\r', '\n']).to_string())
-}
-
+/// Reads a CSV file's batches in one pass over its bytes (see [`TextStream`]); returns the file's
+/// sha256 when `hash`.
 pub(super) fn read_batches(
     path: &Path,
+    hash: bool,
+    map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
+    handle: &mut BatchHandler<'_>,
+) -> Result<Option<String>, ReadError> {
+    let io = |e: std::io::Error| ReadError::Message(e.to_string());
+    let file = File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(ReadError::Message("it is a directory".into()));
+    }
+    std::thread::scope(|scope| {
+        let (sender, chunks) = std::sync::mpsc::sync_channel::<HashChunk>(4);
+        let hasher = hash.then(|| {
+            scope.spawn(move || {
+                use sha2::{Digest, Sha256};
+                let mut hasher = Sha256::new();
+                for chunk in chunks {
+                    hasher.update(chunk.as_slice());
+                }
+                hex(&hasher.finalize())
+            })
+        });
+        let stream = TextStream::new(file, hash.then_some(sender));
+        read_stream(stream, map, handle)?;
+        // The stream, and with it the sender, is gone: the hasher has seen every chunk.
+        hasher.map(|h| h.join().map_err(|_| ReadError::Message("the hashing thread failed".into()))).transpose()
+    })
+}
+
+fn read_stream(
+    stream: TextStream<File>,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
-    let io = |e: std::io::Error| ReadError::Message(e.to_string());
     let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
-    let file = File::open(path).map_err(io)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(stream);
     let mut first = ByteRecord::new();
     let header: Vec<String> = if reader.read_byte_record(&mut first).map_err(csv_error)? {
+        if first.as_slice().contains(&0) {
+            return Err(ReadError::Message(
+                "the header holds NUL bytes: is the file UTF-16 without a byte-order mark? cpor reads UTF-8".into(),
+            ));
+        }
         first
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let h = String::from_utf8_lossy(h);
-                let h = if i == 0 { h.trim_start_matches('\u{feff}') } else { &h };
+                let h = text(h);
+                let h = if i == 0 { h.trim_start_matches('\u{feff}') } else { h };
                 h.trim().to_string()
             })
             .collect()
@@ -93,7 +117,7 @@ pub(super) fn read_batches(
         Vec::new()
     };
     let columns = map(&header)?;
-    let mut lines: Option<File> = None;
+    let names = unique_names(&header);
     let mut records: Vec<ByteRecord> = Vec::with_capacity(BATCH_ROWS);
     loop {
         let mut malformed = HashMap::new();
@@ -101,25 +125,98 @@ pub(super) fn read_batches(
         let mut record = ByteRecord::new();
         while records.len() < BATCH_ROWS {
             let start = reader.position().byte();
+            reader.get_ref().mark(start);
             if !reader.read_byte_record(&mut record).map_err(csv_error)? {
                 break;
             }
+            let end = reader.position().byte();
+            if end - start > MAX_RECORD_BYTES {
+                return Err(ReadError::Message(format!(
+                    "the record starting at byte offset {start} is longer than 64 MiB"
+                )));
+            }
             if record.len() != header.len() {
-                let end = reader.position().byte();
                 let start = record.position().map_or(start, |p| p.byte());
-                let file = match &mut lines {
-                    Some(f) => f,
-                    None => lines.insert(File::open(path).map_err(io)?),
-                };
-                malformed.insert(records.len(), line_text(file, start, end).map_err(io)?);
+                let line = reader.get_ref().text(start, end).unwrap_or_default();
+                malformed.insert(records.len(), line.trim_matches(['\r', '\n']).to_string());
             }
             records.push(std::mem::take(&mut record));
         }
         if records.is_empty() {
             return Ok(());
         }
-        let batch = CsvBatch { header: &header, records: std::mem::take(&mut records), malformed };
+        let batch = CsvBatch { names: &names, records: std::mem::take(&mut records), malformed };
         handle(&batch, &columns);
         records = batch.records;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads `bytes` as a CSV file with every header column mapped; returns the rows' cells and raws.
+    fn read(bytes: &[u8]) -> Result<(Vec<Vec<String>>, Option<String>), String> {
+        let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = temp.path().join("f.csv");
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
+            for row in 0..batch.len() {
+                let mut cells: Vec<String> = columns
+                    .iter()
+                    .map(|c| match c.map(|c| batch.cell(row, c)) {
+                        Some(Cell::Text(t)) => t.to_string(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                cells.push(batch.raw(row));
+                rows.push(cells);
+            }
+        };
+        let hash = read_batches(&path, true, |header| Ok((0..header.len()).map(Some).collect()), &mut handle).map_err(
+            |e| match e {
+                ReadError::Message(m) => m,
+                ReadError::Fatal(e) => e.to_string(),
+            },
+        )?;
+        Ok((rows, hash))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic: either an error, or every record read, every raw a JSON
+        /// object, and the hash that of the bytes.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(b'a'), Just(0xff), Just(0xc3), Just(0xa9), any::<u8>()],
+            0..300,
+        )) {
+            if let Ok((rows, hash)) = read(&bytes) {
+                use sha2::{Digest, Sha256};
+                prop_assert_eq!(hash, Some(hex(&Sha256::digest(&bytes))));
+                prop_assert!(std::str::from_utf8(&bytes).is_ok(), "only UTF-8 is read");
+                for row in rows {
+                    let raw: serde_json::Value = serde_json::from_str(row.last().map_or("", String::as_str))
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert!(raw.is_object());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_row_keeps_its_own_text_across_reads() {
+        let mut text = String::from("a,b\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        text.push_str("\"quoted, with comma\",y,z\r\nlast,row\n");
+        let (rows, _) = read(text.as_bytes()).expect("reads");
+        assert_eq!(rows.len(), 20_002);
+        assert_eq!(rows[20_000][2], r#"{"_line": "\"quoted, with comma\",y,z"}"#);
+        assert_eq!(rows[20_001][0], "last");
     }
 }

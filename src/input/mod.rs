@@ -7,6 +7,7 @@
 
 mod csv_file;
 mod parquet_file;
+mod stream;
 
 use std::path::{Path, PathBuf};
 
@@ -78,7 +79,8 @@ pub fn resolve(source: Source, given: &[String]) -> Result<Vec<InputFile>, CporE
         }
         found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
         for path in found {
-            let format = format_of(&path).expect("filtered by extension");
+            // Every path found was filtered by its extension above.
+            let Some(format) = format_of(&path) else { continue };
             let given = if path == Path::new(text) { text.clone() } else { path.display().to_string() };
             files.push(InputFile { given, path, format });
         }
@@ -228,7 +230,9 @@ pub fn read_file<P: RecordParser>(
     let mut validating = std::time::Duration::ZERO;
     let mut checked: Checked<P::Record> = Vec::new();
     let (hash, records) = std::thread::scope(|scope| {
-        let hasher = hash.then(|| scope.spawn(|| sha256_file(&file.path)));
+        // A Parquet file is hashed on a thread of its own, not in rayon's pool: the read below calls
+        // into polars' pool. A CSV file is hashed as it is read, in its one pass.
+        let hasher = (hash && file.format == FileFormat::Parquet).then(|| scope.spawn(|| sha256_file(&file.path)));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
@@ -245,21 +249,25 @@ pub fn read_file<P: RecordParser>(
                 validating += started.elapsed();
             };
             let map = |header: &[String]| map_columns(parser, file, header);
-            match file.format {
-                FileFormat::Csv => {
-                    csv_file::read_batches(&file.path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?
-                }
-                FileFormat::Parquet => parquet_file::read_batches(&file.path, map, &mut handle)
+            let csv_hash = match file.format {
+                FileFormat::Csv => csv_file::read_batches(&file.path, hash, map, &mut handle)
                     .map_err(|e| e.or_unreadable(&unreadable))?,
-            }
-            Ok::<u64, CporError>(records)
+                FileFormat::Parquet => {
+                    parquet_file::read_batches(&file.path, map, &mut handle)
+                        .map_err(|e| e.or_unreadable(&unreadable))?;
+                    None
+                }
+            };
+            Ok::<(u64, Option<String>), CporError>((records, csv_hash))
         })();
         let hash = hasher
             .map(|hasher| hasher.join().unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked"))));
         (hash, records)
     });
+    let (records, csv_hash) = records?;
+    let hash = hash.or(csv_hash.map(Ok));
     let sha256 = hash.transpose().map_err(|e| unreadable(e.to_string()))?;
-    Ok(FileStats { given: file.given.clone(), records: records?, sha256, validating })
+    Ok(FileStats { given: file.given.clone(), records, sha256, validating })
 }
 
 /// Bytes under which no CSV usage row fits (a UUID alone is 36), for estimating a CSV's records.
@@ -317,7 +325,30 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hexadecimal digits of bytes (a sha256 as the summary writes it).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Header names as keys of a reject's `raw`: a name that repeats an earlier one gets ` (2)`, ` (3)`…,
+/// so that every key of the JSON object is distinct and every cell is shown.
+pub(crate) fn unique_names(header: &[String]) -> Vec<String> {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    header
+        .iter()
+        .map(|name| {
+            let mut unique = name.clone();
+            let mut n = 1;
+            while !seen.insert(unique.clone()) {
+                n += 1;
+                unique = format!("{name} ({n})");
+            }
+            unique
+        })
+        .collect()
 }
 
 /// Writes a JSON object of (name, text) pairs in the given order.
@@ -327,12 +358,18 @@ pub(crate) fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, String)>) ->
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(&serde_json::to_string(name).expect("strings serialize"));
+        json_string(&mut out, name);
         out.push_str(": ");
-        out.push_str(&serde_json::to_string(&value).expect("strings serialize"));
+        json_string(&mut out, &value);
     }
     out.push('}');
     out
+}
+
+/// Appends `text` as a JSON string. serde_json's string writer cannot fail on a `str`; were it to,
+/// the text is written empty rather than the run stopped.
+fn json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
 }
 
 /// The fault for a CSV row whose number of fields differs from the header's.
@@ -345,7 +382,13 @@ pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
 
 #[cfg(test)]
 mod tests {
-    use super::trim_cell;
+    use super::{trim_cell, unique_names};
+
+    #[test]
+    fn repeated_header_names_get_distinct_raw_keys() {
+        let header: Vec<String> = ["a", "b", "a", "a (2)", "a"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(unique_names(&header), ["a", "b", "a (2)", "a (2) (2)", "a (3)"]);
+    }
 
     #[test]
     fn cells_are_trimmed_as_str_trim_does() {
