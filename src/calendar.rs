@@ -16,8 +16,7 @@ use chrono_tz::Tz;
 
 use crate::error::CporError;
 use crate::types::{
-    date_in_range, days_from_date, parse_date, timestamp_in_range, Country, Days, Micros, MAX_DAYS,
-    MICROS_PER_SECOND,
+    date_in_range, days_from_date, parse_date, timestamp_in_range, Country, Days, Micros, MAX_DAYS, MICROS_PER_SECOND,
 };
 
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
@@ -310,7 +309,10 @@ pub fn parse_holidays(path: &Path, bytes: &[u8]) -> Result<Vec<Holiday>, CporErr
         let line = record.position().map_or(0, csv::Position::line);
         let text = record.get(date_col).unwrap_or("");
         let date = parse_date(text).filter(|&d| date_in_range(d)).ok_or_else(|| {
-            bad(format!("line {line}: '{}' is not a date YYYY-MM-DD from 0001-01-01 to 9999-12-31", text.escape_debug()))
+            bad(format!(
+                "line {line}: '{}' is not a date YYYY-MM-DD from 0001-01-01 to 9999-12-31",
+                text.escape_debug()
+            ))
         })?;
         let country = match record.get(country_col).unwrap_or("") {
             "" => None,
@@ -568,6 +570,8 @@ mod tests {
                 prop_assert!(crate::types::timestamp_in_range(closes));
             }
         }
+
+    }
 
     proptest! {
         /// The deadline is a business day, exactly N business days follow notification up to it, and

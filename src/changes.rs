@@ -194,8 +194,10 @@ pub fn read_previous(dir: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
 /// Reads and checks a CSV ledger from `source`; `path` names it in errors.
 pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<String, Facts>, CporError> {
     let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
-    let mut reader =
-        csv::ReaderBuilder::new().buffer_capacity(CSV_BUFFER_BYTES).has_headers(false).from_reader(RecordBound::new(source));
+    let mut reader = csv::ReaderBuilder::new()
+        .buffer_capacity(CSV_BUFFER_BYTES)
+        .has_headers(false)
+        .from_reader(RecordBound::new(source));
     let read_error = |e: csv::Error, tripped: bool, at: u64| {
         let line = e.position().map_or(at, csv::Position::line);
         if tripped {
@@ -225,7 +227,10 @@ pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<Stri
         if header {
             header = false;
             if !record.iter().eq(LEDGER_COLUMNS) {
-                return Err(fail(format!("line {line}: the header is not cpor's ledger columns ({})", LEDGER_COLUMNS.join(","))));
+                return Err(fail(format!(
+                    "line {line}: the header is not cpor's ledger columns ({})",
+                    LEDGER_COLUMNS.join(",")
+                )));
             }
             continue;
         }
@@ -266,7 +271,16 @@ fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporErr
             }
         })
     };
-    let checked = ["claim_id", "status", "submitted_at", "notified_at", "window_closes_at", "official_at", "ended_at", "report_rows"];
+    let checked = [
+        "claim_id",
+        "status",
+        "submitted_at",
+        "notified_at",
+        "window_closes_at",
+        "official_at",
+        "ended_at",
+        "report_rows",
+    ];
     let columns: Vec<(&str, Vec<String>)> =
         checked.iter().map(|&name| text(name).map(|cells| (name, cells))).collect::<Result<_, _>>()?;
     let mut ledger = BTreeMap::new();
@@ -362,7 +376,15 @@ mod tests {
     #[test]
     fn previous_ledger_rows_are_checked() {
         let ledger = read(&format!("{HEADER}{ROW}")).unwrap();
-        assert_eq!(ledger["C-1"], Facts { status: "official".into(), official_at: "2026-11-10T00:00:00Z".into(), ended_at: String::new(), report_rows: "3".into() });
+        assert_eq!(
+            ledger["C-1"],
+            Facts {
+                status: "official".into(),
+                official_at: "2026-11-10T00:00:00Z".into(),
+                ended_at: String::new(),
+                report_rows: "3".into()
+            }
+        );
         for (bad, what) in [
             (ROW.replace(",official,", ",bogus\u{1b}[31m,"), "status"),
             (ROW.replace("C-1,", "../C-1,"), "claim_id"),

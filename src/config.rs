@@ -289,8 +289,7 @@ pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
 /// Reads and parses the holidays file (SPEC 2.5): too large, unreadable, not UTF-8 or a bad row is
 /// fatal (exit code 1).
 pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
-    let bytes =
-        read_config_bytes(path).map_err(|message| CporError::Holidays { path: path.to_path_buf(), message })?;
+    let bytes = read_config_bytes(path).map_err(|message| CporError::Holidays { path: path.to_path_buf(), message })?;
     parse_holidays(path, &bytes)
 }
 
@@ -312,7 +311,8 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
         let first = message.lines().next().unwrap_or("not a TOML document").to_string();
         UsageError(format!("config file {shown}: {}", first.escape_debug()))
     })?;
-    let bad = |key: &str, message: String| UsageError(format!("config file {shown}: {}: {message}", key.escape_debug()));
+    let bad =
+        |key: &str, message: String| UsageError(format!("config file {shown}: {}: {message}", key.escape_debug()));
     let mut spellings: HashMap<String, &str> = HashMap::new();
     for key in table.keys() {
         if let Some(other) = spellings.insert(key.replace('_', "-"), key) {

@@ -210,7 +210,12 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
 
 fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanation {
     let calendar = &config.calendar;
-    let found = evaluated.claims.iter().zip(&evaluated.evaluations).zip(&evaluated.reports).find(|((c, _), _)| c.id.as_str() == id);
+    let found = evaluated
+        .claims
+        .iter()
+        .zip(&evaluated.evaluations)
+        .zip(&evaluated.reports)
+        .find(|((c, _), _)| c.id.as_str() == id);
     let Some(((claim, evaluation), report)) = found else {
         let rejects: Vec<RejectFacts> = evaluated
             .rejects
