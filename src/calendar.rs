@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, Offset, TimeZone, Weekday};
+use chrono::{NaiveDate, NaiveTime, Offset, TimeZone, Weekday};
 use chrono_tz::Tz;
 
 use crate::error::CporError;
@@ -470,10 +470,11 @@ mod tests {
         // Thursday 9999-12-23 → deadline Thursday 9999-12-30: closes at the start of the last day.
         let closes = cal.window_closes_at(ts("9999-12-23T12:00:00Z"), None).unwrap();
         assert_eq!(format_timestamp(closes), "9999-12-31T00:00:00Z");
-        // East of UTC the last local day starts before the last UTC instant.
+        // In Kiritimati (UTC+14) that notification is Friday 9999-12-24 locally: the deadline is
+        // 9999-12-31, and the local day after it starts at 9999-12-31T10:00Z, still in range.
         let kiritimati = Calendar::new("Pacific/Kiritimati".parse().unwrap(), Weekend::default(), 5, vec![]);
         let closes = kiritimati.window_closes_at(ts("9999-12-23T12:00:00Z"), None).unwrap();
-        assert_eq!(format_timestamp(closes), "9999-12-30T10:00:00Z");
+        assert_eq!(format_timestamp(closes), "9999-12-31T10:00:00Z");
         // The first instants of the range count forward as any other.
         let honolulu = Calendar::new("Pacific/Honolulu".parse().unwrap(), Weekend::default(), 5, vec![]);
         assert!(honolulu.deadline(ts("0001-01-01T00:00:00Z"), None).is_some());
