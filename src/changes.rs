@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::CporError;
-use crate::output::LedgerRow;
-use crate::types::format_timestamp;
+use crate::evaluate::Status;
+use crate::output::{LedgerRow, LEDGER_COLUMNS};
+use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id};
 
 /// The ledger columns a change is judged on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,56 +77,221 @@ impl Change {
     }
 }
 
-/// Reads a former output directory's ledger (`ledger.csv` or `ledger.parquet`), by claim id.
+/// The most one CSV record of a previous ledger may hold (SPEC 6): a longer one is refused rather than
+/// read until memory runs out.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// The csv reader's buffer: bytes it may have read beyond the record it is parsing.
+const CSV_BUFFER_BYTES: usize = 64 << 10;
+
+/// A reader that gives at most `limit` bytes in all, then fails; the ledger reader moves the limit
+/// forward after each record, so a single record can never grow past [`MAX_RECORD_BYTES`] in memory.
+struct RecordBound<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+    /// The limit was reached: the record being parsed is too long.
+    tripped: bool,
+}
+
+impl<R: Read> RecordBound<R> {
+    fn new(inner: R) -> RecordBound<R> {
+        let mut bound = RecordBound { inner, read: 0, limit: 0, tripped: false };
+        bound.next_record_at(0);
+        bound
+    }
+
+    /// A record starts at `start`: it may take [`MAX_RECORD_BYTES`], plus what the csv reader buffers.
+    fn next_record_at(&mut self, start: u64) {
+        self.limit = start.saturating_add(MAX_RECORD_BYTES).saturating_add(CSV_BUFFER_BYTES as u64);
+    }
+}
+
+impl<R: Read> Read for RecordBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.limit.saturating_sub(self.read);
+        if room == 0 && !buf.is_empty() {
+            self.tripped = true;
+            return Err(std::io::Error::other("a record larger than 64 MiB"));
+        }
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..take).unwrap_or_default())?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// A cell's text as an error message shows it: control characters escaped, at most 64 characters.
+fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(64).flat_map(char::escape_debug).collect();
+    if text.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    format!("'{out}'")
+}
+
+/// Checks one row of a previous ledger, given its cells by column name, and returns its claim id and
+/// the facts compared: the claim id a valid id, the status one of the seven, submitted_at a timestamp,
+/// the other timestamps empty or valid, report_rows a count. Timestamps and counts are kept in the
+/// form cpor writes them, so that only a change of value is a change.
+fn check_row(get: &dyn Fn(&str) -> String) -> Result<(String, Facts), String> {
+    let id_text = get("claim_id");
+    let id = Id::parse(&id_text).ok_or_else(|| format!("claim_id {} is not a valid id", shown(&id_text)))?;
+    let status_text = get("status");
+    let status = Status::ALL.into_iter().find(|s| s.as_str() == status_text).ok_or_else(|| {
+        let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        format!("status {} is not one of {}", shown(&status_text), known.join(", "))
+    })?;
+    let timestamp = |name: &str, required: bool| -> Result<String, String> {
+        let text = get(name);
+        if text.is_empty() {
+            return if required { Err(format!("{name} is empty")) } else { Ok(String::new()) };
+        }
+        parse_timestamp(&text)
+            .filter(|&t| timestamp_in_range(t))
+            .map(format_timestamp)
+            .ok_or_else(|| format!("{name} {} is not a timestamp", shown(&text)))
+    };
+    timestamp("submitted_at", true)?;
+    timestamp("notified_at", false)?;
+    timestamp("window_closes_at", false)?;
+    let official_at = timestamp("official_at", false)?;
+    let ended_at = timestamp("ended_at", false)?;
+    let rows_text = get("report_rows");
+    let rows = parse_count(&rows_text).ok_or_else(|| format!("report_rows {} is not a count", shown(&rows_text)))?;
+    let facts = Facts { status: status.as_str().to_string(), official_at, ended_at, report_rows: rows.to_string() };
+    Ok((id.as_str().to_string(), facts))
+}
+
+/// Adds a checked row; a claim id seen twice is a fault of the ledger.
+fn insert(ledger: &mut BTreeMap<String, Facts>, (id, facts): (String, Facts)) -> Result<(), String> {
+    if ledger.contains_key(&id) {
+        return Err(format!("claim_id {} appears twice", shown(&id)));
+    }
+    ledger.insert(id, facts);
+    Ok(())
+}
+
+/// Reads a former output directory's ledger (`ledger.csv`, else `ledger.parquet`), by claim id.
+///
+/// The ledger is checked, not trusted: its columns must be cpor's ledger columns in order, and every
+/// row must pass [`check_row`]. Any fault is fatal ([`CporError::Previous`], naming the file and the
+/// line, or the Parquet record), so nothing unchecked reaches changes.csv.
 pub fn read_previous(dir: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
-    let fail = |path: &Path, message: String| CporError::Previous { path: path.to_path_buf(), message };
     let csv_path = dir.join("ledger.csv");
     let parquet_path = dir.join("ledger.parquet");
-    let mut ledger = BTreeMap::new();
     if csv_path.exists() {
-        let mut reader = csv::Reader::from_path(&csv_path).map_err(|e| fail(&csv_path, e.to_string()))?;
-        let headers = reader.headers().map_err(|e| fail(&csv_path, e.to_string()))?.clone();
-        let col = |name: &str| {
-            headers.iter().position(|h| h == name).ok_or_else(|| fail(&csv_path, format!("missing column '{name}'")))
-        };
-        let cols = [col("claim_id")?, col("status")?, col("official_at")?, col("ended_at")?, col("report_rows")?];
-        for record in reader.records() {
-            let record = record.map_err(|e| fail(&csv_path, e.to_string()))?;
-            let get = |k: usize| record.get(cols[k]).unwrap_or("").to_string();
-            ledger.insert(get(0), Facts { status: get(1), official_at: get(2), ended_at: get(3), report_rows: get(4) });
-        }
+        let file = File::open(&csv_path)
+            .map_err(|e| CporError::Previous { path: csv_path.clone(), message: e.to_string() })?;
+        read_previous_csv(&csv_path, file)
     } else if parquet_path.exists() {
-        let polars = |e: PolarsError| fail(&parquet_path, e.to_string());
-        let file = File::open(&parquet_path).map_err(|e| fail(&parquet_path, e.to_string()))?;
-        let df = ParquetReader::new(file).finish().map_err(polars)?;
-        let text = |name: &str| -> Result<Vec<String>, CporError> {
-            let series = df.column(name).map_err(polars)?.as_materialized_series().clone();
-            Ok(match series.dtype() {
-                DataType::Datetime(_, _) => {
-                    let micros = series.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).map_err(polars)?;
-                    let micros = micros.datetime().map_err(polars)?.physical().clone();
-                    (0..micros.len()).map(|i| micros.get(i).map_or(String::new(), format_timestamp)).collect()
-                }
-                _ => {
-                    let strings = series.cast(&DataType::String).map_err(polars)?;
-                    let strings = strings.str().map_err(polars)?;
-                    (0..strings.len()).map(|i| strings.get(i).unwrap_or("").to_string()).collect()
-                }
-            })
-        };
-        let (ids, status, official, ended, rows) =
-            (text("claim_id")?, text("status")?, text("official_at")?, text("ended_at")?, text("report_rows")?);
-        for i in 0..ids.len() {
-            let facts = Facts {
-                status: status[i].clone(),
-                official_at: official[i].clone(),
-                ended_at: ended[i].clone(),
-                report_rows: rows[i].clone(),
-            };
-            ledger.insert(ids[i].clone(), facts);
-        }
+        read_previous_parquet(&parquet_path)
     } else {
-        return Err(fail(dir, "holds no ledger.csv or ledger.parquet".to_string()));
+        Err(CporError::Previous { path: dir.to_path_buf(), message: "holds no ledger.csv or ledger.parquet".into() })
+    }
+}
+
+/// Reads and checks a CSV ledger from `source`; `path` names it in errors.
+pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<String, Facts>, CporError> {
+    let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
+    let mut reader = csv::ReaderBuilder::new()
+        .buffer_capacity(CSV_BUFFER_BYTES)
+        .has_headers(false)
+        .from_reader(RecordBound::new(source));
+    let read_error = |e: csv::Error, tripped: bool, at: u64| {
+        let line = e.position().map_or(at, csv::Position::line);
+        if tripped {
+            fail(format!("line {line}: a record larger than {} MiB", MAX_RECORD_BYTES >> 20))
+        } else {
+            match e.kind() {
+                csv::ErrorKind::Utf8 { err, .. } => {
+                    fail(format!("line {line}: not valid UTF-8 in field {}", err.field() + 1))
+                }
+                _ => fail(format!("line {line}: {e}")),
+            }
+        }
+    };
+    let mut record = csv::StringRecord::new();
+    let mut ledger = BTreeMap::new();
+    let mut header = true;
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(read_error(e, reader.get_ref().tripped, line)),
+        }
+        let next = reader.position().byte();
+        reader.get_mut().next_record_at(next);
+        let line = record.position().map_or(line, csv::Position::line);
+        if header {
+            header = false;
+            if !record.iter().eq(LEDGER_COLUMNS) {
+                return Err(fail(format!(
+                    "line {line}: the header is not cpor's ledger columns ({})",
+                    LEDGER_COLUMNS.join(",")
+                )));
+            }
+            continue;
+        }
+        let get = |name: &str| {
+            let at = LEDGER_COLUMNS.iter().position(|c| *c == name);
+            at.and_then(|i| record.get(i)).unwrap_or("").to_string()
+        };
+        check_row(&get).and_then(|row| insert(&mut ledger, row)).map_err(|m| fail(format!("line {line}: {m}")))?;
+    }
+    if header {
+        return Err(fail("empty: no header".to_string()));
+    }
+    Ok(ledger)
+}
+
+/// Reads and checks a Parquet ledger: the same columns and the same checks, faults named by record.
+fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
+    let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
+    let polars = |e: PolarsError| fail(e.to_string());
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let df = ParquetReader::new(file).finish().map_err(polars)?;
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    if !names.iter().map(String::as_str).eq(LEDGER_COLUMNS) {
+        return Err(fail(format!("the columns are not cpor's ledger columns ({})", LEDGER_COLUMNS.join(","))));
+    }
+    let text = |name: &str| -> Result<Vec<String>, CporError> {
+        let series = df.column(name).map_err(polars)?.as_materialized_series().clone();
+        Ok(match series.dtype() {
+            DataType::Datetime(_, _) => {
+                let micros = series.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).map_err(polars)?;
+                let micros = micros.datetime().map_err(polars)?.physical().clone();
+                micros.iter().map(|m| m.map_or(String::new(), format_timestamp)).collect()
+            }
+            _ => {
+                let strings = series.cast(&DataType::String).map_err(polars)?;
+                let strings = strings.str().map_err(polars)?;
+                strings.iter().map(|s| s.unwrap_or("").to_string()).collect()
+            }
+        })
+    };
+    let checked = [
+        "claim_id",
+        "status",
+        "submitted_at",
+        "notified_at",
+        "window_closes_at",
+        "official_at",
+        "ended_at",
+        "report_rows",
+    ];
+    let columns: Vec<(&str, Vec<String>)> =
+        checked.iter().map(|&name| text(name).map(|cells| (name, cells))).collect::<Result<_, _>>()?;
+    let mut ledger = BTreeMap::new();
+    for record in 0..df.height() {
+        let get = |name: &str| {
+            let cells = columns.iter().find(|(n, _)| *n == name).map(|(_, cells)| cells);
+            cells.and_then(|cells| cells.get(record)).cloned().unwrap_or_default()
+        };
+        check_row(&get)
+            .and_then(|row| insert(&mut ledger, row))
+            .map_err(|m| fail(format!("record {}: {m}", record + 1)))?;
     }
     Ok(ledger)
 }
@@ -197,6 +364,68 @@ mod tests {
 
     fn facts(status: &str, rows: &str) -> Facts {
         Facts { status: status.into(), report_rows: rows.into(), ..Facts::default() }
+    }
+
+    const HEADER: &str = "claim_id,partner_id,tenant_id,engagement,workload,subscription_id,customer_country,submitted_at,notified_at,window_closes_at,status,official_at,ended_at,related_claim_ids,report_rows,starting_hwm\n";
+    const ROW: &str = "C-1,P-1,00000000-0000-0000-0000-000000000001,modern_work_security_usage,Teams,,DE,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,2026-11-10T00:00:00Z,official,2026-11-10T00:00:00Z,,,3,\n";
+
+    fn read(text: &str) -> Result<BTreeMap<String, Facts>, String> {
+        read_previous_csv(Path::new("prev/ledger.csv"), text.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn previous_ledger_rows_are_checked() {
+        let ledger = read(&format!("{HEADER}{ROW}")).unwrap();
+        assert_eq!(
+            ledger["C-1"],
+            Facts {
+                status: "official".into(),
+                official_at: "2026-11-10T00:00:00Z".into(),
+                ended_at: String::new(),
+                report_rows: "3".into()
+            }
+        );
+        for (bad, what) in [
+            (ROW.replace(",official,", ",bogus\u{1b}[31m,"), "status"),
+            (ROW.replace("C-1,", "../C-1,"), "claim_id"),
+            (ROW.replace("2026-11-01T00:00:00Z", "yesterday"), "submitted_at"),
+            (ROW.replace(",,3,", ",,three,"), "report_rows"),
+            (ROW.replace(",official,2026-11-10T00:00:00Z", ",official,2026-13-10T00:00:00Z"), "official_at"),
+            (ROW.replace("C-1", "C-0"), "appears twice"),
+            (ROW.replace(",3,", ",3,,extra,"), "line 3"),
+        ] {
+            let first = ROW.replace("C-1", "C-0");
+            let err = read(&format!("{HEADER}{first}{bad}")).unwrap_err();
+            assert!(err.contains("prev/ledger.csv") && err.contains("line 3") && err.contains(what), "{what}: {err}");
+            assert!(!err.contains('\u{1b}') && !err.contains('\n'), "{err}");
+        }
+        let err = read(&format!("claim_id,status\n{ROW}")).unwrap_err();
+        assert!(err.contains("line 1") && err.contains("header"), "{err}");
+        assert!(read("").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn an_endless_record_stops_at_the_cap() {
+        let began = std::time::Instant::now();
+        let endless = HEADER.as_bytes().chain(std::io::repeat(b'a'));
+        let err = read_previous_csv(Path::new("ledger.csv"), endless).unwrap_err().to_string();
+        assert!(err.contains("larger than 64 MiB") && err.contains("line 2"), "{err}");
+        assert!(began.elapsed().as_secs() < 30);
+    }
+
+    proptest::proptest! {
+        /// Any bytes as a previous ledger: read or refused, never a panic.
+        #[test]
+        fn any_bytes_as_previous_ledger_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = read_previous_csv(Path::new("ledger.csv"), &bytes[..]);
+        }
+
+        /// A valid header followed by arbitrary rows: read or refused, never a panic.
+        #[test]
+        fn ledger_like_rows_never_panic(rows in proptest::collection::vec("[ -~]{0,60}", 0..5)) {
+            let text = format!("{HEADER}{}", rows.join("\n"));
+            let _ = read_previous_csv(Path::new("ledger.csv"), text.as_bytes());
+        }
     }
 
     #[test]

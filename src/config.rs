@@ -3,12 +3,14 @@
 //! clap parses every flag once; value parsers reject bad values (exit code 2); [`RunConfig::from_args`]
 //! then resolves defaults and loads the calendar, so the pipeline only ever sees checked values.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::calendar::{load_holidays, parse_weekend, Calendar, Weekend};
+use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
 use crate::error::CporError;
 use crate::types::{parse_timestamp, Micros};
 
@@ -115,7 +117,7 @@ pub struct InputArgs {
     /// The instant to evaluate as of (RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC) [default: now].
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_as_of)]
     pub as_of: Option<Micros>,
-    /// Business days in the opt-out window [default: 5].
+    /// Business days in the opt-out window, from 1 to 3650 [default: 5].
     #[arg(long, value_name = "N", value_parser = parse_window_days)]
     pub window_days: Option<u32>,
     /// IANA time zone in which days begin and end [default: UTC].
@@ -180,10 +182,14 @@ pub struct ValidateArgs {
     pub examples: usize,
 }
 
+/// `--window-days`: a whole number of business days from [`WINDOW_DAYS_MIN`] to [`WINDOW_DAYS_MAX`].
 pub fn parse_window_days(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("'{text}' is not a whole number of at least 1")),
+        Ok(n) if (WINDOW_DAYS_MIN..=WINDOW_DAYS_MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{}' is not a whole number of business days from {WINDOW_DAYS_MIN} to {WINDOW_DAYS_MAX}",
+            text.escape_debug()
+        )),
     }
 }
 
@@ -207,7 +213,8 @@ pub fn parse_memory_budget(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let bad = || format!("'{text}' is not a memory size such as 512M or 4G");
     let (number, unit) = match text.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        // `i` is where the last character starts: a char boundary, so the slice cannot panic.
+        Some((i, c)) if c.is_ascii_alphabetic() => (text.get(..i).unwrap_or(""), c.to_ascii_uppercase()),
         _ => (text, 'M'),
     };
     let shift = match unit {
@@ -262,12 +269,60 @@ pub struct RunConfig {
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
-/// The keys of a `--config` file: the flags' names (with `-` or `_`), values as TOML strings,
-/// numbers, booleans or (for inputs) arrays of strings.
-fn apply_config_file(path: &PathBuf, input: &mut InputArgs, run: &mut RunArgs) -> Result<(), UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("config file {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e| UsageError(format!("config file {}: {e}", path.display())))?;
-    let bad = |key: &str, message: String| UsageError(format!("config file {}: {key}: {message}", path.display()));
+/// The most a configuration file — `--config` or `--holidays` — may hold (SPEC 6): above it the file is
+/// refused rather than read until memory runs out.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a configuration file whole, through `Read::take`, so that a device or a FIFO that never ends
+/// (`/dev/zero`) stops at the cap as a regular file does: more than [`MAX_CONFIG_FILE_BYTES`] is an
+/// error, as is a file that cannot be opened or read.
+pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(format!("larger than {} MiB, the most a configuration file may hold", MAX_CONFIG_FILE_BYTES >> 20));
+    }
+    Ok(bytes)
+}
+
+/// Reads and parses the holidays file (SPEC 2.5): too large, unreadable, not UTF-8 or a bad row is
+/// fatal (exit code 1).
+pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
+    let bytes = read_config_bytes(path).map_err(|message| CporError::Holidays { path: path.to_path_buf(), message })?;
+    parse_holidays(path, &bytes)
+}
+
+/// Applies a `--config` file's bytes. Its keys are the flags' names (with `-` or `_`, but only one
+/// spelling of each), values TOML strings, numbers, booleans or (for inputs) arrays of strings;
+/// a flag given on the command line wins.
+///
+/// Exit codes: what the file says — not UTF-8, not TOML, an unknown key, a key given twice, a bad
+/// value — is a usage error (2), as the same flag on the command line would be. A file that cannot
+/// be read or is above 64 MiB is a fatal error (1, [`CporError::Config`]), as every unreadable input
+/// and the holidays file are; [`RunConfig::from_args`] reads it.
+fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut RunArgs) -> Result<(), UsageError> {
+    let shown = path.display();
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| UsageError(format!("config file {shown}: not valid UTF-8 at byte offset {}", e.valid_up_to())))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        // The TOML error spans several lines (the line quoted, a caret); the first says what and where.
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or("not a TOML document").to_string();
+        UsageError(format!("config file {shown}: {}", first.escape_debug()))
+    })?;
+    let bad =
+        |key: &str, message: String| UsageError(format!("config file {shown}: {}: {message}", key.escape_debug()));
+    let mut spellings: HashMap<String, &str> = HashMap::new();
+    for key in table.keys() {
+        if let Some(other) = spellings.insert(key.replace('_', "-"), key) {
+            return Err(UsageError(format!(
+                "config file {shown}: keys '{}' and '{}' are the same setting; give it once",
+                other.escape_debug(),
+                key.escape_debug()
+            )));
+        }
+    }
     for (key, value) in &table {
         let scalar = || match value {
             toml::Value::String(s) => Ok(s.clone()),
@@ -284,7 +339,11 @@ fn apply_config_file(path: &PathBuf, input: &mut InputArgs, run: &mut RunArgs) -
             toml::Value::String(s) => Ok(vec![s.clone()]),
             _ => Err(bad(key, "expected a path or a list of paths".into())),
         };
-        let flag = |v: String| v == "true";
+        let flag = |v: String| match v.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad(key, format!("'{}' is not true or false", v.escape_debug()))),
+        };
         match key.replace('_', "-").as_str() {
             "claims" if input.claims.is_empty() => input.claims = list()?,
             "responses" if input.responses.is_empty() => input.responses = list()?,
@@ -306,8 +365,8 @@ fn apply_config_file(path: &PathBuf, input: &mut InputArgs, run: &mut RunArgs) -
                 input.memory_budget =
                     input.memory_budget.or(Some(parse_memory_budget(&scalar()?).map_err(|e| bad(key, e))?))
             }
-            "quiet" => input.quiet |= flag(scalar()?),
-            "verbose" => input.verbose |= flag(scalar()?),
+            "quiet" => input.quiet |= flag(scalar()?)?,
+            "verbose" => input.verbose |= flag(scalar()?)?,
             "out" => run.out = run.out.take().or(Some(PathBuf::from(scalar()?))),
             "format" => {
                 let format = <OutputFormat as ValueEnum>::from_str(&scalar()?, true).map_err(|e| bad(key, e))?;
@@ -325,8 +384,12 @@ impl RunConfig {
     /// its holidays).
     pub fn from_args(mut args: RunArgs, attended: bool) -> Result<Result<RunConfig, CporError>, UsageError> {
         if let Some(path) = args.input.config.clone() {
+            let bytes = match read_config_bytes(&path) {
+                Ok(bytes) => bytes,
+                Err(message) => return Ok(Err(CporError::Config { path, message })),
+            };
             let mut input = std::mem::take(&mut args.input);
-            apply_config_file(&path, &mut input, &mut args)?;
+            apply_config_file(&path, &bytes, &mut input, &mut args)?;
             args.input = input;
         }
         let input = &args.input;
@@ -393,6 +456,68 @@ mod tests {
         }
         for bad in ["0", "-1", "4T", "G", "lots", "99999999999G"] {
             assert!(parse_memory_budget(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn window_days_range() {
+        assert_eq!(parse_window_days("1"), Ok(1));
+        assert_eq!(parse_window_days(" 3650 "), Ok(3650));
+        for bad in ["0", "3651", "100000000", "-1", "five", "4294967296"] {
+            let err = parse_window_days(bad).unwrap_err();
+            assert!(err.contains("from 1 to 3650"), "{bad}: {err}");
+        }
+    }
+
+    fn apply(text: &[u8]) -> Result<(InputArgs, RunArgs), String> {
+        let (mut input, mut run) = (InputArgs::default(), RunArgs::default());
+        apply_config_file(Path::new("c.toml"), text, &mut input, &mut run).map_err(|e| e.0)?;
+        Ok((input, run))
+    }
+
+    #[test]
+    fn config_keys_with_two_spellings() {
+        let (input, _) = apply(b"window_days = 3\nmax-reject-rate = 0.5\n").unwrap();
+        assert_eq!(input.window_days, Some(3));
+        for text in ["window-days = 3\nwindow_days = 4\n", "as_of = \"2026-01-01\"\nas-of = \"2026-01-01\"\n"] {
+            let err = apply(text.as_bytes()).unwrap_err();
+            assert!(err.contains("are the same setting"), "{err}");
+        }
+        let err = apply(b"window-days = 3\nwindow_days = 3\n").unwrap_err();
+        assert!(err.contains("'window-days'") && err.contains("'window_days'"), "{err}");
+    }
+
+    #[test]
+    fn config_values_are_checked() {
+        assert!(apply(b"window-days = 100000000\n").unwrap_err().contains("from 1 to 3650"));
+        assert!(apply(b"quiet = \"yes\"\n").unwrap_err().contains("true or false"));
+        assert!(apply(b"quiet = true\nverbose = false\n").is_ok());
+        assert!(apply(b"window-days = 5\n\xff\n").unwrap_err().contains("byte offset 16"));
+        let err = apply(b"window-days = [\n").unwrap_err();
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn endless_config_files_stop_at_the_cap() {
+        let began = std::time::Instant::now();
+        let err = read_config_bytes(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("64 MiB"), "{err}");
+        assert!(began.elapsed().as_secs() < 20);
+        assert!(read_config_bytes(Path::new("/no/such/file")).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any bytes as a config file: applied or refused, never a panic.
+        #[test]
+        fn any_bytes_as_config_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = apply(&bytes);
+        }
+
+        /// Config-shaped text with arbitrary keys and values: applied or refused, never a panic.
+        #[test]
+        fn config_like_text_never_panics(lines in proptest::collection::vec("[a-z_-]{1,16} = (\"[ -~]{0,12}\"|[0-9-]{1,12}|true|\\[\"a\"\\])", 0..6)) {
+            let _ = apply(lines.join("\n").as_bytes());
         }
     }
 

@@ -34,4 +34,9 @@ pub enum CporError {
     /// The run's own accounting check failed: a record was lost or counted twice (SPEC 7).
     #[error("accounting check failed for {source_name}: {message}")]
     Accounting { source_name: &'static str, message: String },
+
+    /// The `--config` file cannot be read, or is larger than 64 MiB (SPEC 6). What it says is checked
+    /// as command-line usage instead (exit code 2).
+    #[error("config file {path}: {message}")]
+    Config { path: PathBuf, message: String },
 }

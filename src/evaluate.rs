@@ -154,7 +154,8 @@ pub fn scope_key(claim: &Claim) -> (Engagement, ScopeValue) {
 /// A claim's evaluation: the window, the walk and the final status with the claims behind it.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    /// Empty for a claim awaiting notification.
+    /// Empty for a claim awaiting notification, and for one whose window does not close by the end
+    /// of 9999-12-31 (see `Calendar::window_closes_at`).
     pub window_closes_at: Option<Micros>,
     pub walk: Walk,
     pub status: Status,
@@ -187,7 +188,11 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
             let mut own: Vec<&Response> = by_claim.get(&claim.id).cloned().unwrap_or_default();
             sort_in_walk_order(&mut own);
             let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|r| (r.responded_at, r.kind)).collect();
-            let window_closes_at = claim.notified_at.map(|n| calendar.window_closes_at(n, claim.country));
+            // `None` for a notified claim: its window does not close within the calendar's range
+            // (Calendar::window_closes_at), so it never lapses — the walk sees a close after every
+            // instant, the claim stays pending unless a response decides it, and the ledger's
+            // window_closes_at is empty.
+            let window_closes_at = claim.notified_at.and_then(|n| calendar.window_closes_at(n, claim.country));
             let walk = walk(claim.notified_at, window_closes_at.unwrap_or(Micros::MAX), &steps, as_of);
             // A claim not yet notified as of T shows no window, even when its notification is known.
             let window_closes_at = window_closes_at.filter(|_| walk.status != Status::AwaitingNotification);

@@ -1,16 +1,20 @@
 //! `cpor explain CLAIM_ID`: one claim's story in plain words — its notification, the business days
 //! counted (weekends and holidays skipped, named), the window's close, what each response did,
 //! duplicates and contests, the final status and why, and its report (SPEC 3–5).
+//!
+//! Everything explain prints that comes from input data — workloads, holiday names, file names,
+//! reject details and raw records, the claim id asked for — has its control characters
+//! (U+0000–U+001F, U+007F–U+009F, SPEC 2.4) written as `\xNN`, in the text and in the JSON alike:
+//! serde_json leaves U+007F–U+009F as they are, and a terminal acts on C1 controls such as U+009B.
 
-use chrono::Datelike;
 use serde::Serialize;
 
-use crate::calendar::Calendar;
+use crate::calendar::{weekday, Calendar};
 use crate::config::RunConfig;
 use crate::evaluate::{sort_in_walk_order, Status, Step};
 use crate::pipeline::Evaluated;
 use crate::rejects::Source;
-use crate::types::{date_from_days, format_date, format_timestamp, Micros};
+use crate::types::{format_date, format_timestamp, Micros};
 
 /// One line of the timeline: when, and what happened.
 #[derive(Clone, Debug, Serialize)]
@@ -25,6 +29,8 @@ pub struct RejectFacts {
     pub record: u64,
     pub reason: &'static str,
     pub detail: String,
+    /// The record as a JSON object of column name → original text.
+    pub raw: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -64,7 +70,47 @@ fn pairs_as_object<S: serde::Serializer>(pairs: &[(String, String)], serializer:
     map.end()
 }
 
+/// Writes every control character (U+0000–U+001F, U+007F–U+009F) of a text as `\xNN`, so that
+/// nothing read from input reaches a terminal as a command.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}') {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Explanation {
+    /// The same explanation with control characters escaped in every text it holds.
+    fn escaped(mut self) -> Explanation {
+        let escape = |text: &mut String| *text = escape_controls(text);
+        escape(&mut self.claim_id);
+        escape(&mut self.as_of);
+        for (name, value) in &mut self.facts {
+            escape(name);
+            escape(value);
+        }
+        for event in &mut self.timeline {
+            escape(&mut event.at);
+            escape(&mut event.what);
+        }
+        self.related_claim_ids.iter_mut().for_each(escape);
+        escape(&mut self.why);
+        if let Some(report) = &mut self.report {
+            escape(&mut report.path);
+        }
+        for reject in &mut self.rejects {
+            escape(&mut reject.file);
+            escape(&mut reject.detail);
+            escape(&mut reject.raw);
+        }
+        self
+    }
+
     pub fn text(&self) -> String {
         let mut out = format!("claim {} as of {}: ", self.claim_id, self.as_of);
         out.push_str(self.status.unwrap_or(self.outcome));
@@ -80,8 +126,8 @@ impl Explanation {
         }
         for reject in &self.rejects {
             out.push_str(&format!(
-                "rejected: {} record {}: {} — {}\n",
-                reject.file, reject.record, reject.reason, reject.detail
+                "rejected: {} record {}: {} — {}\n  raw: {}\n",
+                reject.file, reject.record, reject.reason, reject.detail, reject.raw
             ));
         }
         out.push_str(&format!("why: {}\n", self.why));
@@ -99,13 +145,28 @@ impl Explanation {
     }
 }
 
+/// The most days [`counted_days`] lists one by one; a longer window (up to 3,650 business days, or
+/// holidays on most days) ends with one line for the rest.
+const MAX_LISTED_DAYS: i64 = 10_000;
+
 /// The days from the day after notification to the deadline, each counted or skipped with a reason.
+/// Without a deadline (the window does not close by 9999-12-31) the days are listed up to the cap.
 fn counted_days(calendar: &Calendar, claim: &crate::records::Claim, notified: Micros) -> Vec<Event> {
     let deadline = calendar.deadline(notified, claim.country);
+    let first = calendar.local_date(notified).saturating_add(1);
+    let end = deadline.unwrap_or(crate::types::MAX_DAYS);
     let mut counted = 0;
     let mut events = Vec::new();
-    for day in calendar.local_date(notified) + 1..=deadline {
-        let weekday = date_from_days(day).weekday();
+    for day in first..=end {
+        if i64::from(day) - i64::from(first) >= MAX_LISTED_DAYS {
+            let rest = match deadline {
+                Some(deadline) => format!("… up to the deadline {}, not listed", format_date(deadline)),
+                None => "… up to 9999-12-31, not listed".to_string(),
+            };
+            events.push(Event { at: format_date(day), what: rest });
+            break;
+        }
+        let weekday = weekday(day);
         let holidays: Vec<String> = calendar
             .holidays_on(day, claim.country)
             .map(|h| match h.country {
@@ -119,7 +180,7 @@ fn counted_days(calendar: &Calendar, claim: &crate::records::Claim, notified: Mi
             format!("{weekday}: holiday {}, not counted", holidays.join(", "))
         } else {
             counted += 1;
-            let last = if day == deadline { " — the deadline" } else { "" };
+            let last = if Some(day) == deadline { " — the deadline" } else { "" };
             format!("{weekday}: business day {counted} of {}{last}", calendar.window_days)
         };
         events.push(Event { at: format_date(day), what });
@@ -142,10 +203,20 @@ fn unknown(id: &str, config: &RunConfig, outcome: &'static str, why: String) -> 
     }
 }
 
-/// Explains one claim of an evaluated run.
+/// Explains one claim of an evaluated run; control characters from the data are escaped.
 pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanation {
+    explain_raw(config, evaluated, id).escaped()
+}
+
+fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanation {
     let calendar = &config.calendar;
-    let Some(index) = evaluated.claims.iter().position(|c| c.id.as_str() == id) else {
+    let found = evaluated
+        .claims
+        .iter()
+        .zip(&evaluated.evaluations)
+        .zip(&evaluated.reports)
+        .find(|((c, _), _)| c.id.as_str() == id);
+    let Some(((claim, evaluation), report)) = found else {
         let rejects: Vec<RejectFacts> = evaluated
             .rejects
             .iter()
@@ -159,22 +230,20 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                 record: r.record,
                 reason: r.reason.as_str(),
                 detail: r.detail.clone(),
+                raw: r.raw.clone(),
             })
             .collect();
         if evaluated.deferred_claims.iter().any(|d| d.as_str() == id) {
             let why = "It was submitted after the as-of instant, so it is not known yet (deferred).".to_string();
             return unknown(id, config, "deferred", why);
         }
-        if !rejects.is_empty() {
-            let mut e =
-                unknown(id, config, "rejected", format!("The claim record was rejected as {}.", rejects[0].reason));
+        if let Some(first) = rejects.first() {
+            let mut e = unknown(id, config, "rejected", format!("The claim record was rejected as {}.", first.reason));
             e.rejects = rejects;
             return e;
         }
         return unknown(id, config, "unknown", "No claim with this id is in the claims input.".to_string());
     };
-    let claim = &evaluated.claims[index];
-    let evaluation = &evaluated.evaluations[index];
     let mut facts = vec![
         ("partner".to_string(), claim.partner_id.to_string()),
         ("tenant".to_string(), claim.tenant.to_string()),
@@ -202,7 +271,8 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
             timeline
                 .push(Event { at: format_timestamp(n), what: "notified; the day of notification never counts".into() });
             timeline.extend(counted_days(calendar, claim, n));
-            let closes = evaluation.window_closes_at.expect("notified claims have a window");
+            // None: the window does not close within the calendar's range (Calendar::window_closes_at).
+            let closes = evaluation.window_closes_at;
             let mut responses: Vec<&crate::records::Response> =
                 evaluated.responses.iter().filter(|r| r.claim_id == claim.id).collect();
             sort_in_walk_order(&mut responses);
@@ -211,13 +281,14 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
             for step in &walk.steps {
                 if *step == Step::WindowLapsed {
                     timeline.push(Event {
-                        at: format_timestamp(closes),
+                        at: walk.official_at.map_or(String::new(), format_timestamp),
                         what: "window closed without opt-out: official".into(),
                     });
                     closed_shown = true;
                     continue;
                 }
-                let r = next.next().expect("one step per response");
+                // The walk takes one step per response, so a step without one is never met.
+                let Some(r) = next.next() else { break };
                 let effect = match step {
                     Step::OptedOutInWindow => "inside the window: opted out",
                     Step::AcceptedEarly => "inside the window: official from now (early acceptance)",
@@ -229,14 +300,20 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                     what: format!("response {} ({}): {effect}", r.id, r.kind.as_str()),
                 });
             }
-            if !closed_shown && walk.official_at == Some(closes) {
-                timeline.push(Event {
+            match closes {
+                Some(closes) if !closed_shown && walk.official_at == Some(closes) => timeline.push(Event {
                     at: format_timestamp(closes),
                     what: "window closed without opt-out: official".into(),
-                });
-            } else if !closed_shown {
-                let when = if closes > config.as_of { "window closes" } else { "window closed" };
-                timeline.push(Event { at: format_timestamp(closes), what: when.into() });
+                }),
+                Some(closes) if !closed_shown => {
+                    let when = if closes > config.as_of { "window closes" } else { "window closed" };
+                    timeline.push(Event { at: format_timestamp(closes), what: when.into() });
+                }
+                Some(_) => {}
+                None => timeline.push(Event {
+                    at: String::new(),
+                    what: "the window does not close by 9999-12-31, the end of the calendar".into(),
+                }),
             }
             why = match evaluation.status {
                 Status::Duplicate => format!(
@@ -249,13 +326,13 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                         .related
                         .iter()
                         .map(|id| {
-                            let k = evaluated.claims.iter().position(|c| &c.id == id);
-                            let other = k.map(|k| (&evaluated.claims[k], &evaluated.evaluations[k]));
+                            let other =
+                                evaluated.claims.iter().zip(&evaluated.evaluations).find(|(c, _)| &c.id == id);
                             match other {
                                 Some((c, e)) if e.walk.official_at.is_some_and(|o| o <= n) => format!(
                                     "{id} of partner {} was official since {}, before this claim was notified",
                                     c.partner_id,
-                                    format_timestamp(e.walk.official_at.expect("checked"))
+                                    e.walk.official_at.map_or(String::new(), format_timestamp)
                                 ),
                                 Some((c, _)) => format!(
                                     "{id} of partner {} overlaps it and neither was official before the other was notified",
@@ -271,15 +348,20 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                         walk.status.as_str()
                     )
                 }
-                Status::Pending => format!("The window is open until {}.", format_timestamp(closes)),
-                Status::Official => format!("Official since {}.", format_timestamp(walk.official_at.expect("official"))),
+                Status::Pending => match closes {
+                    Some(closes) => format!("The window is open until {}.", format_timestamp(closes)),
+                    None => "The window is open: its deadline would fall after 9999-12-31, the end of the calendar, so it does not close.".to_string(),
+                },
+                Status::Official => {
+                    format!("Official since {}.", walk.official_at.map_or(String::new(), format_timestamp))
+                }
                 Status::OptedOut => "The customer opted out inside the window.".to_string(),
                 Status::Revoked => "The customer opted out after the claim became official.".to_string(),
                 Status::AwaitingNotification => "Not notified as of T.".to_string(),
             };
         }
     }
-    let report = evaluated.reports[index].as_ref().map(|r| ReportFacts {
+    let report = report.as_ref().map(|r| ReportFacts {
         path: format!("reports/{}/{}.{}", claim.partner_id, claim.id, config.format.extension()),
         access_from: format_date(r.window.0),
         access_until: format_date(r.window.1),
