@@ -34,4 +34,13 @@ pub enum CporError {
     /// The run's own accounting check failed: a record was lost or counted twice (SPEC 7).
     #[error("accounting check failed for {source_name}: {message}")]
     Accounting { source_name: &'static str, message: String },
+
+    /// `--out` names something cpor did not write (SPEC 6): a file, a link, a directory holding
+    /// other files or an input, the current directory. Nothing was touched.
+    #[error("refusing to replace {}: {reason}", path.display())]
+    OutRefused { path: PathBuf, reason: String },
+
+    /// Another run holds the lock of the output directory (SPEC 6).
+    #[error("another cpor run (pid {pid}) is writing {}", path.display())]
+    Locked { path: PathBuf, pid: String },
 }
