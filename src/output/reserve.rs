@@ -13,6 +13,7 @@
 //!
 //! Inside DIR, `.cpor-output` marks the directory as cpor's own: one line saying what wrote it.
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -83,7 +84,6 @@ pub struct Reserved {
     pub name: String,
     /// DIR as renamed: `parent` joined with DIR's name.
     pub target: PathBuf,
-    pub writer: Writer,
     /// Held open for the lock: the lock goes with it.
     _lock: File,
 }
@@ -123,22 +123,23 @@ pub fn inputs_of(config: &RunConfig) -> Vec<PathBuf> {
 /// Reserves `out` for `writer` (SPEC 6): takes the lock, checks DIR, removes stale staging, in this
 /// order, before anything is read. A refusal touches nothing but the lock file.
 pub fn reserve(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Reserved, CporError> {
-    let (parent, name) = split(out)?;
+    let (parent, os_name) = split(out)?;
+    let name = os_name.to_string_lossy().into_owned();
     // The lock file needs the parent; when the parent is missing, DIR is too, and nothing is lost.
     fs::create_dir_all(&parent).map_err(|e| output_error(out, e))?;
     let parent = fs::canonicalize(&parent).map_err(|e| output_error(out, e))?;
     let lock = lock(out, &parent.join(format!(".{name}.lock")))?;
-    let target = parent.join(&name);
+    let target = parent.join(&os_name);
     check(out, &target, writer, inputs)?;
     remove_stale_staging(&parent, &name)?;
-    Ok(Reserved { shown: out.to_path_buf(), parent, name, target, writer, _lock: lock })
+    Ok(Reserved { shown: out.to_path_buf(), parent, name, target, _lock: lock })
 }
 
 /// DIR's parent and own name. A path ending in `..` or `.` names its directory only once resolved
 /// (and is the current directory or above it, which `check` refuses); the root has no name.
-fn split(out: &Path) -> Result<(PathBuf, String), CporError> {
+fn split(out: &Path) -> Result<(PathBuf, OsString), CporError> {
     let lexical = match out.components().next_back() {
-        Some(Component::Normal(name)) => Some(name.to_string_lossy().into_owned()),
+        Some(Component::Normal(name)) => Some(name.to_os_string()),
         _ => None,
     };
     let (path, name) = match lexical {
@@ -147,7 +148,7 @@ fn split(out: &Path) -> Result<(PathBuf, String), CporError> {
             let resolved = fs::canonicalize(out).map_err(|e| output_error(out, e))?;
             match resolved.file_name() {
                 Some(name) => {
-                    let name = name.to_string_lossy().into_owned();
+                    let name = name.to_os_string();
                     (resolved, name)
                 }
                 None => return Err(refuse(out, "it is the root directory")),
@@ -428,11 +429,11 @@ mod tests {
         fs::create_dir_all(temp.path().join("a/b")).expect("mkdir");
         let (parent, name) = split(&temp.path().join("a/b/..")).expect("split");
         assert_eq!(
-            (fs::canonicalize(parent).expect("parent"), name.as_str()),
-            (fs::canonicalize(temp.path()).expect("temp"), "a")
+            (fs::canonicalize(parent).expect("parent"), name.to_str()),
+            (fs::canonicalize(temp.path()).expect("temp"), Some("a"))
         );
         let (parent, name) = split(Path::new("out")).expect("split");
-        assert_eq!((parent, name.as_str()), (PathBuf::from("."), "out"));
+        assert_eq!((parent, name.to_str()), (PathBuf::from("."), Some("out")));
         assert!(split(Path::new("/")).is_err());
     }
 }

@@ -71,7 +71,7 @@ fn the_directory_holding_the_inputs_is_refused() {
     }
     let before = tree(&input);
     let output = cpor().args(fixture_args(&example(), &input, "csv", &input)).output().expect("runs");
-    assert_refused(&output, &input.display().to_string(), "input");
+    assert_refused(&output, &input.display().to_string(), "holds the input");
     assert!(tree(&input) == before, "the inputs changed");
     assert_eq!(names(temp.path()), set(&["input", ".input.lock"]));
 }
