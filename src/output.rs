@@ -1,6 +1,7 @@
 //! The output directory (SPEC 6): ledger, reports, rejects and summary, in CSV or Parquet, written
 //! into a staging directory beside `--out` and swapped into place only when complete, so that a
-//! failed or killed run leaves the previous output as it was.
+//! failed or killed run leaves the previous output as it was. Before that, `--out` is reserved
+//! (`reserve`): locked against a second run, and refused unless absent, empty or cpor's own.
 //!
 //! Creating hundreds of thousands of report files is the file system's work more than cpor's: the
 //! files are therefore created, empty, by a thread of their own while usage is read (which leaves

@@ -327,18 +327,19 @@ mod tests {
         }
     }
 
+    const RUN_MARKER: &str = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
+    const GEN_MARKER: &str = "cpor generate output; the next cpor generate into this directory replaces it\n";
+
     #[test]
     fn what_may_be_replaced() {
-        let run_marker = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
-        let gen_marker = "cpor generate output; the next cpor generate into this directory replaces it\n";
         let legacy = &[("ledger.csv", ""), ("rejects.csv", ""), ("summary.json", "{}")];
         let cases: Vec<(&str, Box<dyn Fn(&Path)>, Writer, Option<&str>)> = vec![
             ("absent", Box::new(|_: &Path| {}), Writer::Run, None),
             ("empty", Box::new(dir_with(&[])), Writer::Run, None),
-            ("marked by run", Box::new(dir_with(&[(MARKER, run_marker), ("notes.txt", "")])), Writer::Validate, None),
+            ("marked by run", Box::new(dir_with(&[(MARKER, RUN_MARKER), ("notes.txt", "")])), Writer::Validate, None),
             ("pre-marker run output", Box::new(dir_with(legacy)), Writer::Run, None),
             ("pre-marker validation", Box::new(dir_with(&[("validation.json", "{}")])), Writer::Validate, None),
-            ("marked by generate", Box::new(dir_with(&[(MARKER, gen_marker)])), Writer::Generate, None),
+            ("marked by generate", Box::new(dir_with(&[(MARKER, GEN_MARKER)])), Writer::Generate, None),
             (
                 "file",
                 Box::new(|out: &Path| fs::write(out, "precious").expect("write")),
@@ -363,13 +364,13 @@ mod tests {
             ("no summary", Box::new(dir_with(&[("ledger.csv", "")])), Writer::Run, Some("not an earlier output")),
             (
                 "generated, for run",
-                Box::new(dir_with(&[(MARKER, gen_marker)])),
+                Box::new(dir_with(&[(MARKER, GEN_MARKER)])),
                 Writer::Run,
                 Some("cpor generate output"),
             ),
             (
                 "run output, for generate",
-                Box::new(dir_with(&[(MARKER, run_marker)])),
+                Box::new(dir_with(&[(MARKER, RUN_MARKER)])),
                 Writer::Generate,
                 Some("cpor run output"),
             ),
