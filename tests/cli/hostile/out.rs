@@ -158,7 +158,7 @@ fn a_second_run_into_the_same_out_stops_naming_the_first() {
 
     let mut args = example_run(&out);
     args.extend(["--previous".into(), previous.display().to_string()]);
-    let mut first = cpor().args(&args).spawn().expect("first run starts");
+    let mut first = cpor().args(&args).stdout(std::process::Stdio::null()).spawn().expect("first run starts");
     let lock = temp.path().join(".out.lock");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::read_to_string(&lock).unwrap_or_default().trim() != first.id().to_string() {
