@@ -76,6 +76,21 @@ fn the_directory_holding_the_inputs_is_refused() {
     assert_eq!(names(temp.path()), set(&["input", ".input.lock"]));
 }
 
+/// Even an earlier output of cpor's is refused when an input lies in it: here the config file.
+#[test]
+fn an_earlier_output_holding_the_config_file_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    run_ok(&example_run(&out));
+    let config = out.join("nightly.toml");
+    std::fs::copy(repo().join("cpor.example.toml"), &config).expect("copy");
+    let before = tree(&out);
+    let args = ["run", "--as-of", "2026-11-23T06:00:00Z", "--config"];
+    let output = cpor().args(args).arg(&config).arg("--out").arg(&out).output().expect("runs");
+    assert_refused(&output, &out.display().to_string(), "holds the input");
+    assert!(tree(&out) == before, "the output changed");
+}
+
 #[test]
 fn the_current_directory_through_its_parent_is_refused() {
     let temp = tempfile::tempdir().expect("temp dir");
