@@ -251,6 +251,8 @@ pub struct Inputs {
 pub struct RunConfig {
     pub inputs: Inputs,
     pub holidays: Option<PathBuf>,
+    /// The `--config` file, if any: an input `--out` must not hold (SPEC 6).
+    pub config_file: Option<PathBuf>,
     pub as_of: Micros,
     pub calendar: Calendar,
     pub out: PathBuf,
@@ -421,6 +423,7 @@ impl RunConfig {
             Ok(RunConfig {
                 inputs,
                 holidays,
+                config_file: input.config.clone(),
                 as_of,
                 calendar: Calendar::new(timezone, weekend, window_days, holiday_rows),
                 out: args.out.clone().unwrap_or_else(|| PathBuf::from("out")),

@@ -39,4 +39,13 @@ pub enum CporError {
     /// as command-line usage instead (exit code 2).
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
+
+    /// `--out` names something cpor did not write (SPEC 6): a file, a link, a directory holding
+    /// other files or an input, the current directory. Nothing was touched.
+    #[error("refusing to replace {}: {reason}", path.display())]
+    OutRefused { path: PathBuf, reason: String },
+
+    /// Another run holds the lock of the output directory (SPEC 6).
+    #[error("another cpor run (pid {pid}) is writing {}", path.display())]
+    Locked { path: PathBuf, pid: String },
 }

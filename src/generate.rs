@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::config::OutputFormat;
+use crate::output::{Staged, Writer};
 use crate::types::{format_date, format_timestamp, Days, Engagement, Micros, MICROS_PER_SECOND};
 
 /// The instant generated data is planned around; `params.json` records it.
@@ -234,9 +235,24 @@ struct Claimed {
     tenant: String,
 }
 
-/// Generates a dataset into `out`; returns a line per file with its record count.
+/// Generates a dataset into `out`; returns a line per file with its record count. `out` is reserved
+/// and written like a run's output (SPEC 6): absent, empty or an earlier `cpor generate` output, or
+/// refused; written beside it and swapped into place when complete, marked as generated.
 pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out: &Path) -> anyhow::Result<Vec<String>> {
-    fs::create_dir_all(out)?;
+    let staged = Staged::new(out, Writer::Generate, &[])?;
+    let lines = generate_into(tenants, days, seed, format, staged.dir())?;
+    staged.commit()?;
+    Ok(lines)
+}
+
+/// Generates a dataset into the directory `out`, which exists.
+fn generate_into(
+    tenants: usize,
+    days: u32,
+    seed: u64,
+    format: OutputFormat,
+    out: &Path,
+) -> anyhow::Result<Vec<String>> {
     let mut rng = Rng(seed ^ 0x5eed_c0de);
     let t = Kind::Text;
     let mut claims = Table::create(

@@ -1,6 +1,7 @@
 //! The output directory (SPEC 6): ledger, reports, rejects and summary, in CSV or Parquet, written
 //! into a staging directory beside `--out` and swapped into place only when complete, so that a
-//! failed or killed run leaves the previous output as it was.
+//! failed or killed run leaves the previous output as it was. Before that, `--out` is reserved
+//! (`reserve`): locked against a second run, and refused unless absent, empty or cpor's own.
 //!
 //! Creating hundreds of thousands of report files is the file system's work more than cpor's: the
 //! files are therefore created, empty, by a thread of their own while usage is read (which leaves
@@ -28,6 +29,11 @@ use crate::rejects::Reject;
 use crate::report::Report;
 use crate::summary::Summary;
 use crate::types::{format_timestamp, push_digits, write_date, Micros};
+
+mod reserve;
+
+pub use reserve::{inputs_of, Writer, MARKER};
+use reserve::{reserve, Reserved};
 
 /// One ledger row: a claim with its evaluation and report.
 pub struct LedgerRow<'a> {
@@ -280,47 +286,47 @@ fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {
     write_parquet(file, columns)
 }
 
-/// A directory being filled beside the final one; removed again unless committed.
+/// A directory being filled beside the final one; removed again unless committed. It holds the
+/// reservation, and with it the lock, until it is committed or dropped.
 struct Staging {
     dir: PathBuf,
-    target: PathBuf,
+    reserved: Reserved,
     committed: bool,
 }
 
 impl Staging {
-    fn new(target: &Path) -> std::io::Result<Staging> {
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent)?;
-        let dir = parent.join(format!(".{}.staging-{}", name_of(target), std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
-        fs::create_dir(&dir)?;
-        Ok(Staging { dir, target: target.to_path_buf(), committed: false })
+    /// Reserves `out` (lock, check, stale staging removed: `reserve`), then makes the staging
+    /// directory beside it, marked as `writer`'s output.
+    fn new(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Staging, CporError> {
+        let reserved = reserve(out, writer, inputs)?;
+        let dir = reserved.parent.join(format!(".{}.staging-{}", reserved.name, std::process::id()));
+        fs::create_dir(&dir).map_err(io(out))?;
+        // Removed by `drop` from here on.
+        let staging = Staging { dir, reserved, committed: false };
+        let marker = staging.dir.join(MARKER);
+        fs::write(&marker, writer.marker()).map_err(io(&marker))?;
+        Ok(staging)
     }
 
     /// Swaps the staging directory into place: the old output is moved aside first and removed
     /// only once the new one stands where it was — after the run, see `remove_later`.
     fn commit(mut self) -> std::io::Result<()> {
-        let prefix = format!(".{}.previous-", name_of(&self.target));
-        let old = self.dir.with_file_name(format!("{prefix}{}", std::process::id()));
-        let had_old = self.target.exists();
+        let target = self.reserved.target.clone();
+        let prefix = format!(".{}.previous-", self.reserved.name);
+        let old = self.reserved.parent.join(format!("{prefix}{}", std::process::id()));
+        let had_old = fs::symlink_metadata(&target).is_ok();
         if had_old {
-            fs::rename(&self.target, &old)?;
+            fs::rename(&target, &old)?;
         }
-        if let Err(e) = fs::rename(&self.dir, &self.target) {
+        if let Err(e) = fs::rename(&self.dir, &target) {
             if had_old {
-                fs::rename(&old, &self.target)?;
+                fs::rename(&old, &target)?;
             }
             return Err(e);
         }
         self.committed = true;
         // This run's old output, and earlier runs' whose removal was cut short.
-        let parent = old.parent().unwrap_or(Path::new("."));
-        let old_outputs: Vec<PathBuf> = fs::read_dir(parent)
+        let old_outputs: Vec<PathBuf> = fs::read_dir(&self.reserved.parent)
             .into_iter()
             .flatten()
             .filter_map(|entry| entry.ok())
@@ -330,11 +336,6 @@ impl Staging {
         remove_later(&old_outputs);
         Ok(())
     }
-}
-
-/// The output directory's own name, which staging and old outputs beside it are named after.
-fn name_of(target: &Path) -> String {
-    target.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Removes old outputs in a process of their own that outlives the run. Deleting a few hundred
@@ -454,10 +455,11 @@ fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &Ato
 }
 
 impl OutputDir {
-    /// Makes the staging directory beside `out`: before reading, so that an output directory that
-    /// cannot be written fails the run at once.
-    pub fn stage(out: &Path) -> Result<OutputDir, CporError> {
-        Ok(OutputDir { creator: None, staging: Staging::new(out).map_err(io(out))? })
+    /// Reserves the run's `--out` and makes the staging directory beside it (`Staging::new`):
+    /// before reading, so that an output directory that may not or cannot be written fails the run
+    /// at once.
+    pub fn stage(config: &RunConfig) -> Result<OutputDir, CporError> {
+        Ok(OutputDir { creator: None, staging: Staging::new(&config.out, Writer::Run, &inputs_of(config))? })
     }
 
     /// Starts creating the report files, empty, in the background.
@@ -579,15 +581,34 @@ pub fn write_outputs(
     staging.commit().map_err(io(&config.out))
 }
 
-/// Writes the output of `cpor validate` — rejects.csv and validation.json — through a staging
-/// directory like a run's.
-pub fn write_validation(out: &Path, rejects: &[Reject], json: &str) -> Result<(), CporError> {
-    let staging = Staging::new(out).map_err(io(out))?;
-    let path = staging.dir.join("rejects.csv");
+/// An output directory of a command other than `cpor run` — validate, generate — while it is being
+/// written: reserved and staged like a run's (`Staging::new`), swapped into place by `commit`.
+pub struct Staged(Staging);
+
+impl Staged {
+    pub fn new(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Staged, CporError> {
+        Staging::new(out, writer, inputs).map(Staged)
+    }
+
+    /// The staging directory to write into.
+    pub fn dir(&self) -> &Path {
+        &self.0.dir
+    }
+
+    pub fn commit(self) -> Result<(), CporError> {
+        let out = self.0.reserved.shown.clone();
+        self.0.commit().map_err(io(&out))
+    }
+}
+
+/// Writes the output of `cpor validate` — rejects.csv and validation.json — into its staged
+/// directory, and swaps it into place.
+pub fn write_validation(staged: Staged, rejects: &[Reject], json: &str) -> Result<(), CporError> {
+    let path = staged.dir().join("rejects.csv");
     write_csv(&path, REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?;
-    let path = staging.dir.join("validation.json");
+    let path = staged.dir().join("validation.json");
     fs::write(&path, json).map_err(io(&path))?;
-    staging.commit().map_err(io(out))
+    staged.commit()
 }
 
 #[cfg(test)]
@@ -605,17 +626,20 @@ mod tests {
         let out = temp.path().join("out");
         fs::create_dir(&out).expect("mkdir");
         fs::write(out.join("ledger.csv"), "old").expect("write");
+        fs::write(out.join(MARKER), Writer::Run.marker()).expect("write");
         // An earlier run's old output whose removal was cut short, and a neighbour that is not one.
         fs::create_dir(temp.path().join(".out.previous-1")).expect("mkdir");
         fs::create_dir(temp.path().join(".outer.previous-1")).expect("mkdir");
 
-        let staging = Staging::new(&out).expect("staging");
+        let staging = Staging::new(&out, Writer::Run, &[]).expect("staging");
         fs::write(staging.dir.join("ledger.csv"), "new").expect("write");
         staging.commit().expect("commit");
 
         assert_eq!(fs::read_to_string(out.join("ledger.csv")).expect("read"), "new");
+        assert_eq!(fs::read_to_string(out.join(MARKER)).expect("marked"), Writer::Run.marker());
         for name in names(temp.path()) {
-            let expected = ["out", ".outer.previous-1"].contains(&name.as_str()) || name.starts_with(".out.previous-");
+            let expected = ["out", ".out.lock", ".outer.previous-1"].contains(&name.as_str())
+                || name.starts_with(".out.previous-");
             assert!(expected, "{name} beside the output");
         }
     }

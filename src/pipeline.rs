@@ -336,7 +336,7 @@ pub fn summarize(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, C
 pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     let started = Instant::now();
     let progress = Progress::new(config.progress);
-    let mut output = OutputDir::stage(&config.out)?;
+    let mut output = OutputDir::stage(config)?;
     let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
         output.prepare_reports(report_files(with_report), config.format)
     })?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::error::CporError;
+use crate::output::{inputs_of, write_validation, Staged, Writer};
 use crate::pipeline::{evaluate_inputs, summarize};
 use crate::progress::Progress;
 use crate::summary::InputSummary;
@@ -66,7 +67,9 @@ impl Validation {
 }
 
 /// Checks the inputs and writes rejects.csv and validation.json into `out`.
+/// `out` is reserved before any input is read (SPEC 6).
 pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<Validation, CporError> {
+    let staged = Staged::new(out, Writer::Validate, &inputs_of(config))?;
     let evaluated = evaluate_inputs(config, &Progress::new(config.progress))?;
     let summary = summarize(config, &evaluated)?;
     let mut shown: BTreeMap<&'static str, Vec<Example>> = BTreeMap::new();
@@ -92,7 +95,9 @@ pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<Valid
         max_reject_rate: summary.max_reject_rate,
         reject_rate_exceeded: summary.reject_rate_exceeded.clone(),
     };
-    let json = serde_json::to_string_pretty(&validation).expect("validation serializes") + "\n";
-    crate::output::write_validation(out, &evaluated.rejects, &json)?;
+    let json = serde_json::to_string_pretty(&validation)
+        .map_err(|e| CporError::Output { path: out.join("validation.json"), message: e.to_string() })?
+        + "\n";
+    write_validation(staged, &evaluated.rejects, &json)?;
     Ok(validation)
 }

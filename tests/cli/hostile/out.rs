@@ -1,1 +1,241 @@
-//! Hostile input: out (filled in by the tests of this family).
+//! Hostile `--out` (SPEC 6, "cpor replaces only what it wrote"): a file, a directory of someone
+//! else's, the inputs' directory, the current directory; two runs into one directory; staging left
+//! by a killed run. A refusal is exit 1, one line naming the directory, and nothing touched.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn example() -> PathBuf {
+    repo().join("fixtures/example_small")
+}
+
+fn example_run(out: &Path) -> Vec<String> {
+    fixture_args(&example(), &example().join("input"), "csv", out)
+}
+
+/// The names in `dir`.
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// A refusal: exit 1, one line on stderr saying so and naming `out` and `why`.
+fn assert_refused(output: &Output, out: &str, why: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("refusing") && stderr.contains(out) && stderr.contains(why), "{stderr}");
+}
+
+#[test]
+fn a_precious_file_as_out_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let f = temp.path().join("f");
+    std::fs::write(&f, "precious\n").expect("write");
+    let output = cpor().args(example_run(&f)).output().expect("runs");
+    assert_refused(&output, &f.display().to_string(), "not a directory");
+    assert_eq!(std::fs::read(&f).expect("still there"), b"precious\n");
+    assert_eq!(names(temp.path()), set(&["f", ".f.lock"]), "nothing else beside it");
+}
+
+#[test]
+fn a_directory_with_a_foreign_file_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::fs::write(out.join("summary.json"), "{}").expect("write");
+    std::fs::write(out.join("notes.txt"), "precious\n").expect("write");
+    let before = tree(&out);
+    let output = cpor().args(example_run(&out)).output().expect("runs");
+    assert_refused(&output, &out.display().to_string(), "notes.txt");
+    assert!(tree(&out) == before, "the directory changed");
+    assert_eq!(names(temp.path()), set(&["out", ".out.lock"]));
+}
+
+#[test]
+fn the_directory_holding_the_inputs_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let input = temp.path().join("input");
+    std::fs::create_dir(&input).expect("mkdir");
+    for entry in std::fs::read_dir(example().join("input")).expect("fixture") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, input.join(path.file_name().expect("named"))).expect("copy");
+    }
+    let before = tree(&input);
+    let output = cpor().args(fixture_args(&example(), &input, "csv", &input)).output().expect("runs");
+    assert_refused(&output, &input.display().to_string(), "holds the input");
+    assert!(tree(&input) == before, "the inputs changed");
+    assert_eq!(names(temp.path()), set(&["input", ".input.lock"]));
+}
+
+/// Even an earlier output of cpor's is refused when an input lies in it: here the config file.
+#[test]
+fn an_earlier_output_holding_the_config_file_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    run_ok(&example_run(&out));
+    let config = out.join("nightly.toml");
+    std::fs::copy(repo().join("cpor.example.toml"), &config).expect("copy");
+    let before = tree(&out);
+    let args = ["run", "--as-of", "2026-11-23T06:00:00Z", "--config"];
+    let output = cpor().args(args).arg(&config).arg("--out").arg(&out).output().expect("runs");
+    assert_refused(&output, &out.display().to_string(), "holds the input");
+    assert!(tree(&out) == before, "the output changed");
+}
+
+#[test]
+fn the_current_directory_through_its_parent_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let work = temp.path().join("repo");
+    std::fs::create_dir_all(work.join("src")).expect("mkdir");
+    std::fs::write(work.join("Cargo.toml"), "precious\n").expect("write");
+    std::fs::write(work.join("src/main.rs"), "fn main() {}\n").expect("write");
+    let before = tree(&work);
+    let output = cpor().current_dir(&work).args(example_run(Path::new("../repo"))).output().expect("runs");
+    assert_refused(&output, "../repo", "current directory");
+    assert!(tree(&work) == before, "the current directory changed");
+    assert_eq!(names(temp.path()), set(&["repo", ".repo.lock"]));
+}
+
+#[test]
+fn validate_onto_a_foreign_file_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let f = temp.path().join("f");
+    std::fs::write(&f, "precious\n").expect("write");
+    let mut args = example_run(&f);
+    args[0] = "validate".into();
+    let output = cpor().args(&args).output().expect("runs");
+    assert_refused(&output, &f.display().to_string(), "not a directory");
+    assert_eq!(std::fs::read(&f).expect("still there"), b"precious\n");
+    assert_eq!(names(temp.path()), set(&["f", ".f.lock"]));
+}
+
+#[test]
+fn generate_into_a_foreign_directory_is_refused_and_into_its_own_output_not() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("gen");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("notes.txt"), "precious\n").expect("write");
+    let generate = |dir: &Path| {
+        let args = ["generate", "--tenants", "3", "--days", "2", "--out"];
+        cpor().args(args).arg(dir).output().expect("runs")
+    };
+    let output = generate(&dir);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("notes.txt"));
+    assert_eq!(names(&dir), set(&["notes.txt"]));
+
+    let fresh = temp.path().join("fresh");
+    for _ in 0..2 {
+        let output = generate(&fresh);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(names(&fresh).contains(".cpor-output") && names(&fresh).contains("claims.csv"));
+    // A run's output is not a generated dataset's to replace, nor the other way round.
+    assert_eq!(cpor().args(example_run(&fresh)).output().expect("runs").status.code(), Some(1));
+    assert!(names(&fresh).contains("claims.csv"));
+}
+
+/// Waits for `child` up to a minute; kills it and fails beyond.
+fn wait_for(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("cpor did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The first run is held up reading a FIFO after it took the lock: its `--previous` ledger, which
+/// it reads once (claims are read twice, to parse and to hash, so cannot be a FIFO).
+#[test]
+fn a_second_run_into_the_same_out_stops_naming_the_first() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let previous = temp.path().join("previous");
+    std::fs::create_dir(&previous).expect("mkdir");
+    let fifo = previous.join("ledger.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+
+    let mut args = example_run(&out);
+    args.extend(["--previous".into(), previous.display().to_string()]);
+    let mut first = cpor().args(&args).stdout(std::process::Stdio::null()).spawn().expect("first run starts");
+    let lock = temp.path().join(".out.lock");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != first.id().to_string() {
+        assert!(first.try_wait().expect("waits").is_none(), "the first run ended early");
+        if Instant::now() > deadline {
+            let _ = first.kill();
+            panic!("the first run never took the lock");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let second = cpor().args(example_run(&out)).output().expect("second run");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())) && stderr.contains("another cpor run"), "{stderr}");
+
+    // Opening the FIFO waits for the first run to open it; a thread, so that a run that died
+    // meanwhile fails the test rather than hanging it.
+    let feeder = std::thread::spawn(move || {
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).expect("FIFO opens");
+        writer.write_all(b"claim_id,status,official_at,ended_at,report_rows\n").expect("written");
+    });
+    let status = wait_for(&mut first);
+    assert!(status.success(), "the first run: {status}");
+    feeder.join().expect("fed");
+    assert!(out.join("ledger.csv").exists() && out.join("changes.csv").exists());
+    assert_eq!(names(temp.path()), set(&["out", "previous", ".out.lock"]));
+}
+
+#[test]
+fn staging_of_a_killed_run_is_removed_by_the_next() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let stale = temp.path().join(".out.staging-99999");
+    std::fs::create_dir_all(stale.join("reports/P1")).expect("mkdir");
+    std::fs::write(stale.join("reports/P1/C1.csv"), "half a report").expect("write");
+    run_ok(&example_run(&out));
+    assert_eq!(names(temp.path()), set(&["out", ".out.lock"]));
+}
+
+#[test]
+fn a_rerun_replaces_an_earlier_output_marked_or_not() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    run_ok(&example_run(&out));
+    let marker = std::fs::read_to_string(out.join(".cpor-output")).expect("marked as cpor's");
+    assert!(marker.starts_with("cpor run output"), "{marker}");
+    let first = outputs_without_summary(&out);
+    run_ok(&example_run(&out));
+    assert!(outputs_without_summary(&out) == first);
+
+    // An output written before the marker existed: only names cpor writes, and a summary.
+    std::fs::remove_file(out.join(".cpor-output")).expect("unmarked");
+    run_ok(&example_run(&out));
+    assert!(outputs_without_summary(&out) == first);
+
+    // And the same for validate.
+    let validation = temp.path().join("validation");
+    let mut args = example_run(&validation);
+    args[0] = "validate".into();
+    run_ok(&args);
+    std::fs::remove_file(validation.join(".cpor-output")).expect("unmarked");
+    run_ok(&args);
+    assert!(validation.join(".cpor-output").exists());
+}

@@ -1,0 +1,440 @@
+//! Who may write `--out` (SPEC 6, "cpor replaces only what it wrote"). Before a command reads,
+//! creates or removes anything, it reserves its output directory DIR: it takes the lock beside DIR,
+//! checks that DIR is absent, an empty directory or an earlier output of cpor's, and removes the
+//! staging directories that killed runs left beside DIR.
+//!
+//! Beside DIR, in its parent, cpor keeps:
+//! - `.<name>.lock`: the lock file, an advisory `flock` held until the new output is in place, with
+//!   the holder's pid as text. The kernel releases the lock of a killed run. The file itself stays:
+//!   removing it could let two runs lock two different files of the same name.
+//! - `.<name>.staging-<pid>`: the output being written (`Staging`); whatever of these is there when
+//!   the lock is taken belongs to a run that is dead (or to this one), and is removed.
+//! - `.<name>.previous-<pid>`: an old output, removed after the swap.
+//!
+//! Inside DIR, `.cpor-output` marks the directory as cpor's own: one line saying what wrote it.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::RunConfig;
+use crate::error::CporError;
+
+/// The file that marks a directory as an output of cpor's.
+pub const MARKER: &str = ".cpor-output";
+
+/// The top-level names a run or a validation writes. A directory holding only these, with a
+/// summary.json or validation.json among them, is an output written before the marker existed.
+const OWN_NAMES: [&str; 9] = [
+    "ledger.csv",
+    "ledger.parquet",
+    "rejects.csv",
+    "rejects.parquet",
+    "summary.json",
+    "summary.html",
+    "changes.csv",
+    "validation.json",
+    "reports",
+];
+
+/// The command writing an output directory: named in the marker. A generated dataset is replaced
+/// only by `cpor generate`, a run's or a validation's output only by `cpor run` or `cpor validate`
+/// — so that a run pointed at a dataset that took an hour to generate refuses instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    Run,
+    Validate,
+    Generate,
+}
+
+impl Writer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Writer::Run => "run",
+            Writer::Validate => "validate",
+            Writer::Generate => "generate",
+        }
+    }
+
+    /// The marker's line.
+    pub fn marker(self) -> String {
+        let next = match self {
+            Writer::Generate => "cpor generate",
+            Writer::Run | Writer::Validate => "cpor run or cpor validate",
+        };
+        format!("cpor {} output; the next {next} into this directory replaces it\n", self.as_str())
+    }
+
+    /// Whether an output whose marker reads `marker` is this command's to replace.
+    fn replaces(self, marker: &str) -> bool {
+        marker.starts_with("cpor generate") == (self == Writer::Generate)
+    }
+}
+
+/// An output directory reserved for this process: locked, checked, cleared of stale staging.
+/// Dropping it releases the lock.
+#[derive(Debug)]
+pub struct Reserved {
+    /// DIR as given, for messages.
+    pub shown: PathBuf,
+    /// DIR's parent, canonical, where staging and old outputs go.
+    pub parent: PathBuf,
+    /// DIR's own name, which staging, old outputs and the lock beside it are named after.
+    pub name: String,
+    /// DIR as renamed: `parent` joined with DIR's name.
+    pub target: PathBuf,
+    /// Held open for the lock: the lock goes with it.
+    _lock: File,
+}
+
+fn output_error(path: &Path, message: impl ToString) -> CporError {
+    CporError::Output { path: path.to_path_buf(), message: message.to_string() }
+}
+
+fn refuse(out: &Path, reason: impl ToString) -> CporError {
+    CporError::OutRefused { path: out.to_path_buf(), reason: reason.to_string() }
+}
+
+/// The paths a run reads that `--out` must not hold: each input as given (a glob's matches, and
+/// the directory its pattern starts in), the holidays file and the config file. `--previous` is
+/// not among them: comparing with the output about to be replaced is what it is for.
+pub fn inputs_of(config: &RunConfig) -> Vec<PathBuf> {
+    let given = config.inputs.claims.iter().chain(&config.inputs.responses).chain(&config.inputs.usage);
+    let mut paths = Vec::new();
+    for text in given {
+        let path = Path::new(text);
+        if !path.exists() && text.contains(['*', '?', '[']) {
+            let root: PathBuf =
+                path.components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '['])).collect();
+            if let Ok(matches) = glob::glob(text) {
+                paths.extend(matches.filter_map(Result::ok));
+            }
+            paths.push(root);
+        } else {
+            paths.push(path.to_path_buf());
+        }
+    }
+    paths.extend(config.holidays.iter().cloned());
+    paths.extend(config.config_file.iter().cloned());
+    paths
+}
+
+/// Reserves `out` for `writer` (SPEC 6): takes the lock, checks DIR, removes stale staging, in this
+/// order, before anything is read. A refusal touches nothing but the lock file.
+pub fn reserve(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Reserved, CporError> {
+    let (parent, os_name) = split(out)?;
+    let name = os_name.to_string_lossy().into_owned();
+    // The lock file needs the parent; when the parent is missing, DIR is too, and nothing is lost.
+    fs::create_dir_all(&parent).map_err(|e| output_error(out, e))?;
+    let parent = fs::canonicalize(&parent).map_err(|e| output_error(out, e))?;
+    let lock = lock(out, &parent.join(format!(".{name}.lock")))?;
+    let target = parent.join(&os_name);
+    check(out, &target, writer, inputs)?;
+    remove_stale_staging(&parent, &name)?;
+    Ok(Reserved { shown: out.to_path_buf(), parent, name, target, _lock: lock })
+}
+
+/// DIR's parent and own name. A path ending in `..` or `.` names its directory only once resolved
+/// (and is the current directory or above it, which `check` refuses); the root has no name.
+fn split(out: &Path) -> Result<(PathBuf, OsString), CporError> {
+    let lexical = match out.components().next_back() {
+        Some(Component::Normal(name)) => Some(name.to_os_string()),
+        _ => None,
+    };
+    let (path, name) = match lexical {
+        Some(name) => (out.to_path_buf(), name),
+        None => {
+            let resolved = fs::canonicalize(out).map_err(|e| output_error(out, e))?;
+            match resolved.file_name() {
+                Some(name) => {
+                    let name = name.to_os_string();
+                    (resolved, name)
+                }
+                None => return Err(refuse(out, "it is the root directory")),
+            }
+        }
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((parent, name))
+}
+
+/// Takes the lock at `path` without waiting; a lock held by another run is an error naming its pid.
+fn lock(out: &Path, path: &Path) -> Result<File, CporError> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    // Not following a symbolic link: the file is written to, and a link could point anywhere.
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map_err(|e| output_error(path, e))?;
+    let file = File::from(fd);
+    let is_file = file.metadata().map_err(|e| output_error(path, e))?.is_file();
+    if !is_file {
+        return Err(output_error(path, "the lock file is not a regular file"));
+    }
+    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            return Err(CporError::Locked { path: out.to_path_buf(), pid: holder(&file) })
+        }
+        Err(e) => return Err(output_error(path, e)),
+    }
+    file.set_len(0).map_err(|e| output_error(path, e))?;
+    (&file).write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| output_error(path, e))?;
+    Ok(file)
+}
+
+/// The pid the holder of a lock wrote into it; it writes just after locking, so an empty file is
+/// read again a few times before the pid is called unknown.
+fn holder(file: &File) -> String {
+    use std::os::unix::fs::FileExt;
+    for _ in 0..50 {
+        let mut buffer = [0u8; 32];
+        if let Ok(n) = file.read_at(&mut buffer, 0) {
+            let text = String::from_utf8_lossy(buffer.get(..n).unwrap_or_default());
+            let pid = text.trim();
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+                return pid.to_string();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    "unknown".into()
+}
+
+/// Why `target` may not be replaced by `writer`, if it may not (SPEC 6): it must be absent, an
+/// empty directory or an earlier cpor output — a real directory (not a link), neither the current
+/// directory nor above it, holding no input.
+fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<(), CporError> {
+    let meta = match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(output_error(out, e)),
+        Ok(meta) => meta,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse(out, "it is a symbolic link, which replacing would remove rather than its target"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse(out, "it is not a directory"));
+    }
+    let dir = fs::canonicalize(target).map_err(|e| output_error(out, e))?;
+    if let Ok(cwd) = std::env::current_dir().and_then(fs::canonicalize) {
+        if cwd.starts_with(&dir) {
+            return Err(refuse(out, "it is the current directory or holds it"));
+        }
+    }
+    for input in inputs {
+        if fs::canonicalize(input).is_ok_and(|path| path.starts_with(&dir)) {
+            return Err(refuse(out, format!("it holds the input {}", input.display())));
+        }
+    }
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .map_err(|e| output_error(out, e))?
+        .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| output_error(out, e))?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    if names.iter().any(|n| n == MARKER) {
+        let marker = read_marker(&dir.join(MARKER));
+        return match marker {
+            Some(text) if writer.replaces(&text) => Ok(()),
+            Some(text) => {
+                let what = text.split(';').next().unwrap_or_default().trim().to_string();
+                Err(refuse(out, format!("it holds a {what}, which cpor {} does not replace", writer.as_str())))
+            }
+            None => Err(refuse(out, format!("its {MARKER} is not a marker cpor wrote"))),
+        };
+    }
+    if let Some(foreign) = names.iter().find(|n| !OWN_NAMES.contains(&n.as_str())) {
+        return Err(refuse(out, format!("it holds {foreign}, which cpor did not write")));
+    }
+    let has_summary = names.iter().any(|n| n == "summary.json" || n == "validation.json");
+    if writer == Writer::Generate || !has_summary {
+        return Err(refuse(
+            out,
+            format!("it holds no {MARKER} and is not an earlier output of cpor {}", writer.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// The marker's text: a regular file of a few bytes that starts with "cpor " (not a link, nor a
+/// FIFO that would block the read).
+fn read_marker(path: &Path) -> Option<String> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 1024 {
+        return None;
+    }
+    let mut text = String::new();
+    File::open(path).ok()?.take(1024).read_to_string(&mut text).ok()?;
+    text.starts_with("cpor ").then_some(text)
+}
+
+/// Removes every `.<name>.staging-<pid>` directory in `parent`: with the lock held, each belongs
+/// to a run that was killed (or to this process, from a run under the same pid).
+fn remove_stale_staging(parent: &Path, name: &str) -> Result<(), CporError> {
+    let prefix = format!(".{name}.staging-");
+    let entries = fs::read_dir(parent).map_err(|e| output_error(parent, e))?;
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let stale = file_name
+            .strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(|e| output_error(&path, format!("removing stale staging: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(dir: &Path) -> BTreeSet<String> {
+        fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    /// `out` in a fresh temp dir, filled by `make`; what `reserve` says of it for `writer`.
+    fn verdict(make: impl Fn(&Path), writer: Writer) -> Result<(), String> {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let out = temp.path().join("out");
+        make(&out);
+        let before = names(temp.path());
+        match reserve(&out, writer, &[]) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut after = names(temp.path());
+                after.remove(".out.lock");
+                assert_eq!(after, before, "a refusal touches nothing but the lock file");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn dir_with(files: &'static [(&'static str, &'static str)]) -> impl Fn(&Path) {
+        move |out| {
+            fs::create_dir(out).expect("mkdir");
+            for (name, text) in files {
+                fs::write(out.join(name), text).expect("write");
+            }
+        }
+    }
+
+    const RUN_MARKER: &str = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
+    const GEN_MARKER: &str = "cpor generate output; the next cpor generate into this directory replaces it\n";
+
+    #[test]
+    fn what_may_be_replaced() {
+        let legacy = &[("ledger.csv", ""), ("rejects.csv", ""), ("summary.json", "{}")];
+        let cases: Vec<(&str, Box<dyn Fn(&Path)>, Writer, Option<&str>)> = vec![
+            ("absent", Box::new(|_: &Path| {}), Writer::Run, None),
+            ("empty", Box::new(dir_with(&[])), Writer::Run, None),
+            ("marked by run", Box::new(dir_with(&[(MARKER, RUN_MARKER), ("notes.txt", "")])), Writer::Validate, None),
+            ("pre-marker run output", Box::new(dir_with(legacy)), Writer::Run, None),
+            ("pre-marker validation", Box::new(dir_with(&[("validation.json", "{}")])), Writer::Validate, None),
+            ("marked by generate", Box::new(dir_with(&[(MARKER, GEN_MARKER)])), Writer::Generate, None),
+            (
+                "file",
+                Box::new(|out: &Path| fs::write(out, "precious").expect("write")),
+                Writer::Run,
+                Some("not a directory"),
+            ),
+            (
+                "link",
+                Box::new(|out: &Path| {
+                    fs::create_dir(out.with_file_name("real")).expect("mkdir");
+                    std::os::unix::fs::symlink("real", out).expect("symlink")
+                }),
+                Writer::Run,
+                Some("symbolic link"),
+            ),
+            (
+                "foreign file",
+                Box::new(dir_with(&[("summary.json", ""), ("notes.txt", "")])),
+                Writer::Run,
+                Some("notes.txt"),
+            ),
+            ("no summary", Box::new(dir_with(&[("ledger.csv", "")])), Writer::Run, Some("not an earlier output")),
+            (
+                "generated, for run",
+                Box::new(dir_with(&[(MARKER, GEN_MARKER)])),
+                Writer::Run,
+                Some("cpor generate output"),
+            ),
+            (
+                "run output, for generate",
+                Box::new(dir_with(&[(MARKER, RUN_MARKER)])),
+                Writer::Generate,
+                Some("cpor run output"),
+            ),
+            ("pre-marker, for generate", Box::new(dir_with(legacy)), Writer::Generate, Some("not an earlier output")),
+            ("forged marker", Box::new(dir_with(&[(MARKER, "mine")])), Writer::Run, Some("not a marker")),
+        ];
+        for (name, make, writer, refused) in cases {
+            match (verdict(make, writer), refused) {
+                (Ok(()), None) => {}
+                (Err(e), Some(why)) => assert!(e.contains(why) && e.contains("refusing"), "{name}: {e}"),
+                (got, _) => panic!("{name}: got {got:?}, expected refusal: {refused:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_inside_is_refused() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let out = temp.path().join("out");
+        fs::create_dir_all(out.join("in")).expect("mkdir");
+        fs::write(out.join(MARKER), Writer::Run.marker()).expect("write");
+        fs::write(out.join("in/claims.csv"), "claim_id\n").expect("write");
+        let input = temp.path().join("out/./in/../in/claims.csv");
+        let e = reserve(&out, Writer::Run, &[input]).expect_err("refused");
+        assert!(e.to_string().contains("holds the input"), "{e}");
+        assert!(reserve(&out, Writer::Run, &[temp.path().join("elsewhere.csv")]).is_ok());
+    }
+
+    #[test]
+    fn a_second_reservation_names_the_first_ones_pid() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let out = temp.path().join("out");
+        let first = reserve(&out, Writer::Run, &[]).expect("first");
+        let lock = temp.path().join(".out.lock");
+        assert_eq!(fs::read_to_string(&lock).expect("lock file"), format!("{}\n", std::process::id()));
+        let e = reserve(&out, Writer::Run, &[]).expect_err("locked");
+        assert!(matches!(&e, CporError::Locked { pid, .. } if *pid == std::process::id().to_string()), "{e}");
+        drop(first);
+        assert!(reserve(&out, Writer::Run, &[]).is_ok(), "released with the reservation");
+    }
+
+    #[test]
+    fn stale_staging_is_removed_and_nothing_else() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        for name in [".out.staging-99999", ".out.staging-1", ".outer.staging-1", ".out.staging-x", ".out.previous-1"] {
+            fs::create_dir_all(temp.path().join(name).join("reports")).expect("mkdir");
+        }
+        fs::write(temp.path().join(".out.staging-2"), "a file, not cpor's").expect("write");
+        let _reserved = reserve(&temp.path().join("out"), Writer::Run, &[]).expect("reserved");
+        let expected = [".out.lock", ".outer.staging-1", ".out.staging-x", ".out.previous-1", ".out.staging-2"];
+        assert_eq!(names(temp.path()), expected.iter().map(|n| n.to_string()).collect());
+    }
+
+    #[test]
+    fn the_name_of_a_path_ending_in_dots_is_resolved() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        fs::create_dir_all(temp.path().join("a/b")).expect("mkdir");
+        let (parent, name) = split(&temp.path().join("a/b/..")).expect("split");
+        assert_eq!(
+            (fs::canonicalize(parent).expect("parent"), name.to_str()),
+            (fs::canonicalize(temp.path()).expect("temp"), Some("a"))
+        );
+        let (parent, name) = split(Path::new("out")).expect("split");
+        assert_eq!((parent, name.to_str()), (PathBuf::from("."), Some("out")));
+        assert!(split(Path::new("/")).is_err());
+    }
+}
