@@ -1,1 +1,403 @@
-//! Hostile input: parquet (filled in by the tests of this family).
+//! Hostile input: Parquet (SPEC 2.4 and 6). The files under fixtures/hostile/parquet/ (written by its
+//! make.py) hold the data of fixtures/report_scoping with one awkward kind of column each; the CSV run
+//! of report_scoping is the reference for every row they leave alone. A property test writes typed
+//! values at random with polars and runs the binary on them.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use proptest::prelude::*;
+
+use crate::util::*;
+
+fn scoping() -> PathBuf {
+    repo().join("fixtures/report_scoping")
+}
+
+fn case(name: &str) -> PathBuf {
+    repo().join("fixtures/hostile/parquet").join(name)
+}
+
+/// report_scoping's arguments, the given inputs read from `dir`'s Parquet files instead.
+fn args_with(dir: &Path, parquet: &[&str], out: &Path) -> Vec<String> {
+    let fixture = scoping();
+    let mut args = fixture_args(&fixture, &fixture.join("input"), "csv", out);
+    for name in parquet {
+        set_arg(&mut args, &format!("--{name}"), dir.join(format!("{name}.parquet")).display());
+    }
+    args
+}
+
+/// Runs cpor, killing it (and failing) when it takes longer than a minute: a hang is a bug too.
+fn run(args: &[String]) -> Output {
+    let mut child = cpor()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cpor starts");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().expect("kill");
+            panic!("cpor {args:?} still running after a minute");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// The CSV run of report_scoping, the reference.
+fn reference(temp: &Path) -> PathBuf {
+    let out = temp.join("csv");
+    run_ok(&fixture_args(&scoping(), &scoping().join("input"), "csv", &out));
+    out
+}
+
+/// Rejects of a run as (source, record id column, reason, raw as JSON).
+fn rejects(out: &Path) -> Vec<(String, String, serde_json::Value)> {
+    read_csv(&out.join("rejects.csv"))
+        .into_iter()
+        .skip(1)
+        .map(|r| (r[0].clone(), r[3].clone(), serde_json::from_str(&r[5]).expect("raw is JSON")))
+        .collect()
+}
+
+fn assert_fatal(output: &Output, words: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    for word in words {
+        assert!(stderr.contains(word), "{word:?} in {stderr}");
+    }
+}
+
+fn assert_same_ledger_and_reports(a: &Path, b: &Path) {
+    let (mut x, mut y) = (outputs_without_summary(a), outputs_without_summary(b));
+    x.remove("rejects.csv");
+    y.remove("rejects.csv");
+    assert!(x == y, "ledger or reports differ between {} and {}", a.display(), b.display());
+}
+
+#[test]
+fn parquet_extra_columns_of_any_type_are_ignored() {
+    // Decimal, list, map, struct and duration columns in every input: once a panic (exit 101).
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("extra_columns"), &["claims", "responses", "usage"], &out));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(outputs_without_summary(&csv), outputs_without_summary(&out));
+}
+
+#[test]
+fn parquet_used_decimal_count_is_fatal_naming_file_column_and_type() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("decimal_count"), &["usage"], &out));
+    assert_fatal(&output, &["decimal_count/usage.parquet", "active_users", "decimal(10, 2)"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn parquet_used_list_column_is_fatal_naming_file_column_and_type() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("used_list"), &["usage"], &out));
+    assert_fatal(&output, &["used_list/usage.parquet", "paid_seats", "list"]);
+    assert!(!out.exists());
+}
+
+/// Claims XS* (submitted_at) and XN* (notified_at) and responses R* (responded_at) hold the ends of
+/// i64 in the case's unit: each is an invalid_timestamp, its raw the stored number with its unit.
+fn timestamps_at_the_ends(name: &str, unit: &str, ends: &[i64]) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case(name), &["claims", "responses"], &out));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_same_ledger_and_reports(&csv, &out);
+    let rejects = rejects(&out);
+    assert_eq!(rejects.len(), 3 * ends.len(), "{rejects:?}");
+    for (i, end) in ends.iter().enumerate() {
+        let stored = format!("{end} {unit} since 1970-01-01");
+        for (source, id_column, id, column) in [
+            ("claims", "claim_id", format!("XS{i}"), "submitted_at"),
+            ("claims", "claim_id", format!("XN{i}"), "notified_at"),
+            ("responses", "response_id", format!("R{i}"), "responded_at"),
+        ] {
+            let reject = rejects
+                .iter()
+                .find(|(s, _, raw)| s == source && raw[id_column] == id.as_str())
+                .unwrap_or_else(|| panic!("{source} {id} rejected: {rejects:?}"));
+            assert_eq!(reject.1, "invalid_timestamp", "{reject:?}");
+            assert_eq!(reject.2[column], stored.as_str(), "{reject:?}");
+        }
+    }
+}
+
+#[test]
+fn parquet_millisecond_timestamps_at_the_ends_of_i64_are_invalid() {
+    // i64::MIN ms was multiplied into microseconds with wrapping and accepted as 1970-01-01.
+    timestamps_at_the_ends("timestamps_ms", "ms", &[i64::MIN, i64::MAX]);
+}
+
+#[test]
+fn parquet_microsecond_timestamps_at_the_ends_of_i64_are_invalid() {
+    timestamps_at_the_ends("timestamps_us", "us", &[i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]);
+}
+
+#[test]
+fn parquet_dates_at_the_ends_of_date32_are_invalid() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("dates"), &["usage"], &out));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_same_ledger_and_reports(&csv, &out);
+    let rejects = rejects(&out);
+    let raws: Vec<&str> = rejects
+        .iter()
+        .map(|(_, reason, raw)| {
+            assert_eq!(reason, "invalid_date");
+            raw["date"].as_str().expect("date text")
+        })
+        .collect();
+    assert_eq!(raws, ["-2147483648 days since 1970-01-01", "2147483647 days since 1970-01-01"]);
+}
+
+#[test]
+fn parquet_uint64_counts_above_i64_max_are_reported_exactly() {
+    // They were cast to Int64, and became null.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("uint64"), &["usage"], &out));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        std::fs::read(out.join("ledger.csv")).expect("ledger"),
+        std::fs::read(csv.join("ledger.csv")).expect("ledger")
+    );
+    assert_eq!(
+        std::fs::read(out.join("reports/P2/S01.csv")).expect("S01"),
+        std::fs::read(csv.join("reports/P2/S01.csv")).expect("S01")
+    );
+    let mut want = read_csv(&csv.join("reports/P1/W01.csv"));
+    // Rows: the header, then (date, subscription) 11-10 none, 11-10 a111, 11-12 a111, 11-12 a222, 11-23.
+    want[2][7] = (u64::MAX / 2 + 6).to_string();
+    want[3][7] = u64::MAX.to_string();
+    assert_eq!(read_csv(&out.join("reports/P1/W01.csv")), want);
+    assert_eq!(want[2][7], "9223372036854775813");
+}
+
+/// A `.parquet` symlink to /dev/zero: refused at once, naming the file (it was read without end).
+fn not_regular(input: &str) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("in");
+    std::fs::create_dir(&dir).expect("dir");
+    std::os::unix::fs::symlink("/dev/zero", dir.join(format!("{input}.parquet"))).expect("symlink");
+    let out = temp.path().join("out");
+    let output = run(&args_with(&dir, &[input], &out));
+    assert_fatal(&output, &[&format!("{input}.parquet"), "not a regular file"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn parquet_usage_that_is_not_a_regular_file_is_fatal() {
+    not_regular("usage");
+}
+
+#[test]
+#[ignore = "src/input/mod.rs hashes the file on another thread before the reader refuses it: the hash of /dev/zero never ends"]
+fn parquet_claims_that_are_not_a_regular_file_are_fatal() {
+    not_regular("claims");
+}
+
+// --- property: any typed values -----------------------------------------------------------------
+
+const TENANT: &str = "abcdef01-2345-4789-abcd-ef0123456789";
+const SUBS: [Option<&str>; 3] =
+    [None, Some("a1111111-1111-4111-8111-111111111111"), Some("a2222222-2222-4222-8222-222222222222")];
+const AS_OF_DATE: &str = "2026-11-23";
+/// 2026-11-02T10:00:00Z in microseconds (the fixture's notification time).
+const NOTIFIED: i64 = 1_793_613_600_000_000;
+/// 2026-11-10 in days since 1970-01-01.
+const DAY: i32 = 20_402;
+
+fn unit() -> impl Strategy<Value = TimeUnit> {
+    prop_oneof![Just(TimeUnit::Milliseconds), Just(TimeUnit::Microseconds), Just(TimeUnit::Nanoseconds)]
+}
+
+/// A stored timestamp in `unit`: mostly near the fixture's times, sometimes at the ends of i64.
+fn instant(unit: TimeUnit) -> impl Strategy<Value = Option<i64>> {
+    let scale = move |micros: i64| match unit {
+        TimeUnit::Milliseconds => micros / 1000,
+        TimeUnit::Microseconds => micros,
+        TimeUnit::Nanoseconds => micros * 1000,
+    };
+    prop_oneof![
+        4 => (-86_400i64 * 3..86_400 * 3).prop_map(move |s| Some(scale(NOTIFIED - 86_400_000_000 + s * 1_000_000))),
+        1 => Just(None),
+        1 => prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(i64::MIN + 1), any::<i64>()].prop_map(Some),
+    ]
+}
+
+fn day() -> impl Strategy<Value = Option<i32>> {
+    prop_oneof![
+        6 => (-12i32..16).prop_map(|d| Some(DAY + d)),
+        1 => Just(None),
+        1 => prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()].prop_map(Some),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Counts {
+    Signed(Vec<Option<i64>>),
+    Unsigned(Vec<Option<u64>>),
+}
+
+fn counts(rows: usize) -> impl Strategy<Value = Counts> {
+    let small = || prop_oneof![3 => (0u64..1000).prop_map(Some), 1 => Just(None), 1 => any::<u64>().prop_map(Some)];
+    prop_oneof![
+        proptest::collection::vec(small(), rows).prop_map(Counts::Unsigned),
+        proptest::collection::vec(
+            prop_oneof![3 => (-5i64..1000).prop_map(Some), 1 => Just(None), 1 => any::<i64>().prop_map(Some)],
+            rows
+        )
+        .prop_map(Counts::Signed),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    claim_unit: TimeUnit,
+    /// (submitted_at, notified_at) of W01 and S01.
+    claims: Vec<(Option<i64>, Option<i64>)>,
+    /// Usage dates as date32, or as timestamps in this unit (days at midnight, or any value).
+    date_unit: Option<TimeUnit>,
+    rows: Vec<(usize, bool, Option<i32>, Option<i64>)>,
+    counts: [Counts; 3],
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    (unit(), proptest::option::of(unit()), 1usize..10).prop_flat_map(|(claim_unit, date_unit, n)| {
+        let row = (0usize..3, any::<bool>(), day(), instant(date_unit.unwrap_or(TimeUnit::Microseconds)));
+        (
+            proptest::collection::vec((instant(claim_unit), instant(claim_unit)), 2),
+            proptest::collection::vec(row, n),
+            counts(n),
+            counts(n),
+            counts(n),
+        )
+            .prop_map(move |(claims, rows, a, p, s)| Case {
+                claim_unit,
+                claims,
+                date_unit,
+                rows,
+                counts: [a, p, s],
+            })
+    })
+}
+
+fn write(path: &Path, columns: Vec<Column>) {
+    let mut df = DataFrame::new_infer_height(columns).expect("frame");
+    ParquetWriter::new(File::create(path).expect("create")).finish(&mut df).expect("write parquet");
+}
+
+fn write_case(case: &Case, dir: &Path) {
+    let text = |name: &str, values: Vec<Option<&str>>| Column::new(name.into(), values);
+    let stamps = |name: &str, values: Vec<Option<i64>>, unit: TimeUnit| {
+        Series::new(name.into(), values).into_datetime(unit, None).into_column()
+    };
+    let claims = &case.claims;
+    write(
+        &dir.join("claims.parquet"),
+        vec![
+            text("claim_id", vec![Some("W01"), Some("S01")]),
+            text("partner_id", vec![Some("P1"), Some("P2")]),
+            text("tenant_id", vec![Some(TENANT), Some(TENANT)]),
+            text("engagement", vec![Some("modern_work_security_usage"), Some("bizapps_revenue")]),
+            text("workload", vec![Some("Teams"), Some("Dynamics 365 Sales")]),
+            text("subscription_id", vec![None, SUBS[1]]),
+            stamps("submitted_at", claims.iter().map(|c| c.0).collect(), case.claim_unit),
+            stamps("notified_at", claims.iter().map(|c| c.1).collect(), case.claim_unit),
+        ],
+    );
+    let rows = &case.rows;
+    let date = match case.date_unit {
+        None => Series::new("date".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()).into_date().into_column(),
+        Some(unit) => {
+            let per_day = match unit {
+                TimeUnit::Milliseconds => 86_400_000i64,
+                TimeUnit::Microseconds => 86_400_000_000,
+                TimeUnit::Nanoseconds => 86_400_000_000_000,
+            };
+            // A day at midnight when it fits, otherwise the row's arbitrary instant.
+            let values = rows.iter().map(|r| r.2.and_then(|d| i64::from(d).checked_mul(per_day)).or(r.3)).collect();
+            stamps("date", values, unit)
+        }
+    };
+    let mut columns = vec![
+        text("tenant_id", rows.iter().map(|_| Some(TENANT)).collect()),
+        text("workload", rows.iter().map(|r| Some(if r.1 { "Teams" } else { "Dynamics 365 Sales" })).collect()),
+        text("subscription_id", rows.iter().map(|r| SUBS[r.0]).collect()),
+        date,
+    ];
+    for (name, counts) in ["active_users", "paid_seats", "assigned_seats"].iter().zip(&case.counts) {
+        columns.push(match counts {
+            Counts::Signed(v) => Column::new((*name).into(), v.clone()),
+            Counts::Unsigned(v) => Column::new((*name).into(), v.clone()),
+        });
+    }
+    write(&dir.join("usage.parquet"), columns);
+}
+
+fn check_case(case: &Case) -> Result<(), TestCaseError> {
+    let temp = tempfile::tempdir().expect("temp dir");
+    write_case(case, temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(temp.path(), &["claims", "usage"], &out));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    prop_assert_ne!(output.status.code(), Some(101), "panic: {}", stderr);
+    if !output.status.success() {
+        return Ok(());
+    }
+    let summary = summary(&out);
+    for input in ["claims", "responses", "usage"] {
+        let figures = &summary["inputs"][input];
+        let n = |k: &str| figures[k].as_u64().unwrap_or(u64::MAX);
+        prop_assert_eq!(n("records"), n("accepted") + n("rejected") + n("deferred"), "{}: {}", input, figures);
+    }
+    let ledger = read_csv(&out.join("ledger.csv"));
+    for claim in ledger.iter().skip(1).filter(|c| c[10] == "official" || c[10] == "revoked") {
+        let report = read_csv(&out.join(format!("reports/{}/{}.csv", claim[1], claim[0])));
+        let first_day = &claim[11][..10];
+        for row in report.iter().skip(1) {
+            prop_assert_eq!(&row[2], &claim[2], "tenant");
+            prop_assert!(row[4].eq_ignore_ascii_case(&claim[4]), "workload {:?}", row);
+            if claim[3] == "bizapps_revenue" {
+                prop_assert_eq!(&row[5], &claim[5], "subscription");
+            }
+            prop_assert!(
+                row[6].len() == 10 && row[6].as_str() >= first_day && row[6].as_str() <= AS_OF_DATE,
+                "date {:?} of {:?}",
+                row,
+                claim
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    // Each case runs the binary: few cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parquet_any_typed_values_never_panic_and_stay_in_scope(case in case_strategy()) {
+        check_case(&case)?;
+    }
+}
