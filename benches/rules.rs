@@ -1,6 +1,9 @@
 //! Inner rules, timed with criterion: calendar arithmetic, the response walk, and the report
 //! scoping filter. End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
 
+// A bench on fixed inputs stops loudly if a fixed input does not parse.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use chrono_tz::Tz;
@@ -25,7 +28,9 @@ fn calendar(c: &mut Criterion) {
     for tz in ["UTC", "Europe/Berlin"] {
         let cal = Calendar::new(tz.parse::<Tz>().unwrap(), Weekend::default(), 5, holidays.clone());
         c.bench_function(&format!("window_closes_at x1000 ({tz})"), |b| {
-            b.iter(|| notified.iter().filter_map(|&n| cal.window_closes_at(black_box(n), Country::parse("DE"))).sum::<i64>())
+            b.iter(|| {
+                notified.iter().filter_map(|&n| cal.window_closes_at(black_box(n), Country::parse("DE"))).sum::<i64>()
+            })
         });
     }
 }

@@ -220,6 +220,9 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
 /// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims whose
 /// status changes, with their related claims.
 fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize]) -> Vec<(usize, Status, Vec<Id>)> {
+    // Members are the claims whose walk is not `AwaitingNotification`, which `walk` gives only to a
+    // claim notified at or before T: each has a notification time.
+    #[allow(clippy::expect_used)]
     let live = |i: usize| (claims[i].notified_at.expect("live claims are notified"), evaluations[i].walk.ended_at);
     let mut by_scope: FastMap<(Engagement, ScopeValue), Vec<usize>> = FastMap::default();
     for &i in members {

@@ -548,8 +548,9 @@ pub fn write_outputs(
         by_partner.par_iter().try_for_each(|(partner, rows)| {
             let partner_dir = reports_dir.join(partner);
             let dir = File::open(&partner_dir).map_err(io(&partner_dir))?;
-            for row in rows {
-                let (claim, report) = (row.claim, row.report.expect("filtered"));
+            // `by_partner` holds only rows with a report.
+            for (row, report) in rows.iter().filter_map(|row| Some((row, row.report?))) {
+                let claim = row.claim;
                 let name = format!("{}.{ext}", claim.id);
                 let path = || partner_dir.join(&name);
                 // Not truncated: a file that exists was created empty by the creator, in a staging

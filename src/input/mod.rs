@@ -232,7 +232,10 @@ pub fn read_file<P: RecordParser>(
     let (hash, records) = std::thread::scope(|scope| {
         // A Parquet file is hashed on a thread of its own, not in rayon's pool: the read below calls
         // into polars' pool. A CSV file is hashed as it is read, in its one pass.
-        let hasher = (hash && file.format == FileFormat::Parquet).then(|| scope.spawn(|| sha256_file(&file.path)));
+        // Only a regular file: the reader refuses anything else, whose hash might never end.
+        let regular = std::fs::metadata(&file.path).is_ok_and(|m| m.is_file());
+        let hasher =
+            (hash && regular && file.format == FileFormat::Parquet).then(|| scope.spawn(|| sha256_file(&file.path)));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {

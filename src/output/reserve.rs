@@ -330,10 +330,13 @@ mod tests {
     const RUN_MARKER: &str = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
     const GEN_MARKER: &str = "cpor generate output; the next cpor generate into this directory replaces it\n";
 
+    /// A case: its name, how to lay out `--out`, who writes, and the refusal expected (if any).
+    type Case<'a> = (&'a str, Box<dyn Fn(&Path)>, Writer, Option<&'a str>);
+
     #[test]
     fn what_may_be_replaced() {
         let legacy = &[("ledger.csv", ""), ("rejects.csv", ""), ("summary.json", "{}")];
-        let cases: Vec<(&str, Box<dyn Fn(&Path)>, Writer, Option<&str>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("absent", Box::new(|_: &Path| {}), Writer::Run, None),
             ("empty", Box::new(dir_with(&[])), Writer::Run, None),
             ("marked by run", Box::new(dir_with(&[(MARKER, RUN_MARKER), ("notes.txt", "")])), Writer::Validate, None),

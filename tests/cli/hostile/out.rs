@@ -159,20 +159,17 @@ fn wait_for(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
-/// The first run is held up reading a FIFO after it took the lock: its `--previous` ledger, which
-/// it reads once (claims are read twice, to parse and to hash, so cannot be a FIFO).
+/// The first run is held up reading a FIFO after it took the lock: its claims, which it reads once.
 #[test]
 fn a_second_run_into_the_same_out_stops_naming_the_first() {
     let temp = tempfile::tempdir().expect("temp dir");
     let out = temp.path().join("out");
-    let previous = temp.path().join("previous");
-    std::fs::create_dir(&previous).expect("mkdir");
-    let fifo = previous.join("ledger.csv");
+    let fifo = temp.path().join("claims.csv");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
     assert!(made.success());
 
     let mut args = example_run(&out);
-    args.extend(["--previous".into(), previous.display().to_string()]);
+    set_arg(&mut args, "--claims", fifo.display());
     let mut first = cpor().args(&args).stdout(std::process::Stdio::null()).spawn().expect("first run starts");
     let lock = temp.path().join(".out.lock");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -192,15 +189,20 @@ fn a_second_run_into_the_same_out_stops_naming_the_first() {
 
     // Opening the FIFO waits for the first run to open it; a thread, so that a run that died
     // meanwhile fails the test rather than hanging it.
+    let claims = std::fs::read(example().join("input/claims.csv")).expect("claims");
     let feeder = std::thread::spawn(move || {
         let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).expect("FIFO opens");
-        writer.write_all(b"claim_id,status,official_at,ended_at,report_rows\n").expect("written");
+        writer.write_all(&claims).expect("written");
     });
     let status = wait_for(&mut first);
     assert!(status.success(), "the first run: {status}");
     feeder.join().expect("fed");
-    assert!(out.join("ledger.csv").exists() && out.join("changes.csv").exists());
-    assert_eq!(names(temp.path()), set(&["out", "previous", ".out.lock"]));
+    let expected = temp.path().join("expected");
+    run_ok(&example_run(&expected));
+    // The first run's result stands (rejects name the claims file as given, so are left out).
+    assert!(std::fs::read(out.join("ledger.csv")).ok() == std::fs::read(expected.join("ledger.csv")).ok());
+    assert!(tree(&out.join("reports")) == tree(&expected.join("reports")));
+    assert_eq!(names(temp.path()), set(&["out", "claims.csv", "expected", ".out.lock", ".expected.lock"]));
 }
 
 #[test]
