@@ -1,0 +1,51 @@
+//! The checks between responses, and between a response and the claims (SPEC 2.2, 6):
+//! `duplicate_response_id`, then `unknown_claim`, `tenant_mismatch` and
+//! `response_before_notification`, in that order.
+
+use crate::hashing::{FastMap, FastSet};
+use crate::records::Response;
+use crate::rejects::{Fault, RejectReason};
+use crate::types::Id;
+
+use super::claims::KnownClaim;
+
+/// The response ids seen so far, in file order.
+#[derive(Default)]
+pub struct ResponseIds(FastSet<Id>);
+
+impl ResponseIds {
+    /// `duplicate_response_id` for an id seen before; takes the id otherwise.
+    pub fn check(&mut self, response: &Response) -> Option<Fault> {
+        (!self.0.insert(response.id.clone())).then(|| {
+            Fault::new(
+                RejectReason::DuplicateResponseId,
+                format!("response_id {} appeared earlier in file order.", response.id),
+            )
+        })
+    }
+}
+
+/// The cross-file checks of a response that is not deferred, against every claim that passed its
+/// own checks and the checks between claims (deferred claims included).
+pub fn check_against_claims(response: &Response, known: &FastMap<Id, KnownClaim>) -> Option<Fault> {
+    let r = response;
+    let Some(claim) = known.get(&r.claim_id) else {
+        return Some(Fault::new(RejectReason::UnknownClaim, format!("claim_id {} names no valid claim.", r.claim_id)));
+    };
+    if claim.tenant != r.tenant {
+        return Some(Fault::new(
+            RejectReason::TenantMismatch,
+            format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
+        ));
+    }
+    if claim.notified_at.is_none_or(|n| r.responded_at < n) {
+        return Some(Fault::new(
+            RejectReason::ResponseBeforeNotification,
+            match claim.notified_at {
+                None => format!("Claim {} has not been notified.", r.claim_id),
+                Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
+            },
+        ));
+    }
+    None
+}
