@@ -90,3 +90,21 @@ impl Failure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_spec_8s() {
+        let codes = [Exit::Done, Exit::Fatal, Exit::Usage, Exit::RejectRate].map(|e| e as u8);
+        assert_eq!(codes, [0, 1, 2, 3]);
+        assert_eq!(Failure::Usage("--claims is required".into()).exit(), Exit::Usage);
+        assert_eq!(Failure::Usage("x".into()).to_string(), "error: x");
+        let fatal = Failure::from(CporError::Locked { path: "out".into(), pid: "7".into() });
+        assert_eq!(fatal.exit(), Exit::Fatal);
+        assert_eq!(fatal.to_string(), "cpor: another cpor run (pid 7) is writing out");
+        let other = Failure::from(anyhow::anyhow!("disk full").context("generating into g"));
+        assert_eq!((other.exit(), other.to_string()), (Exit::Fatal, "cpor: generating into g: disk full".into()));
+    }
+}

@@ -38,7 +38,7 @@ pub struct DecidedClaim {
 impl DecidedClaim {
     /// Each claim with its evaluation (`evaluate` returns one per claim, in the claims' order): the
     /// one place the evaluation meets its claim. Reports come later.
-    pub fn all(claims: Vec<Claim>, evaluations: Vec<crate::evaluate::Evaluation>) -> Vec<DecidedClaim> {
+    pub fn all(claims: Vec<Claim>, evaluations: Vec<Evaluation>) -> Vec<DecidedClaim> {
         debug_assert_eq!(claims.len(), evaluations.len(), "one evaluation per claim");
         claims
             .into_iter()

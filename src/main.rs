@@ -20,13 +20,9 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::command(args),
         Command::Validate(args) => cmd::validate::command(args),
     };
-    let exit = ended.unwrap_or_else(|failure| {
+    let exit: Exit = ended.unwrap_or_else(|failure| {
         eprintln!("{failure}");
         failure.exit()
     });
-    exit_code(exit)
-}
-
-fn exit_code(exit: Exit) -> ExitCode {
     ExitCode::from(exit as u8)
 }

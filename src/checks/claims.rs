@@ -70,3 +70,53 @@ impl ClaimChecks {
         self.known
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Engagement;
+
+    fn claim(id: &str, partner: &str) -> Claim {
+        Claim {
+            id: Id::parse(id).expect("id"),
+            partner_id: Id::parse(partner).expect("id"),
+            tenant: Uuid(1),
+            engagement: Engagement::ModernWorkSecurityUsage,
+            workload: "Teams".into(),
+            subscription: None,
+            country: None,
+            submitted_at: 0,
+            notified_at: None,
+        }
+    }
+
+    #[test]
+    fn first_in_file_order_keeps_its_ids() {
+        let mut checks = ClaimChecks::default();
+        // (claim_id, partner_id, the reject reason and the start of its detail, if any)
+        type Case = (&'static str, &'static str, Option<(&'static str, &'static str)>);
+        let cases: [Case; 6] = [
+            ("C1", "P1", None),
+            ("C1", "P1", Some(("duplicate_claim_id", "claim_id C1 appeared earlier in file order."))),
+            ("c1", "P2", Some(("duplicate_claim_id", "claim_id c1 differs only in letter case from claim_id C1"))),
+            ("C2", "p1", Some(("invalid_id", "partner_id p1 differs only in letter case from partner_id P1"))),
+            ("C2", "P1", None),
+            ("C3", "P3", None),
+        ];
+        for (id, partner, expected) in cases {
+            let fault = checks.check(&claim(id, partner));
+            match (expected, fault) {
+                (None, None) => {}
+                (Some((reason, detail)), Some(fault)) => {
+                    assert_eq!(fault.reason.as_str(), reason, "{id} {partner}");
+                    assert!(fault.detail.starts_with(detail), "{id} {partner}: {}", fault.detail);
+                }
+                (expected, fault) => panic!("{id} {partner}: expected {expected:?}, got {fault:?}"),
+            }
+        }
+        let known = checks.into_known();
+        let mut ids: Vec<&str> = known.keys().map(|id| id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["C1", "C2", "C3"], "only claims that passed are known to the responses");
+    }
+}

@@ -49,3 +49,41 @@ pub fn check_against_claims(response: &Response, known: &FastMap<Id, KnownClaim>
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ResponseKind, Uuid};
+
+    fn response(id: &str, claim: &str, tenant: u128, at: i64) -> Response {
+        Response {
+            id: Id::parse(id).expect("id"),
+            claim_id: Id::parse(claim).expect("id"),
+            tenant: Uuid(tenant),
+            kind: ResponseKind::OptOut,
+            responded_at: at,
+        }
+    }
+
+    #[test]
+    fn response_ids_are_unique_in_file_order() {
+        let mut ids = ResponseIds::default();
+        assert!(ids.check(&response("R1", "C1", 1, 0)).is_none());
+        let fault = ids.check(&response("R1", "C2", 1, 0)).expect("a repeat");
+        assert_eq!(fault.reason, RejectReason::DuplicateResponseId);
+        assert!(ids.check(&response("R2", "C1", 1, 0)).is_none());
+    }
+
+    #[test]
+    fn cross_file_checks_in_list_order() {
+        let mut known = FastMap::default();
+        known.insert(Id::parse("C1").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: Some(100) });
+        known.insert(Id::parse("C2").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: None });
+        let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());
+        assert_eq!(reason(response("R", "C9", 2, 50)), Some("unknown_claim"));
+        assert_eq!(reason(response("R", "C1", 2, 50)), Some("tenant_mismatch"), "before the time check");
+        assert_eq!(reason(response("R", "C1", 1, 50)), Some("response_before_notification"));
+        assert_eq!(reason(response("R", "C2", 1, 50)), Some("response_before_notification"), "never notified");
+        assert_eq!(reason(response("R", "C1", 1, 100)), None, "at the notification instant");
+    }
+}
