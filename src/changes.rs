@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::CporError;
 use crate::evaluate::Status;
-use crate::output::{LedgerRow, LEDGER_COLUMNS};
+use crate::ledger::{DecidedClaim, LEDGER_COLUMNS};
 use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id};
 
 /// The ledger columns a change is judged on.
@@ -24,8 +24,8 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn of(row: &LedgerRow<'_>) -> Facts {
-        let e = row.evaluation;
+    pub fn of(row: &DecidedClaim) -> Facts {
+        let e = &row.evaluation;
         Facts {
             status: e.status.as_str().to_string(),
             official_at: e.official_at().map_or(String::new(), format_timestamp),
@@ -297,7 +297,7 @@ fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporErr
 }
 
 /// Compares the previous ledger with this run's, sorted by claim id.
-pub fn compare(previous: &BTreeMap<String, Facts>, current: &[LedgerRow<'_>]) -> Vec<Change> {
+pub fn compare(previous: &BTreeMap<String, Facts>, current: &[&DecidedClaim]) -> Vec<Change> {
     let now: BTreeMap<&str, Facts> = current.iter().map(|r| (r.claim.id.as_str(), Facts::of(r))).collect();
     let mut changes = Vec::new();
     for (id, after) in &now {

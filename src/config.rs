@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
-use crate::error::CporError;
+use crate::error::{CporError, Failure};
 use crate::types::{parse_timestamp, Micros};
 
 /// Where the sample data lives, read when no input is named.
@@ -271,6 +271,12 @@ pub struct RunConfig {
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
+impl From<UsageError> for Failure {
+    fn from(usage: UsageError) -> Failure {
+        Failure::Usage(usage.0)
+    }
+}
+
 /// The most a configuration file — `--config` or `--holidays` — may hold (SPEC 6): above it the file is
 /// refused rather than read until memory runs out.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
@@ -383,12 +389,13 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
 
 impl RunConfig {
     /// Resolves a config file, then defaults: without any input flag, the sample in `data/` (and
-    /// its holidays).
-    pub fn from_args(mut args: RunArgs, attended: bool) -> Result<Result<RunConfig, CporError>, UsageError> {
+    /// its holidays). What the config file or the flags say wrongly is [`Failure::Usage`] (exit 2); a
+    /// config or holidays file that cannot be read is [`Failure::Fatal`] (exit 1).
+    pub fn from_args(mut args: RunArgs, attended: bool) -> Result<RunConfig, Failure> {
         if let Some(path) = args.input.config.clone() {
             let bytes = match read_config_bytes(&path) {
                 Ok(bytes) => bytes,
-                Err(message) => return Ok(Err(CporError::Config { path, message })),
+                Err(message) => return Err(CporError::Config { path, message }.into()),
             };
             let mut input = std::mem::take(&mut args.input);
             apply_config_file(&path, &bytes, &mut input, &mut args)?;
@@ -404,7 +411,7 @@ impl RunConfig {
         } else {
             for (flag, paths) in ["--claims", "--responses", "--usage"].iter().zip(given) {
                 if paths.is_empty() {
-                    return Err(UsageError(format!("{flag} is required when any input is given")));
+                    return Err(Failure::Usage(format!("{flag} is required when any input is given")));
                 }
             }
             let inputs =
@@ -415,26 +422,24 @@ impl RunConfig {
         let timezone = input.timezone.unwrap_or(Tz::UTC);
         let weekend = input.weekend.unwrap_or_default();
         let window_days = input.window_days.unwrap_or(5);
-        Ok((|| {
-            let holiday_rows = match &holidays {
-                Some(path) => load_holidays(path)?,
-                None => Vec::new(),
-            };
-            Ok(RunConfig {
-                inputs,
-                holidays,
-                config_file: input.config.clone(),
-                as_of,
-                calendar: Calendar::new(timezone, weekend, window_days, holiday_rows),
-                out: args.out.clone().unwrap_or_else(|| PathBuf::from("out")),
-                format: args.format.unwrap_or(OutputFormat::Csv),
-                previous: args.previous.clone(),
-                max_reject_rate: input.max_reject_rate.unwrap_or(1.0),
-                memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
-                progress: attended && !input.quiet,
-                verbose: input.verbose,
-            })
-        })())
+        let holiday_rows = match &holidays {
+            Some(path) => load_holidays(path)?,
+            None => Vec::new(),
+        };
+        Ok(RunConfig {
+            inputs,
+            holidays,
+            config_file: input.config.clone(),
+            as_of,
+            calendar: Calendar::new(timezone, weekend, window_days, holiday_rows),
+            out: args.out.clone().unwrap_or_else(|| PathBuf::from("out")),
+            format: args.format.unwrap_or(OutputFormat::Csv),
+            previous: args.previous.clone(),
+            max_reject_rate: input.max_reject_rate.unwrap_or(1.0),
+            memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
+            progress: attended && !input.quiet,
+            verbose: input.verbose,
+        })
     }
 }
 

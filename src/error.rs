@@ -1,5 +1,6 @@
-//! The fatal errors of a run (SPEC 8, exit code 1). A bad record is never one of these: it becomes a
-//! reject (SPEC 6). Each variant names the file or column at fault, in one line.
+//! The fatal errors of a run (SPEC 8, exit code 1), a command's failures and the exit codes they map
+//! to (SPEC 8). A bad record is never one of these: it becomes a reject (SPEC 6). Each variant names
+//! the file or column at fault, in one line.
 
 use std::path::PathBuf;
 
@@ -48,4 +49,62 @@ pub enum CporError {
     /// Another run holds the lock of the output directory (SPEC 6).
     #[error("another cpor run (pid {pid}) is writing {}", path.display())]
     Locked { path: PathBuf, pid: String },
+}
+
+/// How a command ended (SPEC 8): the process exit code, mapped in `main.rs` and nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Done; every output written.
+    Done = 0,
+    /// A fatal error: an unreadable input, a missing column, a bad holidays file, an I/O error.
+    Fatal = 1,
+    /// Wrong usage, including a flag value that does not parse.
+    Usage = 2,
+    /// Done, but an input's share of rejected records is above `--max-reject-rate`.
+    RejectRate = 3,
+}
+
+/// Why a command stopped before it was done. Each variant knows its exit code ([`Failure::exit`]);
+/// its `Display` is the one line printed on stderr.
+#[derive(Debug, Error)]
+pub enum Failure {
+    /// Wrong usage found after clap's parsing: a config file's keys, a missing input flag (exit 2).
+    #[error("error: {0}")]
+    Usage(String),
+
+    /// A fatal error of the run (exit 1).
+    #[error("cpor: {0:#}")]
+    Fatal(#[from] CporError),
+
+    /// A fatal error at a command's edge, with its context (exit 1): `generate`, writing JSON.
+    #[error("cpor: {0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl Failure {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Failure::Usage(_) => Exit::Usage,
+            Failure::Fatal(_) | Failure::Other(_) => Exit::Fatal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_spec_8s() {
+        let codes = [Exit::Done, Exit::Fatal, Exit::Usage, Exit::RejectRate].map(|e| e as u8);
+        assert_eq!(codes, [0, 1, 2, 3]);
+        assert_eq!(Failure::Usage("--claims is required".into()).exit(), Exit::Usage);
+        assert_eq!(Failure::Usage("x".into()).to_string(), "error: x");
+        let fatal = Failure::from(CporError::Locked { path: "out".into(), pid: "7".into() });
+        assert_eq!(fatal.exit(), Exit::Fatal);
+        assert_eq!(fatal.to_string(), "cpor: another cpor run (pid 7) is writing out");
+        let other = Failure::from(anyhow::anyhow!("disk full").context("generating into g"));
+        assert_eq!((other.exit(), other.to_string()), (Exit::Fatal, "cpor: generating into g: disk full".into()));
+    }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::calendar::{weekday, Calendar};
 use crate::config::RunConfig;
 use crate::evaluate::{sort_in_walk_order, Status, Step};
+use crate::ledger::DecidedClaim;
 use crate::pipeline::Evaluated;
 use crate::rejects::Source;
 use crate::types::{format_date, format_timestamp, Micros};
@@ -210,13 +211,8 @@ pub fn explain(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
 
 fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanation {
     let calendar = &config.calendar;
-    let found = evaluated
-        .claims
-        .iter()
-        .zip(&evaluated.evaluations)
-        .zip(&evaluated.reports)
-        .find(|((c, _), _)| c.id.as_str() == id);
-    let Some(((claim, evaluation), report)) = found else {
+    let found = evaluated.decided.iter().find(|d| d.claim.id.as_str() == id);
+    let Some(DecidedClaim { claim, evaluation, report }) = found else {
         let rejects: Vec<RejectFacts> = evaluated
             .rejects
             .iter()
@@ -326,8 +322,11 @@ fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                         .related
                         .iter()
                         .map(|id| {
-                            let other =
-                                evaluated.claims.iter().zip(&evaluated.evaluations).find(|(c, _)| &c.id == id);
+                            let other = evaluated
+                                .decided
+                                .iter()
+                                .find(|d| &d.claim.id == id)
+                                .map(|d| (&d.claim, &d.evaluation));
                             match other {
                                 Some((c, e)) if e.walk.official_at.is_some_and(|o| o <= n) => format!(
                                     "{id} of partner {} was official since {}, before this claim was notified",

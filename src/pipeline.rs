@@ -1,23 +1,73 @@
-//! The run, stage by stage: read and check claims, then responses (which are checked against the
-//! claims), evaluate as of T, read usage keeping only the rows a report can hold, build the reports
-//! and write everything through a staging directory (SPEC 2–7).
+//! The stages, in order (SPEC 2–6): read and check the claims, then the responses (checked against
+//! the claims); evaluate the claims as of T; read usage, keeping only the rows a report can hold;
+//! build the reports. Each record's own checks are `records`', the checks between records
+//! `checks`'; deferral (a record dated after T) is decided here, between them, in SPEC's order.
+//!
+//! `validate` stops after the checks ([`check_inputs`]): it reads usage keeping no row, and neither
+//! evaluates the claims nor builds the reports. Writing the outputs is each command's (`cmd`).
 
 use std::time::Instant;
 
-use crate::changes::{compare, read_previous, ChangeCounts};
+use serde::Serialize;
+
+use crate::checks::claims::{ClaimChecks, KnownClaim};
+use crate::checks::responses::{check_against_claims, ResponseIds};
+use crate::checks::Verdict;
 use crate::config::RunConfig;
 use crate::error::CporError;
-use crate::evaluate::{evaluate, Evaluation};
-use crate::hashing::{FastMap, FastSet};
+use crate::evaluate::evaluate;
+use crate::hashing::FastMap;
 use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser};
-use crate::output::{report_files, write_outputs, LedgerRow, OutputDir, Outputs};
+use crate::ledger::DecidedClaim;
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
-use crate::rejects::{sort_rejects, Fault, Reject, RejectReason, Source};
-use crate::report::{build_reports, Report};
-use crate::summary::{FileSummary, InputSummary, PartnerFigures, Summary, Timings};
-use crate::types::{Id, Micros, Uuid};
-use crate::usage::{passes_for, UsageIndex, Verdict};
+use crate::rejects::{sort_rejects, Reject, Source};
+use crate::report::build_reports;
+use crate::types::{Id, Uuid};
+use crate::usage::{passes_for, KeptUsage, UsageIndex};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub sha256: String,
+    pub records: u64,
+}
+
+/// One input's files and what became of its records (SPEC 7).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InputSummary {
+    pub files: Vec<FileSummary>,
+    pub records: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub deferred: u64,
+}
+
+impl InputSummary {
+    pub fn reject_rate(&self) -> f64 {
+        if self.records == 0 {
+            0.0
+        } else {
+            self.rejected as f64 / self.records as f64
+        }
+    }
+}
+
+/// Seconds spent in each stage.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    /// Decoding input files.
+    pub read: f64,
+    /// Each record's own checks and the checks between records.
+    pub validate: f64,
+    pub evaluate: f64,
+    pub report: f64,
+    pub write: f64,
+    pub total: f64,
+}
+
+/// The stages `validate` runs, by their names in [`Timings`]: no evaluation, no reports.
+pub const CHECK_STAGES: [&str; 2] = ["read", "validate"];
 
 /// Reads every file of one input in file order. `decide` sees, batch by batch and in file order,
 /// every record with the outcome of its own checks, and returns the rows it does not accept — those
@@ -93,22 +143,143 @@ fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) 
     }
 }
 
-/// What the responses are checked against: every claim that passed its own checks, deferred or not.
-struct KnownClaim {
-    tenant: Uuid,
-    notified_at: Option<Micros>,
+/// The claims and responses, read and checked.
+struct ClaimsAndResponses {
+    /// Accepted claims (not deferred), in file order.
+    claims: Vec<Claim>,
+    responses: Vec<Response>,
+    /// Claims submitted after T.
+    deferred_claims: Vec<Id>,
+    inputs: Vec<(Source, InputSummary)>,
 }
 
-/// Everything a run knows once its inputs are read and its claims evaluated, before writing.
+/// Stages read and validate for claims, then responses: each record's own checks, the checks
+/// between records (`checks`) and deferral.
+fn read_claims_and_responses(
+    config: &RunConfig,
+    progress: &Progress,
+    rejects: &mut Vec<Reject>,
+    timings: &mut Timings,
+) -> Result<ClaimsAndResponses, CporError> {
+    let as_of = config.as_of;
+    // Claims: own checks, then the checks between claims (first in file order wins), then deferral.
+    let mut claims: Vec<Claim> = Vec::new();
+    let mut checks = ClaimChecks::default();
+    let mut deferred_claims = Vec::new();
+    let claims_summary = read_input(
+        &ClaimParser,
+        (0, 1),
+        &resolve(Source::Claims, &config.inputs.claims)?,
+        progress,
+        rejects,
+        timings,
+        each(|claim: Claim| {
+            if let Some(fault) = checks.check(&claim) {
+                return Verdict::Rejected(fault);
+            }
+            if claim.submitted_at > as_of {
+                deferred_claims.push(claim.id);
+                return Verdict::Deferred;
+            }
+            claims.push(claim);
+            Verdict::Accepted
+        }),
+    )?;
+    let known: FastMap<Id, KnownClaim> = checks.into_known();
+
+    // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
+    let mut responses: Vec<Response> = Vec::new();
+    let mut response_ids = ResponseIds::default();
+    let responses_summary = read_input(
+        &ResponseParser,
+        (0, 1),
+        &resolve(Source::Responses, &config.inputs.responses)?,
+        progress,
+        rejects,
+        timings,
+        each(|r: Response| {
+            if let Some(fault) = response_ids.check(&r) {
+                return Verdict::Rejected(fault);
+            }
+            if r.responded_at > as_of {
+                return Verdict::Deferred;
+            }
+            if let Some(fault) = check_against_claims(&r, &known) {
+                return Verdict::Rejected(fault);
+            }
+            responses.push(r);
+            Verdict::Accepted
+        }),
+    )?;
+    Ok(ClaimsAndResponses {
+        claims,
+        responses,
+        deferred_claims,
+        inputs: vec![(Source::Claims, claims_summary), (Source::Responses, responses_summary)],
+    })
+}
+
+/// Stages read and validate for usage: own checks, uniqueness of (tenant, workload, subscription,
+/// date), then deferral; only rows of a `wanted` tenant and (lower-cased) workload are kept. Returns
+/// the input's summary, the number of passes and the kept rows.
+fn read_usage(
+    config: &RunConfig,
+    progress: &Progress,
+    wanted: impl Iterator<Item = (Uuid, String)>,
+    rejects: &mut Vec<Reject>,
+    timings: &mut Timings,
+) -> Result<(InputSummary, usize, KeptUsage), CporError> {
+    let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
+    let parser = UsageParser { workloads: index.known_workloads() };
+    let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
+    let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
+    let mut usage_summary = InputSummary::default();
+    for pass in 0..passes {
+        index.begin_pass(pass, passes);
+        let summary = read_input(&parser, (pass, passes), &usage_files, progress, rejects, timings, |checked| {
+            index.decide(checked)
+        })?;
+        usage_summary.accepted += summary.accepted;
+        usage_summary.rejected += summary.rejected;
+        usage_summary.deferred += summary.deferred;
+        if pass == 0 {
+            usage_summary.records = summary.records;
+            usage_summary.files = summary.files;
+        }
+    }
+    Ok((usage_summary, passes, index.finish()))
+}
+
+/// What `validate` knows once every input is read and checked: no claim is evaluated.
+pub struct InputsChecked {
+    /// Sorted by (source, file, record).
+    pub rejects: Vec<Reject>,
+    pub inputs: Vec<(Source, InputSummary)>,
+    /// Passes over the usage input (see `UsageIndex::begin_pass`).
+    pub usage_passes: usize,
+    /// Read and validate only ([`CHECK_STAGES`]).
+    pub timings: Timings,
+}
+
+/// Reads and checks every input, and stops there (SPEC 2, 6): the stages of `validate`.
+pub fn check_inputs(config: &RunConfig, progress: &Progress) -> Result<InputsChecked, CporError> {
+    let mut timings = Timings::default();
+    let mut rejects = Vec::new();
+    let checked = read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
+    // No claim is evaluated, so no usage row is kept: each is checked and counted only.
+    let (usage, usage_passes, _) = read_usage(config, progress, std::iter::empty(), &mut rejects, &mut timings)?;
+    let mut inputs = checked.inputs;
+    inputs.push((Source::Usage, usage));
+    sort_rejects(&mut rejects);
+    Ok(InputsChecked { rejects, inputs, usage_passes, timings })
+}
+
+/// Everything a run knows once its inputs are read and its claims decided, before writing.
 pub struct Evaluated {
-    /// Accepted claims (not deferred), in file order.
-    pub claims: Vec<Claim>,
+    /// Accepted claims (not deferred) with their evaluations and reports, in file order.
+    pub decided: Vec<DecidedClaim>,
     /// Accepted responses.
     pub responses: Vec<Response>,
-    /// One per claim.
-    pub evaluations: Vec<Evaluation>,
-    /// One per claim; `Some` for official and revoked claims.
-    pub reports: Vec<Option<Report>>,
     /// Sorted by (source, file, record).
     pub rejects: Vec<Reject>,
     /// Claims submitted after T.
@@ -126,7 +297,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
 
 /// `evaluate_inputs`, calling `before_usage` with the claims that get a report once they are known,
 /// before the usage input is read.
-fn evaluate_inputs_then(
+pub fn evaluate_inputs_then(
     config: &RunConfig,
     progress: &Progress,
     before_usage: impl FnOnce(&mut dyn Iterator<Item = &Claim>),
@@ -134,235 +305,27 @@ fn evaluate_inputs_then(
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
     let as_of = config.as_of;
-    // Claims: own checks, then uniqueness (first in file order wins), then deferral.
-    let mut claims: Vec<Claim> = Vec::new();
-    let mut known: FastMap<Id, KnownClaim> = FastMap::default();
-    let mut claim_ids: FastMap<Box<str>, Id> = FastMap::default();
-    let mut partner_ids: FastMap<Box<str>, Id> = FastMap::default();
-    let mut deferred_claims = Vec::new();
-    let claims_summary = read_input(
-        &ClaimParser,
-        (0, 1),
-        &resolve(Source::Claims, &config.inputs.claims)?,
-        progress,
-        &mut rejects,
-        &mut timings,
-        each(|claim: Claim| {
-            // Ids become file names: two that differ only in letter case would name one file, or one
-            // partner's folder, on a case-insensitive file system. The first in file order keeps its
-            // id; a later one equal but for case is refused like a repeat (README, "Safety").
-            if let Some(first) = claim_ids.get(&claim.id.folded()) {
-                return Verdict::Rejected(Fault::new(
-                    RejectReason::DuplicateClaimId,
-                    if *first == claim.id {
-                        format!("claim_id {} appeared earlier in file order.", claim.id)
-                    } else {
-                        format!(
-                            "claim_id {} differs only in letter case from claim_id {first}, earlier in file order.",
-                            claim.id
-                        )
-                    },
-                ));
-            }
-            match partner_ids.get(&claim.partner_id.folded()) {
-                Some(first) if *first != claim.partner_id => {
-                    return Verdict::Rejected(Fault::new(
-                        RejectReason::InvalidId,
-                        format!(
-                            "partner_id {} differs only in letter case from partner_id {first}, earlier in file order; their report folders would be one on a case-insensitive file system.",
-                            claim.partner_id
-                        ),
-                    ))
-                }
-                Some(_) => {}
-                None => {
-                    partner_ids.insert(claim.partner_id.folded(), claim.partner_id.clone());
-                }
-            }
-            claim_ids.insert(claim.id.folded(), claim.id.clone());
-            known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
-            if claim.submitted_at > as_of {
-                deferred_claims.push(claim.id);
-                return Verdict::Deferred;
-            }
-            claims.push(claim);
-            Verdict::Accepted
-        }),
-    )?;
-
-    // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
-    let mut responses: Vec<Response> = Vec::new();
-    let mut response_ids: FastSet<Id> = FastSet::default();
-    let responses_summary = read_input(
-        &ResponseParser,
-        (0, 1),
-        &resolve(Source::Responses, &config.inputs.responses)?,
-        progress,
-        &mut rejects,
-        &mut timings,
-        each(|r: Response| {
-            if !response_ids.insert(r.id.clone()) {
-                return Verdict::Rejected(Fault::new(
-                    RejectReason::DuplicateResponseId,
-                    format!("response_id {} appeared earlier in file order.", r.id),
-                ));
-            }
-            if r.responded_at > as_of {
-                return Verdict::Deferred;
-            }
-            let Some(claim) = known.get(&r.claim_id) else {
-                return Verdict::Rejected(Fault::new(
-                    RejectReason::UnknownClaim,
-                    format!("claim_id {} names no valid claim.", r.claim_id),
-                ));
-            };
-            if claim.tenant != r.tenant {
-                return Verdict::Rejected(Fault::new(
-                    RejectReason::TenantMismatch,
-                    format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
-                ));
-            }
-            if claim.notified_at.is_none_or(|n| r.responded_at < n) {
-                return Verdict::Rejected(Fault::new(
-                    RejectReason::ResponseBeforeNotification,
-                    match claim.notified_at {
-                        None => format!("Claim {} has not been notified.", r.claim_id),
-                        Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
-                    },
-                ));
-            }
-            responses.push(r);
-            Verdict::Accepted
-        }),
-    )?;
-    drop(known);
+    let ClaimsAndResponses { claims, responses, deferred_claims, mut inputs } =
+        read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
 
     let stage = Instant::now();
     let spinner = progress.spinner("evaluating claims");
     let evaluations = evaluate(&claims, &responses, &config.calendar, as_of);
+    let mut decided = DecidedClaim::all(claims, evaluations);
     spinner.finish();
     timings.evaluate = stage.elapsed().as_secs_f64();
 
-    // Usage: own checks, uniqueness of (tenant, workload, subscription, date), then deferral; only rows
-    // of a tenant and workload with a report are kept.
-    let with_report = || claims.iter().zip(&evaluations).filter(|(_, e)| e.status.has_report()).map(|(c, _)| c);
+    let with_report = || decided.iter().filter(|d| d.has_report()).map(|d| &d.claim);
     before_usage(&mut with_report());
-    let mut index = UsageIndex::new(
-        with_report().map(|c| (c.tenant, c.workload.to_lowercase())),
-        config.calendar.local_date(as_of),
-    );
-    let parser = UsageParser { workloads: index.known_workloads() };
-    let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
-    let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
-    let mut usage_summary = InputSummary::default();
-    for pass in 0..passes {
-        index.begin_pass(pass, passes);
-        let summary =
-            read_input(&parser, (pass, passes), &usage_files, progress, &mut rejects, &mut timings, |checked| {
-                index.decide(checked)
-            })?;
-        usage_summary.accepted += summary.accepted;
-        usage_summary.rejected += summary.rejected;
-        usage_summary.deferred += summary.deferred;
-        if pass == 0 {
-            usage_summary.records = summary.records;
-            usage_summary.files = summary.files;
-        }
-    }
-    let usage = index.finish();
+    let wanted = with_report().map(|c| (c.tenant, c.workload.to_lowercase()));
+    let (usage, usage_passes, kept) = read_usage(config, progress, wanted, &mut rejects, &mut timings)?;
+    inputs.push((Source::Usage, usage));
 
     let stage = Instant::now();
-    let reports = build_reports(&claims, &evaluations, usage, &config.calendar, as_of);
+    let slots = decided.iter_mut().map(|d| (&d.claim, &d.evaluation, &mut d.report));
+    build_reports(slots, kept, &config.calendar, as_of);
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);
-    Ok(Evaluated {
-        claims,
-        responses,
-        evaluations,
-        reports,
-        rejects,
-        deferred_claims,
-        inputs: vec![
-            (Source::Claims, claims_summary),
-            (Source::Responses, responses_summary),
-            (Source::Usage, usage_summary),
-        ],
-        usage_passes: passes,
-        timings,
-    })
-}
-
-/// The summary of an evaluated run, with the accounting rule checked (SPEC 7).
-pub fn summarize(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, CporError> {
-    let mut summary = Summary::new(config);
-    for (source, input) in &evaluated.inputs {
-        summary.inputs.insert(source.as_str(), input.clone());
-    }
-    summary.count_statuses(evaluated.evaluations.iter().map(|e: &Evaluation| e.status));
-    let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
-    for ((claim, evaluation), report) in evaluated.claims.iter().zip(&evaluated.evaluations).zip(&evaluated.reports) {
-        *summary
-            .by_engagement
-            .entry(claim.engagement.as_str())
-            .or_default()
-            .entry(evaluation.status.as_str())
-            .or_default() += 1;
-        let figures = partners.entry(claim.partner_id.as_str()).or_insert_with(|| PartnerFigures {
-            partner_id: claim.partner_id.to_string(),
-            claims: 0,
-            with_report: 0,
-            report_rows: 0,
-        });
-        figures.claims += 1;
-        if let Some(report) = report {
-            figures.with_report += 1;
-            figures.report_rows += report.rows.len() as u64;
-        }
-    }
-    let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
-    partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
-    partners.truncate(10);
-    summary.largest_partners = partners;
-    summary.count_rejects(&evaluated.rejects);
-    summary.count_reports(evaluated.reports.iter().flatten().map(|r| r.rows.len()));
-    summary.check_accounting(&evaluated.rejects)?;
-    summary.usage_passes = evaluated.usage_passes;
-    summary.timings = evaluated.timings.clone();
-    Ok(summary)
-}
-
-/// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
-pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
-    let started = Instant::now();
-    let progress = Progress::new(config.progress);
-    let mut output = OutputDir::stage(config)?;
-    let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
-        output.prepare_reports(report_files(with_report), config.format)
-    })?;
-    let mut summary = summarize(config, &evaluated)?;
-    let mut ledger: Vec<LedgerRow> = evaluated
-        .claims
-        .iter()
-        .zip(&evaluated.evaluations)
-        .zip(&evaluated.reports)
-        .map(|((claim, evaluation), report)| LedgerRow::new(claim, evaluation, report.as_ref()))
-        .collect();
-    ledger.sort_by(|a, b| a.claim.id.cmp(&b.claim.id));
-    let changes = match &config.previous {
-        Some(dir) => {
-            let changes = compare(&read_previous(dir)?, &ledger);
-            summary.changes = Some(ChangeCounts::of(&changes));
-            Some(changes)
-        }
-        None => None,
-    };
-    let outputs = Outputs {
-        ledger: &ledger,
-        reports: &evaluated.reports,
-        rejects: &evaluated.rejects,
-        changes: changes.as_deref(),
-    };
-    write_outputs(config, output, &outputs, &mut summary, &progress, started)?;
-    Ok(summary)
+    Ok(Evaluated { decided, responses, rejects, deferred_claims, inputs, usage_passes, timings })
 }

@@ -1,8 +1,8 @@
 //! The three kinds of input record (SPEC 2.1–2.3) and the checks each record passes on its own.
 //!
 //! Each parser checks a record's faults in the order of SPEC 6's reason list, so the first fault
-//! found is the one the record is rejected for. Checks between records (uniqueness, deferral and the
-//! responses' cross-file checks) live in `crate::pipeline`.
+//! found is the one the record is rejected for. Checks between records (uniqueness and the responses'
+//! cross-file checks) live in `crate::checks`, deferral in `crate::pipeline`.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -61,37 +61,30 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days)) -> Re
     Report { rows, starting_hwm, window }
 }
 
-/// Builds every claim's report; `None` for claims without one. Takes the kept usage shard by shard,
-/// dropping each once its reports are built, so that memory holds the kept rows about once.
-pub fn build_reports(
-    claims: &[Claim],
-    evaluations: &[Evaluation],
+/// Builds the reports of official and revoked claims into their slots (`DecidedClaim::report`),
+/// given as (claim, evaluation, slot); other claims' slots are left `None`. Takes the kept usage
+/// shard by shard, dropping each once its reports are built, so that memory holds the kept rows
+/// about once.
+pub fn build_reports<'a>(
+    slots: impl Iterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>)>,
     usage: KeptUsage,
     calendar: &Calendar,
     as_of: Micros,
-) -> Vec<Option<Report>> {
-    let mut reports: Vec<Option<Report>> = claims.iter().map(|_| None).collect();
-    // Per shard: the claims (by index) whose kept rows lie there, their range of rows and window.
-    type Wanted = Vec<(usize, Range<usize>, (Days, Days))>;
-    let mut by_shard: Vec<Wanted> = vec![Vec::new(); usage.shard_count()];
-    for (i, (claim, evaluation)) in claims.iter().zip(evaluations).enumerate() {
+) {
+    // Per shard: the claims whose kept rows lie there, their range of rows, window and slot.
+    type Wanted<'a> = Vec<(&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>)>;
+    let mut by_shard: Vec<Wanted<'a>> = (0..usage.shard_count()).map(|_| Vec::new()).collect();
+    for (claim, evaluation, slot) in slots {
         let Some(official_at) = evaluation.official_at() else { continue };
         let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
         match usage.locate(claim.tenant, &claim.workload) {
-            Some((shard, range)) => by_shard[shard].push((i, range, window)),
-            None => reports[i] = Some(report_rows(claim, &[], window)),
+            Some((shard, range)) => by_shard[shard].push((claim, range, window, slot)),
+            None => *slot = Some(report_rows(claim, &[], window)),
         }
     }
-    let built: Vec<Vec<(usize, Report)>> = usage
-        .into_shards()
-        .into_par_iter()
-        .zip(by_shard)
-        .map(|(rows, wanted)| {
-            wanted.into_iter().map(|(i, range, window)| (i, report_rows(&claims[i], &rows[range], window))).collect()
-        })
-        .collect();
-    for (i, report) in built.into_iter().flatten() {
-        reports[i] = Some(report);
-    }
-    reports
+    usage.into_shards().into_par_iter().zip(by_shard).for_each(|(rows, wanted)| {
+        for (claim, range, window, slot) in wanted {
+            *slot = Some(report_rows(claim, &rows[range], window));
+        }
+    });
 }

@@ -1,6 +1,7 @@
-//! Usage rows after their own checks (SPEC 2.3, 4, 5): uniqueness of (tenant, workload,
-//! subscription, date) — the first row in file order wins — then deferral of rows dated after the
-//! local date of T, then keeping only the rows a report may need.
+//! Usage rows after their own checks (SPEC 2.3, 4, 5, 6): uniqueness of (tenant, workload,
+//! subscription, date) — the first row in file order wins; SPEC 6's one check between records that
+//! is not in `checks`, because it is decided inside this index — then deferral of rows dated after
+//! the local date of T, then keeping only the rows a report may need.
 //!
 //! Usage is the one large input, so this runs sharded by tenant, shards in parallel: a key's rows
 //! all fall in one shard and each shard takes its rows in file order, so the outcome is exactly
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::checks::Verdict;
 use crate::hashing::{FastMap, FastSet};
 use crate::input::Checked;
 use crate::records::{with_lowercase, Counts, UsageRow, WorkloadKey};
@@ -28,16 +30,6 @@ use crate::rejects::{Fault, RejectReason};
 use crate::types::{Days, Uuid};
 
 const SHARDS: usize = 64;
-
-/// What became of a record after the checks between records.
-#[derive(Debug)]
-pub enum Verdict {
-    Accepted,
-    Deferred,
-    Rejected(Fault),
-    /// Decided in another pass over the input (see `UsageIndex::begin_pass`).
-    Later,
-}
 
 /// A usage row kept for reports, within its (tenant, workload) group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,55 +1,22 @@
-//! summary.json (SPEC 7): the run's figures, and the accounting rule that nothing is lost —
-//! for every input, records = accepted + rejected + deferred — which the run checks before it
-//! finishes.
+//! summary.json and summary.html (SPEC 7): the run's figures, assembled from the decided claims and
+//! the inputs' accounts, and the accounting rule that nothing is lost — for every input, records =
+//! accepted + rejected + deferred — which every run and validation checks before it finishes.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::Status;
+use crate::hashing::FastMap;
+use crate::pipeline::Evaluated;
+pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
 use crate::types::format_timestamp;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct FileSummary {
-    pub path: String,
-    pub sha256: String,
-    pub records: u64,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct InputSummary {
-    pub files: Vec<FileSummary>,
-    pub records: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub deferred: u64,
-}
-
-impl InputSummary {
-    pub fn reject_rate(&self) -> f64 {
-        if self.records == 0 {
-            0.0
-        } else {
-            self.rejected as f64 / self.records as f64
-        }
-    }
-}
-
-/// Seconds spent in each stage.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Timings {
-    /// Decoding input files.
-    pub read: f64,
-    /// Each record's own checks and the checks between records.
-    pub validate: f64,
-    pub evaluate: f64,
-    pub report: f64,
-    pub write: f64,
-    pub total: f64,
-}
+pub mod html;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ReportsSummary {
@@ -118,6 +85,64 @@ impl Summary {
             usage_passes: 1,
             timings: Timings::default(),
         }
+    }
+
+    /// The summary of a validation: the inputs' accounts and rejects, with the accounting rule
+    /// checked. Claims are not evaluated, so statuses are all zero.
+    pub fn of_inputs(
+        config: &RunConfig,
+        inputs: &[(Source, InputSummary)],
+        rejects: &[Reject],
+    ) -> Result<Summary, CporError> {
+        let mut summary = Summary::new(config);
+        for (source, input) in inputs {
+            summary.inputs.insert(source.as_str(), input.clone());
+        }
+        summary.count_rejects(rejects);
+        summary.check_accounting(rejects)?;
+        Ok(summary)
+    }
+
+    /// The summary of an evaluated run, with the accounting rule checked. The write and total
+    /// timings are the caller's to fill in.
+    pub fn of(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, CporError> {
+        let mut summary = Summary::of_inputs(config, &evaluated.inputs, &evaluated.rejects)?;
+        summary.count_statuses(evaluated.decided.iter().map(|d| d.evaluation.status));
+        let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
+        for decided in &evaluated.decided {
+            let (claim, status) = (&decided.claim, decided.evaluation.status);
+            *summary.by_engagement.entry(claim.engagement.as_str()).or_default().entry(status.as_str()).or_default() +=
+                1;
+            let figures = partners.entry(claim.partner_id.as_str()).or_insert_with(|| PartnerFigures {
+                partner_id: claim.partner_id.to_string(),
+                claims: 0,
+                with_report: 0,
+                report_rows: 0,
+            });
+            figures.claims += 1;
+            if let Some(report) = &decided.report {
+                figures.with_report += 1;
+                figures.report_rows += report.rows.len() as u64;
+            }
+        }
+        let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
+        partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
+        partners.truncate(10);
+        summary.largest_partners = partners;
+        summary.count_reports(evaluated.decided.iter().filter_map(|d| d.report.as_ref()).map(|r| r.rows.len()));
+        summary.usage_passes = evaluated.usage_passes;
+        summary.timings = evaluated.timings.clone();
+        Ok(summary)
+    }
+
+    /// Writes summary.json and summary.html into `dir`.
+    pub fn write_files(&self, dir: &Path) -> Result<(), CporError> {
+        let fail = |path: &Path, message: String| CporError::Output { path: path.to_path_buf(), message };
+        let json_path = dir.join("summary.json");
+        let json = serde_json::to_string_pretty(self).map_err(|e| fail(&json_path, e.to_string()))?;
+        std::fs::write(&json_path, json + "\n").map_err(|e| fail(&json_path, e.to_string()))?;
+        let html_path = dir.join("summary.html");
+        std::fs::write(&html_path, html::render(self)).map_err(|e| fail(&html_path, e.to_string()))
     }
 
     pub fn count_statuses(&mut self, statuses: impl Iterator<Item = Status>) {

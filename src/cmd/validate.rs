@@ -1,18 +1,37 @@
-//! `cpor validate`: reads and checks the inputs only (SPEC 2 and 6) and tells, per input, how many
+//! `cpor validate`: reads and checks the inputs only (SPEC 2 and 6) — the stages `read` and
+//! `validate`, no evaluation and no reports ([`check_inputs`]) — and tells, per input, how many
 //! records were accepted, rejected and deferred, the rejects by reason with the first few examples
-//! of each, and whether a reject rate is above `--max-reject-rate`.
+//! of each, and whether a reject rate is above `--max-reject-rate` (exit 3, SPEC 8).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::RunConfig;
-use crate::error::CporError;
+use crate::config::{RunArgs, RunConfig, ValidateArgs};
+use crate::error::{CporError, Exit, Failure};
 use crate::output::{inputs_of, write_validation, Staged, Writer};
-use crate::pipeline::{evaluate_inputs, summarize};
+use crate::pipeline::{check_inputs, InputSummary, Timings, CHECK_STAGES};
 use crate::progress::Progress;
-use crate::summary::InputSummary;
+use crate::rejects::Reject;
+use crate::summary::Summary;
+
+/// `cpor validate`: checks, writes rejects.csv and validation.json, prints the validation (and the
+/// timings of the stages it ran with `--verbose`).
+pub fn command(args: ValidateArgs) -> Result<Exit, Failure> {
+    let out = args.out.clone().unwrap_or_else(|| "validation".into());
+    let config = super::config(RunArgs { input: args.input, ..RunArgs::default() })?;
+    let (validation, timings) = validate(&config, &out, args.examples)?;
+    if config.verbose {
+        eprintln!(
+            "timings: read {:.2}s, validate {:.2}s, total {:.2}s (validate stops after the checks)",
+            timings.read, timings.validate, timings.total
+        );
+    }
+    print!("{}", validation.human());
+    Ok(super::done(&validation.reject_rate_exceeded))
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Example {
@@ -32,6 +51,9 @@ pub struct Validation {
     pub examples: BTreeMap<&'static str, Vec<Example>>,
     pub max_reject_rate: f64,
     pub reject_rate_exceeded: Vec<&'static str>,
+    /// The stages run, by their names in summary.json's timings: no claim is evaluated and no
+    /// report built.
+    pub stages: [&'static str; 2],
 }
 
 impl Validation {
@@ -62,18 +84,20 @@ impl Validation {
                 self.reject_rate_exceeded.join(", ")
             ));
         }
+        out.push_str(&format!("stages run: {} (no claim evaluated, no report built)\n", self.stages.join(", ")));
         out
     }
 }
 
-/// Checks the inputs and writes rejects.csv and validation.json into `out`.
-/// `out` is reserved before any input is read (SPEC 6).
-pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<Validation, CporError> {
+/// Checks the inputs and writes rejects.csv and validation.json into `out`; returns the validation
+/// and the timings of the stages run. `out` is reserved before any input is read (SPEC 6).
+pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<(Validation, Timings), CporError> {
+    let started = Instant::now();
     let staged = Staged::new(out, Writer::Validate, &inputs_of(config))?;
-    let evaluated = evaluate_inputs(config, &Progress::new(config.progress))?;
-    let summary = summarize(config, &evaluated)?;
+    let checked = check_inputs(config, &Progress::new(config.progress))?;
+    let summary = Summary::of_inputs(config, &checked.inputs, &checked.rejects)?;
     let mut shown: BTreeMap<&'static str, Vec<Example>> = BTreeMap::new();
-    let mut in_file_order: Vec<&crate::rejects::Reject> = evaluated.rejects.iter().collect();
+    let mut in_file_order: Vec<&Reject> = checked.rejects.iter().collect();
     in_file_order.sort_by_key(|r| (r.source, r.file.clone(), r.record));
     for reject in in_file_order {
         let list = shown.entry(reject.reason.as_str()).or_default();
@@ -88,16 +112,19 @@ pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<Valid
         }
     }
     let validation = Validation {
-        as_of: summary.as_of.clone(),
-        inputs: summary.inputs.clone(),
-        rejects_by_reason: summary.rejects_by_reason.clone(),
+        as_of: summary.as_of,
+        inputs: summary.inputs,
+        rejects_by_reason: summary.rejects_by_reason,
         examples: shown,
         max_reject_rate: summary.max_reject_rate,
-        reject_rate_exceeded: summary.reject_rate_exceeded.clone(),
+        reject_rate_exceeded: summary.reject_rate_exceeded,
+        stages: CHECK_STAGES,
     };
     let json = serde_json::to_string_pretty(&validation)
         .map_err(|e| CporError::Output { path: out.join("validation.json"), message: e.to_string() })?
         + "\n";
-    write_validation(staged, &evaluated.rejects, &json)?;
-    Ok(validation)
+    write_validation(staged, &checked.rejects, &json)?;
+    let mut timings = checked.timings;
+    timings.total = started.elapsed().as_secs_f64();
+    Ok((validation, timings))
 }

@@ -1,4 +1,4 @@
-//! summary.html: one self-contained page for analysts — counts by status and engagement, rejects by
+//! summary.html (SPEC 7, beside summary.json): one self-contained page for analysts — counts by status and engagement, rejects by
 //! reason, the largest partners, the changes since the previous run — with inline SVG bar charts and
 //! nothing loaded from the network. Written as well-formed XHTML so any XML parser can read it.
 

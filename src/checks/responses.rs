@@ -1,0 +1,89 @@
+//! The checks between responses, and between a response and the claims (SPEC 2.2, 6):
+//! `duplicate_response_id`, then `unknown_claim`, `tenant_mismatch` and
+//! `response_before_notification`, in that order.
+
+use crate::hashing::{FastMap, FastSet};
+use crate::records::Response;
+use crate::rejects::{Fault, RejectReason};
+use crate::types::Id;
+
+use super::claims::KnownClaim;
+
+/// The response ids seen so far, in file order.
+#[derive(Default)]
+pub struct ResponseIds(FastSet<Id>);
+
+impl ResponseIds {
+    /// `duplicate_response_id` for an id seen before; takes the id otherwise.
+    pub fn check(&mut self, response: &Response) -> Option<Fault> {
+        (!self.0.insert(response.id.clone())).then(|| {
+            Fault::new(
+                RejectReason::DuplicateResponseId,
+                format!("response_id {} appeared earlier in file order.", response.id),
+            )
+        })
+    }
+}
+
+/// The cross-file checks of a response that is not deferred, against every claim that passed its
+/// own checks and the checks between claims (deferred claims included).
+pub fn check_against_claims(response: &Response, known: &FastMap<Id, KnownClaim>) -> Option<Fault> {
+    let r = response;
+    let Some(claim) = known.get(&r.claim_id) else {
+        return Some(Fault::new(RejectReason::UnknownClaim, format!("claim_id {} names no valid claim.", r.claim_id)));
+    };
+    if claim.tenant != r.tenant {
+        return Some(Fault::new(
+            RejectReason::TenantMismatch,
+            format!("tenant_id {} is not the tenant of claim {} ({}).", r.tenant, r.claim_id, claim.tenant),
+        ));
+    }
+    if claim.notified_at.is_none_or(|n| r.responded_at < n) {
+        return Some(Fault::new(
+            RejectReason::ResponseBeforeNotification,
+            match claim.notified_at {
+                None => format!("Claim {} has not been notified.", r.claim_id),
+                Some(_) => format!("responded_at is earlier than the notification of claim {}.", r.claim_id),
+            },
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ResponseKind, Uuid};
+
+    fn response(id: &str, claim: &str, tenant: u128, at: i64) -> Response {
+        Response {
+            id: Id::parse(id).expect("id"),
+            claim_id: Id::parse(claim).expect("id"),
+            tenant: Uuid(tenant),
+            kind: ResponseKind::OptOut,
+            responded_at: at,
+        }
+    }
+
+    #[test]
+    fn response_ids_are_unique_in_file_order() {
+        let mut ids = ResponseIds::default();
+        assert!(ids.check(&response("R1", "C1", 1, 0)).is_none());
+        let fault = ids.check(&response("R1", "C2", 1, 0)).expect("a repeat");
+        assert_eq!(fault.reason, RejectReason::DuplicateResponseId);
+        assert!(ids.check(&response("R2", "C1", 1, 0)).is_none());
+    }
+
+    #[test]
+    fn cross_file_checks_in_list_order() {
+        let mut known = FastMap::default();
+        known.insert(Id::parse("C1").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: Some(100) });
+        known.insert(Id::parse("C2").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: None });
+        let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());
+        assert_eq!(reason(response("R", "C9", 2, 50)), Some("unknown_claim"));
+        assert_eq!(reason(response("R", "C1", 2, 50)), Some("tenant_mismatch"), "before the time check");
+        assert_eq!(reason(response("R", "C1", 1, 50)), Some("response_before_notification"));
+        assert_eq!(reason(response("R", "C2", 1, 50)), Some("response_before_notification"), "never notified");
+        assert_eq!(reason(response("R", "C1", 1, 100)), None, "at the notification instant");
+    }
+}

@@ -1,0 +1,61 @@
+//! `cpor run` (SPEC 2–8): the stages, then the ledger, reports, rejects and changes through the
+//! staging directory, the summary (SPEC 7) written last, and exit code 3 when a reject rate is above
+//! `--max-reject-rate`.
+
+use std::time::Instant;
+
+use crate::changes::{compare, read_previous, ChangeCounts};
+use crate::config::{RunArgs, RunConfig};
+use crate::error::{CporError, Exit, Failure};
+use crate::ledger::ledger_order;
+use crate::output::{report_files, OutputDir, Outputs};
+use crate::pipeline::evaluate_inputs_then;
+use crate::progress::Progress;
+use crate::summary::Summary;
+
+/// `cpor run`: runs, prints the short summary (and the timings with `--verbose`).
+pub fn command(args: RunArgs) -> Result<Exit, Failure> {
+    let config = super::config(args)?;
+    let summary = run(&config)?;
+    if config.verbose {
+        let t = &summary.timings;
+        let passes = match summary.usage_passes {
+            1 => String::new(),
+            n => format!(" (usage read in {n} passes to stay within --memory-budget)"),
+        };
+        eprintln!(
+            "timings: read {:.2}s, validate {:.2}s, evaluate {:.2}s, report {:.2}s, write {:.2}s, total {:.2}s{passes}",
+            t.read, t.validate, t.evaluate, t.report, t.write, t.total
+        );
+    }
+    print!("{}", summary.human());
+    Ok(super::done(&summary.reject_rate_exceeded))
+}
+
+/// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
+pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
+    let started = Instant::now();
+    let progress = Progress::new(config.progress);
+    let mut output = OutputDir::stage(config)?;
+    let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
+        output.prepare_reports(report_files(with_report), config.format)
+    })?;
+    let mut summary = Summary::of(config, &evaluated)?;
+    let ledger = ledger_order(&evaluated.decided);
+    let changes = match &config.previous {
+        Some(dir) => {
+            let changes = compare(&read_previous(dir)?, &ledger);
+            summary.changes = Some(ChangeCounts::of(&changes));
+            Some(changes)
+        }
+        None => None,
+    };
+    let stage = Instant::now();
+    let outputs = Outputs { ledger: &ledger, rejects: &evaluated.rejects, changes: changes.as_deref() };
+    output.write(config, &outputs, &progress)?;
+    summary.timings.write = stage.elapsed().as_secs_f64();
+    summary.timings.total = started.elapsed().as_secs_f64();
+    summary.write_files(output.dir())?;
+    output.commit(config)?;
+    Ok(summary)
+}

@@ -1,0 +1,135 @@
+//! The output directory (SPEC 6): ledger, reports, rejects and changes, in CSV or Parquet. Before
+//! anything is read, `--out` is reserved (`reserve`: locked against a second run, refused unless
+//! absent, empty or cpor's own) and a staging directory made beside it (`staging`); everything is
+//! written there and swapped into place only when complete. Encoders are `csv_file` and
+//! `parquet_file` (with each row's text in `columns`); report files are made ahead and filled by a
+//! pool of writers (`reports`). summary.json and summary.html are `summary`'s.
+
+use std::fs;
+use std::path::Path;
+
+use polars::prelude::PolarsError;
+
+use crate::changes::{Change, CHANGE_COLUMNS};
+use crate::config::{OutputFormat, RunConfig};
+use crate::error::CporError;
+use crate::ledger::DecidedClaim;
+use crate::progress::Progress;
+use crate::rejects::Reject;
+
+mod columns;
+mod csv_file;
+mod parquet_file;
+mod reports;
+mod reserve;
+mod staging;
+
+use columns::{ledger_record, reject_record, REJECT_COLUMNS};
+pub use columns::{LEDGER_COLUMNS, REPORT_COLUMNS};
+use csv_file::write_csv;
+pub use reports::{report_files, ReportFiles};
+use reports::{write_reports, Creator};
+pub use reserve::{inputs_of, Writer, MARKER};
+pub use staging::Staged;
+use staging::Staging;
+
+/// Everything a run writes besides the summary.
+pub struct Outputs<'a> {
+    /// The decided claims in the ledger's order (`ledger::ledger_order`); their reports too.
+    pub ledger: &'a [&'a DecidedClaim],
+    pub rejects: &'a [Reject],
+    /// Changes since the previous run, when one was given.
+    pub changes: Option<&'a [Change]>,
+}
+
+fn fail(path: &Path, message: String) -> CporError {
+    CporError::Output { path: path.to_path_buf(), message }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CporError + '_ {
+    move |e| fail(path, e.to_string())
+}
+
+fn pl(path: &Path) -> impl Fn(PolarsError) -> CporError + '_ {
+    move |e| fail(path, e.to_string())
+}
+
+/// The run's output directory while it is being made: the staging directory, and the thread that
+/// creates the empty report files in it ahead of the writers.
+pub struct OutputDir {
+    // Declared before `staging`, so dropped first: the thread stops before the directory goes.
+    creator: Option<Creator>,
+    staging: Staging,
+}
+
+impl OutputDir {
+    /// Reserves the run's `--out` and makes the staging directory beside it (`Staging::new`):
+    /// before reading, so that an output directory that may not or cannot be written fails the run
+    /// at once.
+    pub fn stage(config: &RunConfig) -> Result<OutputDir, CporError> {
+        Ok(OutputDir { creator: None, staging: Staging::new(&config.out, Writer::Run, &inputs_of(config))? })
+    }
+
+    /// Starts creating the report files, empty, in the background.
+    pub fn prepare_reports(&mut self, files: ReportFiles, format: OutputFormat) {
+        self.creator = Some(Creator::start(self.staging.dir.join("reports"), files, format));
+    }
+
+    /// The staging directory, to write into.
+    pub fn dir(&self) -> &Path {
+        &self.staging.dir
+    }
+
+    /// Writes the ledger, rejects, changes and reports into the staging directory.
+    pub fn write(&mut self, config: &RunConfig, outputs: &Outputs<'_>, progress: &Progress) -> Result<(), CporError> {
+        let dir = &self.staging.dir;
+        let ext = config.format.extension();
+
+        let ledger_path = dir.join(format!("ledger.{ext}"));
+        match config.format {
+            OutputFormat::Csv => {
+                write_csv(&ledger_path, LEDGER_COLUMNS, outputs.ledger.iter().map(|r| ledger_record(r)))
+                    .map_err(io(&ledger_path))?
+            }
+            OutputFormat::Parquet => {
+                parquet_file::ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?
+            }
+        }
+        let rejects_path = dir.join(format!("rejects.{ext}"));
+        match config.format {
+            OutputFormat::Csv => write_csv(&rejects_path, REJECT_COLUMNS, outputs.rejects.iter().map(reject_record))
+                .map_err(io(&rejects_path))?,
+            OutputFormat::Parquet => {
+                parquet_file::rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?
+            }
+        }
+
+        if let Some(changes) = outputs.changes {
+            let path = dir.join("changes.csv");
+            write_csv(&path, CHANGE_COLUMNS, changes.iter().map(Change::record)).map_err(io(&path))?;
+        }
+
+        // Directories and files the creator made already exist; the rest are made by the writers.
+        if let Some(creator) = &mut self.creator {
+            creator.stop();
+        }
+        write_reports(dir, outputs.ledger, config.format, progress)
+    }
+
+    /// Swaps the staging directory into place (`Staging::commit`).
+    pub fn commit(self, config: &RunConfig) -> Result<(), CporError> {
+        let OutputDir { creator, staging } = self;
+        drop(creator);
+        staging.commit().map_err(io(&config.out))
+    }
+}
+
+/// Writes the output of `cpor validate` — rejects.csv and validation.json — into its staged
+/// directory, and swaps it into place.
+pub fn write_validation(staged: Staged, rejects: &[Reject], json: &str) -> Result<(), CporError> {
+    let path = staged.dir().join("rejects.csv");
+    write_csv(&path, REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?;
+    let path = staged.dir().join("validation.json");
+    fs::write(&path, json).map_err(io(&path))?;
+    staged.commit()
+}

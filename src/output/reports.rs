@@ -1,0 +1,189 @@
+//! Report files (SPEC 5, 6): `reports/<partner_id>/<claim_id>.<ext>`, one per official or revoked
+//! claim. Creating hundreds of thousands of files is the file system's work more than cpor's: the
+//! files are therefore created, empty, by a thread of their own while usage is read (which leaves
+//! the cores idle part of the time), and filled once the reports are built by a pool of writer
+//! threads, partner by partner (BENCHMARKS.md).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+
+use crate::config::OutputFormat;
+use crate::error::CporError;
+use crate::ledger::DecidedClaim;
+use crate::progress::Progress;
+use crate::records::Claim;
+
+use super::csv_file::report_csv;
+use super::parquet_file::report_parquet;
+use super::{fail, io, pl};
+
+/// Threads that write report files.
+const WRITER_THREADS: usize = 8;
+
+/// Report files by partner: each partner's directory name and its claims' ids.
+pub type ReportFiles = Vec<(Box<str>, Vec<Box<str>>)>;
+
+/// A thread creating empty report files, partner by partner, until done or told to stop.
+pub(super) struct Creator {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Creator {
+    /// Starts creating `files`, empty, under `reports`, on a thread of its own.
+    pub(super) fn start(reports: std::path::PathBuf, files: ReportFiles, format: OutputFormat) -> Creator {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("cpor-prepare".into())
+            .spawn(move || {
+                // The lowest priority: reading usage keeps the cores busy but for short gaps, and
+                // this thread is to fill those, not to slow the reading.
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+                create_report_files(&reports, files, format.extension(), &flag)
+            })
+            .ok();
+        Creator { stop, thread }
+    }
+
+    pub(super) fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // A panic there leaves files uncreated, which the writers create.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Creator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Opens `name` in the open directory `dir` for writing, creating it (`new`: only if it does not
+/// exist yet). Relative to the directory, the kernel looks up one name instead of walking the whole
+/// path: hundreds of thousands of report files are opened this way.
+fn open_in(dir: &File, name: &str, new: bool) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC;
+    if new {
+        flags |= OFlags::EXCL;
+    }
+    Ok(File::from(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o666))?))
+}
+
+/// Creates `reports/<partner>/<claim>.<ext>`, empty, in `reports`. Stops at the first failure:
+/// the writers create what is missing and report the error with its path.
+fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &AtomicBool) {
+    if fs::create_dir(reports).is_err() {
+        return;
+    }
+    for (partner, claims) in files {
+        let path = reports.join(&*partner);
+        let Ok(dir) = fs::create_dir(&path).and_then(|()| File::open(&path)) else { return };
+        for claim in claims {
+            if stop.load(Ordering::Relaxed) || open_in(&dir, &format!("{claim}.{ext}"), true).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The report files to make for claims with a report, grouped by partner.
+pub fn report_files(claims: &mut dyn Iterator<Item = &Claim>) -> ReportFiles {
+    let mut by_partner: std::collections::BTreeMap<&str, Vec<Box<str>>> = Default::default();
+    for claim in claims {
+        by_partner.entry(claim.partner_id.as_str()).or_default().push(claim.id.as_str().into());
+    }
+    by_partner.into_iter().map(|(partner, claims)| (partner.into(), claims)).collect()
+}
+
+/// Fills every report file in `dir`/reports, partner by partner, from a pool of writer threads;
+/// creates the directories and files the creator did not get to. `ledger`: the decided claims, those
+/// with a report among them.
+pub(super) fn write_reports(
+    dir: &Path,
+    ledger: &[&DecidedClaim],
+    format: OutputFormat,
+    progress: &Progress,
+) -> Result<(), CporError> {
+    let ext = format.extension();
+    let reports_dir = dir.join("reports");
+    let mut by_partner: BTreeMap<&str, Vec<&DecidedClaim>> = BTreeMap::new();
+    for row in ledger.iter().filter(|r| r.report.is_some()) {
+        by_partner.entry(row.claim.partner_id.as_str()).or_default().push(row);
+    }
+    let by_partner: Vec<(&str, Vec<&DecidedClaim>)> = by_partner.into_iter().collect();
+    fs::DirBuilder::new().recursive(true).create(&reports_dir).map_err(io(&reports_dir))?;
+    for (partner, _) in &by_partner {
+        let path = reports_dir.join(partner);
+        fs::DirBuilder::new().recursive(true).create(&path).map_err(io(&path))?;
+    }
+    let bar = progress.bar("writing reports", by_partner.iter().map(|(_, rows)| rows.len() as u64).sum());
+    // Creating files waits on the file system as much as on the CPU: a pool of its own, larger than
+    // the core count, keeps the disk busy (BENCHMARKS.md).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WRITER_THREADS)
+        .thread_name(|i| format!("cpor-writer-{i}"))
+        .build()
+        .map_err(|e| fail(&reports_dir, e.to_string()))?;
+    pool.install(|| {
+        by_partner.par_iter().try_for_each(|(partner, rows)| {
+            let partner_dir = reports_dir.join(partner);
+            let dir = File::open(&partner_dir).map_err(io(&partner_dir))?;
+            // `by_partner` holds only rows with a report.
+            for (row, report) in rows.iter().filter_map(|row| Some((row, row.report.as_ref()?))) {
+                let claim = &row.claim;
+                let name = format!("{}.{ext}", claim.id);
+                let path = || partner_dir.join(&name);
+                // Not truncated: a file that exists was created empty by the creator, in a staging
+                // directory no one else writes to, and truncating costs the file system a metadata
+                // update.
+                let file = open_in(&dir, &name, false).map_err(|e| io(&path())(e))?;
+                match format {
+                    OutputFormat::Csv => {
+                        (&file).write_all(report_csv(claim, report).as_bytes()).map_err(|e| io(&path())(e))?
+                    }
+                    OutputFormat::Parquet => report_parquet(file, claim, report).map_err(|e| pl(&path())(e))?,
+                }
+                bar.inc(1);
+            }
+            Ok::<(), CporError>(())
+        })
+    })?;
+    bar.finish();
+    Ok(())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(dir: &Path) -> BTreeSet<String> {
+        fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn report_files_are_created_empty_by_partner_until_told_to_stop() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let files =
+            || -> ReportFiles { vec![("P1".into(), vec!["C1".into(), "C2".into()]), ("P2".into(), vec!["C3".into()])] };
+        let reports = temp.path().join("reports");
+        create_report_files(&reports, files(), "csv", &AtomicBool::new(false));
+        assert_eq!(names(&reports), BTreeSet::from(["P1".to_string(), "P2".to_string()]));
+        assert_eq!(names(&reports.join("P1")), BTreeSet::from(["C1.csv".to_string(), "C2.csv".to_string()]));
+        assert_eq!(fs::metadata(reports.join("P2/C3.csv")).expect("made").len(), 0);
+
+        let stopped = temp.path().join("stopped");
+        create_report_files(&stopped, files(), "parquet", &AtomicBool::new(true));
+        assert!(names(&stopped.join("P1")).is_empty(), "no file once told to stop");
+    }
+}
