@@ -151,6 +151,50 @@ pub fn scope_key(claim: &Claim) -> (Engagement, ScopeValue) {
     (claim.engagement, value)
 }
 
+/// Why another claim made a claim contested (SPEC 4.3), as decided by [`evaluate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContestReason {
+    /// The other claim was official at `official_at`, at or before this claim's notified_at, so this
+    /// claim is contested (and the other too only if this one was also official by the other's
+    /// notification).
+    OtherOfficialFirst { official_at: Micros },
+    /// Neither was official at or before the other's notified_at: both are contested.
+    NeitherOfficialFirst,
+}
+
+/// One claim that made a claim contested, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contester {
+    pub claim_id: Id,
+    pub partner_id: Id,
+    pub reason: ContestReason,
+}
+
+/// What duplicates (4.2) and contests (4.3) decided for a claim: the reasons behind a final
+/// `duplicate` or `contested` status, recorded so that nothing downstream derives them again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Resolution {
+    /// Neither a duplicate nor contested: the claim keeps the status of its own walk.
+    #[default]
+    Own,
+    /// A duplicate of `primary`, the earliest overlapping primary of the same partner and scope.
+    Duplicate { primary: Id },
+    /// Contested by these primaries of other partners, sorted by claim id.
+    Contested { by: Vec<Contester> },
+}
+
+impl Resolution {
+    /// The ledger's related claims: the primary of a duplicate, or the claims that made a claim
+    /// contested; sorted.
+    pub fn related(&self) -> Vec<Id> {
+        match self {
+            Resolution::Own => Vec::new(),
+            Resolution::Duplicate { primary } => vec![primary.clone()],
+            Resolution::Contested { by } => by.iter().map(|c| c.claim_id.clone()).collect(),
+        }
+    }
+}
+
 /// A claim's evaluation: the window, the walk and the final status with the claims behind it.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -159,7 +203,10 @@ pub struct Evaluation {
     pub window_closes_at: Option<Micros>,
     pub walk: Walk,
     pub status: Status,
-    /// The primary of a duplicate, or the claims that made a claim contested; sorted.
+    /// Why the claim is a duplicate or contested, if it is.
+    pub resolution: Resolution,
+    /// The primary of a duplicate, or the claims that made a claim contested; sorted. Always
+    /// `resolution.related()`.
     pub related: Vec<Id>,
 }
 
@@ -196,7 +243,7 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
             let walk = walk(claim.notified_at, window_closes_at.unwrap_or(Micros::MAX), &steps, as_of);
             // A claim not yet notified as of T shows no window, even when its notification is known.
             let window_closes_at = window_closes_at.filter(|_| walk.status != Status::AwaitingNotification);
-            Evaluation { window_closes_at, status: walk.status, walk, related: Vec::new() }
+            Evaluation { window_closes_at, status: walk.status, walk, resolution: Resolution::Own, related: Vec::new() }
         })
         .collect();
 
@@ -208,18 +255,24 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
     }
     let mut tenants: Vec<Vec<usize>> = by_tenant.into_values().collect();
     tenants.sort_unstable_by_key(|members| members[0]);
-    let outcomes: Vec<Vec<(usize, Status, Vec<Id>)>> =
+    let outcomes: Vec<Vec<(usize, Resolution)>> =
         tenants.par_iter().map(|members| resolve_tenant(claims, &evaluations, members)).collect();
-    for (i, status, related) in outcomes.into_iter().flatten() {
-        evaluations[i].status = status;
-        evaluations[i].related = related;
+    for (i, resolution) in outcomes.into_iter().flatten() {
+        let evaluation = &mut evaluations[i];
+        match resolution {
+            Resolution::Own => {}
+            Resolution::Duplicate { .. } => evaluation.status = Status::Duplicate,
+            Resolution::Contested { .. } => evaluation.status = Status::Contested,
+        }
+        evaluation.related = resolution.related();
+        evaluation.resolution = resolution;
     }
     evaluations
 }
 
-/// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims whose
-/// status changes, with their related claims.
-fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize]) -> Vec<(usize, Status, Vec<Id>)> {
+/// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims that
+/// are duplicates or contested, with the reasons.
+fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize]) -> Vec<(usize, Resolution)> {
     // Members are the claims whose walk is not `AwaitingNotification`, which `walk` gives only to a
     // claim notified at or before T: each has a notification time.
     #[allow(clippy::expect_used)]
@@ -236,29 +289,39 @@ fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize
             let primary =
                 primaries.iter().find(|&&p| claims[p].partner_id == claims[c].partner_id && overlaps(live(p), live(c)));
             match primary {
-                Some(&p) => changes.push((c, Status::Duplicate, vec![claims[p].id.clone()])),
+                Some(&p) => changes.push((c, Resolution::Duplicate { primary: claims[p].id.clone() })),
                 None => primaries.push(c),
             }
         }
-        let mut contested_by: FastMap<usize, Vec<Id>> = FastMap::default();
+        let mut contested_by: FastMap<usize, Vec<Contester>> = FastMap::default();
         for (k, &a) in primaries.iter().enumerate() {
             for &b in &primaries[k + 1..] {
                 if claims[a].partner_id == claims[b].partner_id || !overlaps(live(a), live(b)) {
                     continue;
                 }
-                let first = |x: usize, y: usize| evaluations[x].walk.official_at.is_some_and(|o| o <= live(y).0);
+                // When x was official at or before y's notification.
+                let first = |x: usize, y: usize| evaluations[x].walk.official_at.filter(|&o| o <= live(y).0);
                 let (a_first, b_first) = (first(a, b), first(b, a));
-                if !a_first || b_first {
-                    contested_by.entry(a).or_default().push(claims[b].id.clone());
-                }
-                if !b_first || a_first {
-                    contested_by.entry(b).or_default().push(claims[a].id.clone());
-                }
+                // `x` is contested by `y` unless x was official first and y was not.
+                let mut contest = |x: usize, y: usize, x_first: Option<Micros>, y_first: Option<Micros>| {
+                    if x_first.is_some() && y_first.is_none() {
+                        return;
+                    }
+                    let reason = match y_first {
+                        Some(official_at) => ContestReason::OtherOfficialFirst { official_at },
+                        None => ContestReason::NeitherOfficialFirst,
+                    };
+                    let contester =
+                        Contester { claim_id: claims[y].id.clone(), partner_id: claims[y].partner_id.clone(), reason };
+                    contested_by.entry(x).or_default().push(contester);
+                };
+                contest(a, b, a_first, b_first);
+                contest(b, a, b_first, a_first);
             }
         }
-        for (i, mut related) in contested_by {
-            related.sort();
-            changes.push((i, Status::Contested, related));
+        for (i, mut by) in contested_by {
+            by.sort_by(|x, y| x.claim_id.cmp(&y.claim_id));
+            changes.push((i, Resolution::Contested { by }));
         }
     }
     changes
@@ -394,6 +457,82 @@ mod tests {
         assert_eq!(walk(None, Micros::MAX, &[], ts(N)).status, Status::AwaitingNotification);
         assert_eq!(walk(Some(ts(N)), ts(CLOSES), &[], ts(N) - 1).status, Status::AwaitingNotification);
         assert_eq!(walk(Some(ts(N)), ts(CLOSES), &[], ts(N)).status, Status::Pending);
+    }
+
+    fn id(text: &str) -> Id {
+        Id::parse(text).unwrap()
+    }
+
+    fn claim(claim_id: &str, partner: &str, workload: &str, notified: &str) -> Claim {
+        Claim {
+            id: id(claim_id),
+            partner_id: id(partner),
+            tenant: Uuid(1),
+            engagement: Engagement::ModernWorkSecurityUsage,
+            workload: workload.to_string(),
+            subscription: None,
+            country: None,
+            submitted_at: ts(notified) - 1,
+            notified_at: Some(ts(notified)),
+        }
+    }
+
+    /// The reasons `evaluate` records for duplicates and contests, which explain reads.
+    #[test]
+    fn duplicates_and_contests_record_their_reasons() {
+        let claims = vec![
+            // One scope, three partners: A official first (early accept), B and C notified after A
+            // was official and before either of them was: each contested by A, and by each other.
+            claim("C-B", "P2", "Defender", "2026-11-03T09:00:00Z"),
+            claim("C-A", "P1", "Defender", "2026-11-02T09:00:00Z"),
+            claim("C-C", "P3", "defender", "2026-11-03T12:00:00Z"),
+            // Another scope, one partner: D2 overlaps D1, so it is its duplicate.
+            claim("D2", "P1", "Intune", "2026-11-04T09:00:00Z"),
+            claim("D1", "P1", "Intune", "2026-11-02T09:00:00Z"),
+        ];
+        let responses = vec![Response {
+            id: id("R1"),
+            claim_id: id("C-A"),
+            tenant: Uuid(1),
+            kind: Accept,
+            responded_at: ts("2026-11-02T10:00:00Z"),
+        }];
+        let calendar = Calendar::new(chrono_tz::Tz::UTC, crate::calendar::Weekend::default(), 5, Vec::new());
+        let evaluations = evaluate(&claims, &responses, &calendar, ts("2026-11-06T00:00:00Z"));
+        let [b, a, c, d2, d1] = &evaluations[..] else { panic!("one evaluation per claim") };
+
+        assert_eq!((a.status, &a.resolution, a.related.len()), (Status::Official, &Resolution::Own, 0));
+        let a_first = ContestReason::OtherOfficialFirst { official_at: ts("2026-11-02T10:00:00Z") };
+        let by = |claim_id: &str, partner: &str, reason| Contester {
+            claim_id: id(claim_id),
+            partner_id: id(partner),
+            reason,
+        };
+        assert_eq!(b.status, Status::Contested);
+        assert_eq!(b.walk.status, Status::Pending);
+        assert_eq!(
+            b.resolution,
+            Resolution::Contested {
+                by: vec![by("C-A", "P1", a_first), by("C-C", "P3", ContestReason::NeitherOfficialFirst)]
+            }
+        );
+        assert_eq!(b.related, [id("C-A"), id("C-C")]);
+        assert_eq!(c.status, Status::Contested);
+        assert_eq!(
+            c.resolution,
+            Resolution::Contested {
+                by: vec![by("C-A", "P1", a_first), by("C-B", "P2", ContestReason::NeitherOfficialFirst)]
+            }
+        );
+        assert_eq!(c.related, [id("C-A"), id("C-B")]);
+
+        assert_eq!((d1.status, &d1.resolution), (Status::Pending, &Resolution::Own));
+        assert_eq!(d2.status, Status::Duplicate);
+        assert_eq!(d2.resolution, Resolution::Duplicate { primary: id("D1") });
+        assert_eq!(d2.related, [id("D1")]);
+        for e in &evaluations {
+            assert_eq!(e.related, e.resolution.related());
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::calendar::{weekday, Calendar};
 use crate::config::RunConfig;
-use crate::evaluate::{sort_in_walk_order, Status, Step};
+use crate::evaluate::{sort_in_walk_order, ContestReason, Resolution, Status, Step};
 use crate::ledger::DecidedClaim;
 use crate::pipeline::Evaluated;
 use crate::rejects::Source;
@@ -311,34 +311,26 @@ fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                     what: "the window does not close by 9999-12-31, the end of the calendar".into(),
                 }),
             }
-            why = match evaluation.status {
-                Status::Duplicate => format!(
-                    "The same partner already holds claim {} on the same scope over an overlapping time; on its own this claim would be {}.",
-                    evaluation.related.first().map_or("?", |i| i.as_str()),
+            // The reasons are those `evaluate` recorded; explain never derives them again.
+            why = match &evaluation.resolution {
+                Resolution::Duplicate { primary } => format!(
+                    "The same partner already holds claim {primary} on the same scope over an overlapping time; on its own this claim would be {}.",
                     walk.status.as_str()
                 ),
-                Status::Contested => {
-                    let others: Vec<String> = evaluation
-                        .related
+                Resolution::Contested { by } => {
+                    let others: Vec<String> = by
                         .iter()
-                        .map(|id| {
-                            let other = evaluated
-                                .decided
-                                .iter()
-                                .find(|d| &d.claim.id == id)
-                                .map(|d| (&d.claim, &d.evaluation));
-                            match other {
-                                Some((c, e)) if e.walk.official_at.is_some_and(|o| o <= n) => format!(
-                                    "{id} of partner {} was official since {}, before this claim was notified",
-                                    c.partner_id,
-                                    e.walk.official_at.map_or(String::new(), format_timestamp)
-                                ),
-                                Some((c, _)) => format!(
-                                    "{id} of partner {} overlaps it and neither was official before the other was notified",
-                                    c.partner_id
-                                ),
-                                None => id.to_string(),
-                            }
+                        .map(|c| match c.reason {
+                            ContestReason::OtherOfficialFirst { official_at } => format!(
+                                "{} of partner {} was official since {}, before this claim was notified",
+                                c.claim_id,
+                                c.partner_id,
+                                format_timestamp(official_at)
+                            ),
+                            ContestReason::NeitherOfficialFirst => format!(
+                                "{} of partner {} overlaps it and neither was official before the other was notified",
+                                c.claim_id, c.partner_id
+                            ),
                         })
                         .collect();
                     format!(
@@ -347,16 +339,20 @@ fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
                         walk.status.as_str()
                     )
                 }
-                Status::Pending => match closes {
-                    Some(closes) => format!("The window is open until {}.", format_timestamp(closes)),
-                    None => "The window is open: its deadline would fall after 9999-12-31, the end of the calendar, so it does not close.".to_string(),
+                Resolution::Own => match evaluation.status {
+                    Status::Pending => match closes {
+                        Some(closes) => format!("The window is open until {}.", format_timestamp(closes)),
+                        None => "The window is open: its deadline would fall after 9999-12-31, the end of the calendar, so it does not close.".to_string(),
+                    },
+                    Status::Official => {
+                        format!("Official since {}.", walk.official_at.map_or(String::new(), format_timestamp))
+                    }
+                    Status::OptedOut => "The customer opted out inside the window.".to_string(),
+                    Status::Revoked => "The customer opted out after the claim became official.".to_string(),
+                    Status::AwaitingNotification => "Not notified as of T.".to_string(),
+                    // `evaluate` gives these statuses only with their resolution, never with `Own`.
+                    Status::Duplicate | Status::Contested => format!("The claim is {}.", evaluation.status.as_str()),
                 },
-                Status::Official => {
-                    format!("Official since {}.", walk.official_at.map_or(String::new(), format_timestamp))
-                }
-                Status::OptedOut => "The customer opted out inside the window.".to_string(),
-                Status::Revoked => "The customer opted out after the claim became official.".to_string(),
-                Status::AwaitingNotification => "Not notified as of T.".to_string(),
             };
         }
     }
