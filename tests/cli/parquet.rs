@@ -99,7 +99,14 @@ pub fn parquet_input_mismatches(fixture: &Path, mode: Columns) -> Vec<String> {
     };
     let (a, b) = (keys(&from_csv), keys(&from_parquet));
     if a != b {
-        problems.push(format!("rejects differ: from CSV {a:?}, from Parquet {b:?}"));
+        let only = |x: &Vec<Vec<String>>, y: &Vec<Vec<String>>| {
+            x.iter().filter(|r| !y.contains(r)).cloned().collect::<Vec<_>>()
+        };
+        problems.push(format!(
+            "rejects differ: only from CSV {:?}, only from Parquet {:?}",
+            only(&a, &b),
+            only(&b, &a)
+        ));
     }
     problems
 }
