@@ -44,12 +44,35 @@ pub struct ReportFacts {
     pub starting_hwm: Option<u64>,
 }
 
+/// What explain found for an id: a claim it evaluated, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Evaluated,
+    /// Submitted after T.
+    Deferred,
+    /// Every claim record with this id was rejected.
+    Rejected,
+    /// No claim record has this id.
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Evaluated => "evaluated",
+            Outcome::Deferred => "deferred",
+            Outcome::Rejected => "rejected",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
 /// A claim explained, as data (`--json`) and as text.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
     pub claim_id: String,
-    /// `evaluated`, `deferred`, `rejected` or `unknown`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub status: Option<&'static str>,
     pub as_of: String,
     #[serde(serialize_with = "pairs_as_object")]
@@ -114,7 +137,7 @@ impl Explanation {
 
     pub fn text(&self) -> String {
         let mut out = format!("claim {} as of {}: ", self.claim_id, self.as_of);
-        out.push_str(self.status.unwrap_or(self.outcome));
+        out.push_str(self.status.unwrap_or(self.outcome.as_str()));
         out.push('\n');
         for (name, value) in &self.facts {
             out.push_str(&format!("  {name}: {value}\n"));
@@ -189,7 +212,7 @@ fn counted_days(calendar: &Calendar, claim: &crate::records::Claim, notified: Mi
     events
 }
 
-fn unknown(id: &str, config: &RunConfig, outcome: &'static str, why: String) -> Explanation {
+fn unknown(id: &str, config: &RunConfig, outcome: Outcome, why: String) -> Explanation {
     Explanation {
         claim_id: id.to_string(),
         outcome,
@@ -231,14 +254,15 @@ fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
             .collect();
         if evaluated.deferred_claims.iter().any(|d| d.as_str() == id) {
             let why = "It was submitted after the as-of instant, so it is not known yet (deferred).".to_string();
-            return unknown(id, config, "deferred", why);
+            return unknown(id, config, Outcome::Deferred, why);
         }
         if let Some(first) = rejects.first() {
-            let mut e = unknown(id, config, "rejected", format!("The claim record was rejected as {}.", first.reason));
+            let mut e =
+                unknown(id, config, Outcome::Rejected, format!("The claim record was rejected as {}.", first.reason));
             e.rejects = rejects;
             return e;
         }
-        return unknown(id, config, "unknown", "No claim with this id is in the claims input.".to_string());
+        return unknown(id, config, Outcome::Unknown, "No claim with this id is in the claims input.".to_string());
     };
     let mut facts = vec![
         ("partner".to_string(), claim.partner_id.to_string()),
@@ -365,7 +389,7 @@ fn explain_raw(config: &RunConfig, evaluated: &Evaluated, id: &str) -> Explanati
     });
     Explanation {
         claim_id: id.to_string(),
-        outcome: "evaluated",
+        outcome: Outcome::Evaluated,
         status: Some(evaluation.status.as_str()),
         as_of: format_timestamp(config.as_of),
         facts,

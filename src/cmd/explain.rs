@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::config::{ExplainArgs, RunArgs};
 use crate::error::{Exit, Failure};
-use crate::explain::explain;
+use crate::explain::{explain, Outcome};
 use crate::pipeline::evaluate_inputs;
 use crate::progress::Progress;
 
@@ -20,5 +20,5 @@ pub fn command(args: ExplainArgs) -> Result<Exit, Failure> {
     } else {
         print!("{}", explanation.text());
     }
-    Ok(if explanation.outcome == "unknown" { Exit::Fatal } else { Exit::Done })
+    Ok(if explanation.outcome == Outcome::Unknown { Exit::Fatal } else { Exit::Done })
 }
