@@ -251,7 +251,7 @@ fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporErr
     let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
     let polars = |e: PolarsError| fail(e.to_string());
     let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let df = ParquetReader::new(file).finish().map_err(polars)?;
+    let df = crate::guard::guarded(|| ParquetReader::new(file).finish()).map_err(fail)?.map_err(polars)?;
     let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     if !names.iter().map(String::as_str).eq(LEDGER_COLUMNS) {
         return Err(fail(format!("the columns are not cpor's ledger columns ({})", LEDGER_COLUMNS.join(","))));

@@ -18,6 +18,7 @@ pub mod error;
 pub mod evaluate;
 pub mod explain;
 pub mod generate;
+pub mod guard;
 pub mod hashing;
 pub mod input;
 pub mod ledger;

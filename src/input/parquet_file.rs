@@ -16,6 +16,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::guard::guarded;
+
 use super::{json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
@@ -244,7 +246,8 @@ fn polars(e: PolarsError) -> ReadError {
 
 /// The file's row count, from its metadata.
 pub(super) fn row_count(path: &Path) -> Result<u64, ReadError> {
-    let rows = ParquetReader::new(open_regular(path)?).num_rows().map_err(polars)?;
+    let file = open_regular(path)?;
+    let rows = guarded(|| ParquetReader::new(file).num_rows()).map_err(ReadError::Message)?.map_err(polars)?;
     Ok(rows as u64)
 }
 
@@ -276,9 +279,15 @@ pub(super) fn read_batches(
 ) -> Result<(), ReadError> {
     let file = open_regular(path)?;
     let mut reader = ParquetReader::new(file.try_clone().map_err(|e| ReadError::Message(e.to_string()))?);
-    // The file's Arrow schema, as stored: naming a type here never fails, whatever the type.
-    let schema = reader.schema().map_err(polars)?;
-    let metadata = reader.get_metadata().map_err(polars)?.clone();
+    // The file's Arrow schema, as stored: naming a type here never fails, whatever the type. A
+    // damaged footer can make polars panic: `guarded` turns that into an error.
+    let (schema, metadata) = guarded(|| -> PolarsResult<_> {
+        let schema = reader.schema()?;
+        let metadata = reader.get_metadata()?.clone();
+        Ok((schema, metadata))
+    })
+    .map_err(ReadError::Message)?
+    .map_err(polars)?;
     let header: Vec<String> = schema.iter_names().map(|n| n.trim().to_string()).collect();
     let columns = map(&header)?;
     let mut projection: Vec<usize> = columns.iter().flatten().copied().collect();
@@ -307,7 +316,7 @@ pub(super) fn read_batches(
                     let mut reader =
                         ParquetReader::new(f).with_projection(Some(projection.clone())).with_slice(Some((start, rows)));
                     reader.set_metadata(metadata.clone());
-                    reader.finish()
+                    guarded(|| reader.finish()).unwrap_or_else(|message| Err(PolarsError::ComputeError(message.into())))
                 });
                 let failed = slice.is_err();
                 if sender.send(slice).is_err() || failed {

@@ -111,6 +111,18 @@ fn parquet_used_list_column_is_fatal_naming_file_column_and_type() {
     assert!(!out.exists());
 }
 
+/// A footer damaged by a few bytes (made by flipping bytes of `uint64/usage.parquet`) made polars
+/// panic ("thrift bool field", exit 101): it is a fatal error naming the file, in one line.
+#[test]
+fn parquet_with_a_damaged_footer_is_fatal_not_a_panic() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("damaged_footer"), &["usage"], &out));
+    assert_fatal(&output, &["damaged_footer/usage.parquet", "damaged"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert!(!out.exists());
+}
+
 /// Claims XS* (submitted_at) and XN* (notified_at) and responses R* (responded_at) hold the ends of
 /// i64 in the case's unit: each is an invalid_timestamp, its raw the stored number with its unit.
 fn timestamps_at_the_ends(name: &str, unit: &str, ends: &[i64]) {
