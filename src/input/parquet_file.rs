@@ -225,8 +225,8 @@ fn convert(column: &Column) -> PolarsResult<Col> {
 /// Opens the file when it is a regular file after following symlinks: a device (`/dev/zero`), a FIFO
 /// or a directory would be read without end or fail deep inside polars.
 fn open_regular(path: &Path) -> Result<File, ReadError> {
-    let io = |e: std::io::Error| ReadError::Message(e.to_string());
-    let not_regular = || ReadError::Message("not a regular file".to_string());
+    let io = |e: std::io::Error| ReadError::Cause(e.into());
+    let not_regular = || ReadError::Cause("not a regular file".into());
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(not_regular());
     }
@@ -239,7 +239,7 @@ fn open_regular(path: &Path) -> Result<File, ReadError> {
 }
 
 fn polars(e: PolarsError) -> ReadError {
-    ReadError::Message(e.to_string())
+    ReadError::Cause(e.into())
 }
 
 /// The file's row count, from its metadata.
@@ -275,7 +275,7 @@ pub(super) fn read_batches(
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
     let file = open_regular(path)?;
-    let mut reader = ParquetReader::new(file.try_clone().map_err(|e| ReadError::Message(e.to_string()))?);
+    let mut reader = ParquetReader::new(file.try_clone().map_err(|e| ReadError::Cause(e.into()))?);
     // The file's Arrow schema, as stored: naming a type here never fails, whatever the type.
     let schema = reader.schema().map_err(polars)?;
     let metadata = reader.get_metadata().map_err(polars)?.clone();
@@ -287,11 +287,10 @@ pub(super) fn read_batches(
     for &k in &projection {
         if let Some((name, field)) = schema.get_at_index(k) {
             if !readable(&field.dtype) {
-                return Err(ReadError::Message(format!(
-                    "column {:?} has type {}, which cpor cannot read",
-                    name.as_str(),
-                    type_name(&field.dtype)
-                )));
+                return Err(ReadError::Cause(
+                    format!("column {:?} has type {}, which cpor cannot read", name.as_str(), type_name(&field.dtype))
+                        .into(),
+                ));
             }
         }
     }
