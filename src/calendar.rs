@@ -14,7 +14,7 @@ use std::path::Path;
 use chrono::{NaiveDate, NaiveTime, Offset, TimeZone, Weekday};
 use chrono_tz::Tz;
 
-use crate::error::CporError;
+use crate::error::{context, Cause, CporError};
 use crate::types::{
     date_in_range, days_from_date, parse_date, timestamp_in_range, Country, Days, Micros, MAX_DAYS, MICROS_PER_SECOND,
 };
@@ -291,13 +291,16 @@ impl Calendar {
 /// half-read calendar would silently move deadlines. Bytes that are not UTF-8 are named by offset,
 /// a bad row by its line.
 pub fn parse_holidays(path: &Path, bytes: &[u8]) -> Result<Vec<Holiday>, CporError> {
-    let bad = |message: String| CporError::Holidays { path: path.to_path_buf(), message };
+    let bad = |cause: Cause| CporError::Holidays { path: path.to_path_buf(), cause };
     if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(bad(format!("not valid UTF-8 at byte offset {}", e.valid_up_to())));
+        return Err(bad(format!("not valid UTF-8 at byte offset {}", e.valid_up_to()).into()));
     }
-    let line_of = |e: &csv::Error| e.position().map_or(String::new(), |p| format!("line {}: ", p.line()));
+    let csv_error = |e: csv::Error| match e.position() {
+        Some(p) => bad(context(format!("line {}", p.line()), e)),
+        None => bad(e.into()),
+    };
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
-    let headers = reader.headers().map_err(|e| bad(format!("{}{e}", line_of(&e))))?.clone();
+    let headers = reader.headers().map_err(csv_error)?.clone();
     let column =
         |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
     let date_col = column("date").ok_or_else(|| bad("missing required column 'date'".into()))?;
@@ -305,19 +308,20 @@ pub fn parse_holidays(path: &Path, bytes: &[u8]) -> Result<Vec<Holiday>, CporErr
     let name_col = column("name");
     let mut holidays = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| bad(format!("{}{e}", line_of(&e))))?;
+        let record = record.map_err(csv_error)?;
         let line = record.position().map_or(0, csv::Position::line);
         let text = record.get(date_col).unwrap_or("");
         let date = parse_date(text).filter(|&d| date_in_range(d)).ok_or_else(|| {
             bad(format!(
                 "line {line}: '{}' is not a date YYYY-MM-DD from 0001-01-01 to 9999-12-31",
                 text.escape_debug()
-            ))
+            )
+            .into())
         })?;
         let country = match record.get(country_col).unwrap_or("") {
             "" => None,
             text => Some(Country::parse(text).ok_or_else(|| {
-                bad(format!("line {line}: '{}' is not a two-letter country code", text.escape_debug()))
+                bad(format!("line {line}: '{}' is not a two-letter country code", text.escape_debug()).into())
             })?),
         };
         let name = name_col.and_then(|c| record.get(c)).unwrap_or("").to_string();
@@ -503,7 +507,7 @@ mod tests {
     #[test]
     fn holidays_file_faults_name_the_line_or_offset() {
         let path = Path::new("h.csv");
-        let parse = |text: &[u8]| parse_holidays(path, text).map_err(|e| e.to_string());
+        let parse = |text: &[u8]| parse_holidays(path, text).map_err(|e| e.chain().to_string());
         assert_eq!(parse(b"date,country,name\n2026-12-25,,Christmas\n").unwrap().len(), 1);
         let err = parse(b"date,country,name\n2026-12-25,,ok\n2026-13-01,,bad\n").unwrap_err();
         assert!(err.contains("h.csv") && err.contains("line 3"), "{err}");

@@ -9,7 +9,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::error::CporError;
+use crate::error::{context, Cause, CporError};
 use crate::evaluate::Status;
 use crate::ledger::{DecidedClaim, LEDGER_COLUMNS};
 use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id};
@@ -181,19 +181,19 @@ pub fn read_previous(dir: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
     let csv_path = dir.join("ledger.csv");
     let parquet_path = dir.join("ledger.parquet");
     if csv_path.exists() {
-        let file = File::open(&csv_path)
-            .map_err(|e| CporError::Previous { path: csv_path.clone(), message: e.to_string() })?;
+        let file =
+            File::open(&csv_path).map_err(|e| CporError::Previous { path: csv_path.clone(), cause: e.into() })?;
         read_previous_csv(&csv_path, file)
     } else if parquet_path.exists() {
         read_previous_parquet(&parquet_path)
     } else {
-        Err(CporError::Previous { path: dir.to_path_buf(), message: "holds no ledger.csv or ledger.parquet".into() })
+        Err(CporError::Previous { path: dir.to_path_buf(), cause: "holds no ledger.csv or ledger.parquet".into() })
     }
 }
 
 /// Reads and checks a CSV ledger from `source`; `path` names it in errors.
 pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<String, Facts>, CporError> {
-    let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
+    let fail = |cause: Cause| CporError::Previous { path: path.to_path_buf(), cause };
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(CSV_BUFFER_BYTES)
         .has_headers(false)
@@ -201,13 +201,13 @@ pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<Stri
     let read_error = |e: csv::Error, tripped: bool, at: u64| {
         let line = e.position().map_or(at, csv::Position::line);
         if tripped {
-            fail(format!("line {line}: a record larger than {} MiB", MAX_RECORD_BYTES >> 20))
+            fail(format!("line {line}: a record larger than {} MiB", MAX_RECORD_BYTES >> 20).into())
         } else {
             match e.kind() {
                 csv::ErrorKind::Utf8 { err, .. } => {
-                    fail(format!("line {line}: not valid UTF-8 in field {}", err.field() + 1))
+                    fail(format!("line {line}: not valid UTF-8 in field {}", err.field() + 1).into())
                 }
-                _ => fail(format!("line {line}: {e}")),
+                _ => fail(context(format!("line {line}"), e)),
             }
         }
     };
@@ -227,10 +227,10 @@ pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<Stri
         if header {
             header = false;
             if !record.iter().eq(LEDGER_COLUMNS) {
-                return Err(fail(format!(
-                    "line {line}: the header is not cpor's ledger columns ({})",
-                    LEDGER_COLUMNS.join(",")
-                )));
+                return Err(fail(
+                    format!("line {line}: the header is not cpor's ledger columns ({})", LEDGER_COLUMNS.join(","))
+                        .into(),
+                ));
             }
             continue;
         }
@@ -238,23 +238,26 @@ pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<Stri
             let at = LEDGER_COLUMNS.iter().position(|c| *c == name);
             at.and_then(|i| record.get(i)).unwrap_or("").to_string()
         };
-        check_row(&get).and_then(|row| insert(&mut ledger, row)).map_err(|m| fail(format!("line {line}: {m}")))?;
+        check_row(&get)
+            .and_then(|row| insert(&mut ledger, row))
+            .map_err(|m| fail(format!("line {line}: {m}").into()))?;
     }
     if header {
-        return Err(fail("empty: no header".to_string()));
+        return Err(fail("empty: no header".into()));
     }
     Ok(ledger)
 }
 
 /// Reads and checks a Parquet ledger: the same columns and the same checks, faults named by record.
 fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
-    let fail = |message: String| CporError::Previous { path: path.to_path_buf(), message };
-    let polars = |e: PolarsError| fail(e.to_string());
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let df = crate::guard::guarded(|| ParquetReader::new(file).finish()).map_err(fail)?.map_err(polars)?;
+    let fail = |cause: Cause| CporError::Previous { path: path.to_path_buf(), cause };
+    let polars = |e: PolarsError| fail(e.into());
+    let file = File::open(path).map_err(|e| fail(e.into()))?;
+    let df =
+        crate::guard::guarded(|| ParquetReader::new(file).finish()).map_err(|m| fail(m.into()))?.map_err(polars)?;
     let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     if !names.iter().map(String::as_str).eq(LEDGER_COLUMNS) {
-        return Err(fail(format!("the columns are not cpor's ledger columns ({})", LEDGER_COLUMNS.join(","))));
+        return Err(fail(format!("the columns are not cpor's ledger columns ({})", LEDGER_COLUMNS.join(",")).into()));
     }
     let text = |name: &str| -> Result<Vec<String>, CporError> {
         let series = df.column(name).map_err(polars)?.as_materialized_series().clone();
@@ -291,7 +294,7 @@ fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporErr
         };
         check_row(&get)
             .and_then(|row| insert(&mut ledger, row))
-            .map_err(|m| fail(format!("record {}: {m}", record + 1)))?;
+            .map_err(|m| fail(format!("record {}: {m}", record + 1).into()))?;
     }
     Ok(ledger)
 }
@@ -370,7 +373,7 @@ mod tests {
     const ROW: &str = "C-1,P-1,00000000-0000-0000-0000-000000000001,modern_work_security_usage,Teams,,DE,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,2026-11-10T00:00:00Z,official,2026-11-10T00:00:00Z,,,3,\n";
 
     fn read(text: &str) -> Result<BTreeMap<String, Facts>, String> {
-        read_previous_csv(Path::new("prev/ledger.csv"), text.as_bytes()).map_err(|e| e.to_string())
+        read_previous_csv(Path::new("prev/ledger.csv"), text.as_bytes()).map_err(|e| e.chain().to_string())
     }
 
     #[test]
@@ -408,7 +411,7 @@ mod tests {
     fn an_endless_record_stops_at_the_cap() {
         let began = std::time::Instant::now();
         let endless = HEADER.as_bytes().chain(std::io::repeat(b'a'));
-        let err = read_previous_csv(Path::new("ledger.csv"), endless).unwrap_err().to_string();
+        let err = read_previous_csv(Path::new("ledger.csv"), endless).unwrap_err().chain().to_string();
         assert!(err.contains("larger than 64 MiB") && err.contains("line 2"), "{err}");
         assert!(began.elapsed().as_secs() < 30);
     }

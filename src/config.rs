@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
-use crate::error::{CporError, Failure};
+use crate::error::{context, Cause, CporError, Failure};
 use crate::types::{parse_timestamp, Micros};
 
 /// Where the sample data lives, read when no input is named.
@@ -284,12 +284,14 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
 /// Reads a configuration file whole, through `Read::take`, so that a device or a FIFO that never ends
 /// (`/dev/zero`) stops at the cap as a regular file does: more than [`MAX_CONFIG_FILE_BYTES`] is an
 /// error, as is a file that cannot be opened or read.
-pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, Cause> {
+    let file = std::fs::File::open(path).map_err(|e| context("cannot read", e))?;
     let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    file.take(MAX_CONFIG_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| context("cannot read", e))?;
     if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
-        return Err(format!("larger than {} MiB, the most a configuration file may hold", MAX_CONFIG_FILE_BYTES >> 20));
+        return Err(
+            format!("larger than {} MiB, the most a configuration file may hold", MAX_CONFIG_FILE_BYTES >> 20).into()
+        );
     }
     Ok(bytes)
 }
@@ -297,7 +299,7 @@ pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
 /// Reads and parses the holidays file (SPEC 2.5): too large, unreadable, not UTF-8 or a bad row is
 /// fatal (exit code 1).
 pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
-    let bytes = read_config_bytes(path).map_err(|message| CporError::Holidays { path: path.to_path_buf(), message })?;
+    let bytes = read_config_bytes(path).map_err(|cause| CporError::Holidays { path: path.to_path_buf(), cause })?;
     parse_holidays(path, &bytes)
 }
 
@@ -395,7 +397,7 @@ impl RunConfig {
         if let Some(path) = args.input.config.clone() {
             let bytes = match read_config_bytes(&path) {
                 Ok(bytes) => bytes,
-                Err(message) => return Err(CporError::Config { path, message }.into()),
+                Err(cause) => return Err(CporError::Config { path, cause }.into()),
             };
             let mut input = std::mem::take(&mut args.input);
             apply_config_file(&path, &bytes, &mut input, &mut args)?;
@@ -510,7 +512,7 @@ mod tests {
     fn endless_config_files_stop_at_the_cap() {
         let began = std::time::Instant::now();
         let err = read_config_bytes(Path::new("/dev/zero")).unwrap_err();
-        assert!(err.contains("64 MiB"), "{err}");
+        assert!(err.to_string().contains("64 MiB"), "{err}");
         assert!(began.elapsed().as_secs() < 20);
         assert!(read_config_bytes(Path::new("/no/such/file")).is_err());
     }

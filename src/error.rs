@@ -2,35 +2,78 @@
 //! to (SPEC 8). A bad record is never one of these: it becomes a reject (SPEC 6). Each variant names
 //! the file or column at fault, in one line.
 
+use std::error::Error as StdError;
+use std::fmt;
 use std::path::PathBuf;
 
 use thiserror::Error;
 
+/// What a [`CporError`] failed on, kept whole so that a caller can inspect it (an `io::Error`'s
+/// kind, say): an `io::Error`, a `PolarsError`, a `csv::Error`, …, or a plain message, made one by
+/// `.into()`, when no error lies beneath. [`Failure`] prints it after the variant's own text.
+pub type Cause = Box<dyn StdError + Send + Sync>;
+
+/// A cause with where it happened, "line 3" before a CSV error: printed `{context}: {cause}`.
+#[derive(Debug, Error)]
+#[error("{context}")]
+pub struct Context {
+    context: String,
+    #[source]
+    cause: Cause,
+}
+
+/// `cause` with `context` before it (see [`Context`]).
+pub fn context(context: impl Into<String>, cause: impl Into<Cause>) -> Cause {
+    Box::new(Context { context: context.into(), cause: cause.into() })
+}
+
 #[derive(Debug, Error)]
 pub enum CporError {
     /// An input path that names no file, a directory or glob with no `.csv`/`.parquet` file in it.
-    #[error("{source_name} input {path}: {message}")]
-    InputPath { source_name: &'static str, path: String, message: String },
+    #[error("{source_name} input {path}")]
+    InputPath {
+        source_name: &'static str,
+        path: String,
+        #[source]
+        cause: Cause,
+    },
 
     /// A file that cannot be opened or decoded as CSV or Parquet.
-    #[error("cannot read {source_name} file {path}: {message}")]
-    Unreadable { source_name: &'static str, path: PathBuf, message: String },
+    #[error("cannot read {source_name} file {path}")]
+    Unreadable {
+        source_name: &'static str,
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
 
     /// A required column is absent from an input file's header or schema.
     #[error("{source_name} file {path}: missing required column '{column}'")]
     MissingColumn { source_name: &'static str, path: PathBuf, column: String },
 
     /// The holidays file cannot be read or holds a bad row.
-    #[error("holidays file {path}: {message}")]
-    Holidays { path: PathBuf, message: String },
+    #[error("holidays file {path}")]
+    Holidays {
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
 
     /// The previous output directory given to compare with cannot be read.
-    #[error("previous output {path}: {message}")]
-    Previous { path: PathBuf, message: String },
+    #[error("previous output {path}")]
+    Previous {
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
 
     /// Writing the output directory failed.
-    #[error("writing output {path}: {message}")]
-    Output { path: PathBuf, message: String },
+    #[error("writing output {path}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
 
     /// The run's own accounting check failed: a record was lost or counted twice (SPEC 7).
     #[error("accounting check failed for {source_name}: {message}")]
@@ -38,8 +81,12 @@ pub enum CporError {
 
     /// The `--config` file cannot be read, or is larger than 64 MiB (SPEC 6). What it says is checked
     /// as command-line usage instead (exit code 2).
-    #[error("config file {path}: {message}")]
-    Config { path: PathBuf, message: String },
+    #[error("config file {path}")]
+    Config {
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
 
     /// `--out` names something cpor did not write (SPEC 6): a file, a link, a directory holding
     /// other files or an input, the current directory. Nothing was touched.
@@ -49,6 +96,32 @@ pub enum CporError {
     /// Another run holds the lock of the output directory (SPEC 6).
     #[error("another cpor run (pid {pid}) is writing {}", path.display())]
     Locked { path: PathBuf, pid: String },
+}
+
+impl CporError {
+    /// This error and its causes in one line, `{error}: {cause}…`: what [`Failure`] prints after `cpor: `.
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
+    }
+}
+
+/// An error and its causes in one line, each after `: `. The chain is followed through cpor's own
+/// errors ([`CporError`], [`Context`]) and stops at the first other one: a library's error (an
+/// `io::Error` wrapped in a `PolarsError`, say) already prints its own causes in its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'a>(&'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut at = self.0;
+        while at.is::<CporError>() || at.is::<Context>() {
+            let Some(cause) = at.source() else { break };
+            write!(f, ": {cause}")?;
+            at = cause;
+        }
+        Ok(())
+    }
 }
 
 /// How a command ended (SPEC 8): the process exit code, mapped in `main.rs` and nowhere else.
@@ -74,7 +147,7 @@ pub enum Failure {
     Usage(String),
 
     /// A fatal error of the run (exit 1).
-    #[error("cpor: {0:#}")]
+    #[error("cpor: {}", .0.chain())]
     Fatal(#[from] CporError),
 
     /// A fatal error at a command's edge, with its context (exit 1): `generate`, writing JSON.
@@ -106,5 +179,32 @@ mod tests {
         assert_eq!(fatal.to_string(), "cpor: another cpor run (pid 7) is writing out");
         let other = Failure::from(anyhow::anyhow!("disk full").context("generating into g"));
         assert_eq!((other.exit(), other.to_string()), (Exit::Fatal, "cpor: generating into g: disk full".into()));
+    }
+
+    #[test]
+    fn a_cause_is_kept_and_printed_after_the_error() {
+        use std::io;
+        let error = CporError::Unreadable {
+            source_name: "claims",
+            path: "c.csv".into(),
+            cause: io::Error::from(io::ErrorKind::NotFound).into(),
+        };
+        let cause = error.source().and_then(|c| c.downcast_ref::<io::Error>()).map(io::Error::kind);
+        assert_eq!(cause, Some(io::ErrorKind::NotFound));
+        assert_eq!(Failure::from(error).to_string(), "cpor: cannot read claims file c.csv: entity not found");
+        // A context and a plain message print as the flattened message did.
+        let error = CporError::Previous {
+            path: "p".into(),
+            cause: context("line 3", io::Error::new(io::ErrorKind::InvalidData, "bad byte")),
+        };
+        let kind = error.source().and_then(StdError::source).and_then(|c| c.downcast_ref::<io::Error>());
+        assert_eq!(kind.map(io::Error::kind), Some(io::ErrorKind::InvalidData));
+        assert_eq!(Failure::from(error).to_string(), "cpor: previous output p: line 3: bad byte");
+        let error = CporError::Holidays { path: "h.csv".into(), cause: "empty".into() };
+        assert_eq!(Failure::from(error).to_string(), "cpor: holidays file h.csv: empty");
+        // A library error that prints its own cause (polars' io error) is printed once, as before.
+        let polars = polars::prelude::PolarsError::from(io::Error::other("disk full"));
+        let error = CporError::Output { path: "o".into(), cause: polars.into() };
+        assert_eq!(error.chain().to_string(), "writing output o: disk full");
     }
 }

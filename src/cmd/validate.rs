@@ -121,7 +121,7 @@ pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<(Vali
         stages: CHECK_STAGES,
     };
     let json = serde_json::to_string_pretty(&validation)
-        .map_err(|e| CporError::Output { path: out.join("validation.json"), message: e.to_string() })?
+        .map_err(|e| CporError::Output { path: out.join("validation.json"), cause: e.into() })?
         + "\n";
     write_validation(staged, &checked.rejects, &json)?;
     let mut timings = checked.timings;

@@ -66,10 +66,10 @@ pub(super) fn read_batches(
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
     handle: &mut BatchHandler<'_>,
 ) -> Result<Option<String>, ReadError> {
-    let io = |e: std::io::Error| ReadError::Message(e.to_string());
+    let io = |e: std::io::Error| ReadError::Cause(e.into());
     let file = File::open(path).map_err(io)?;
     if file.metadata().map_err(io)?.is_dir() {
-        return Err(ReadError::Message("it is a directory".into()));
+        return Err(ReadError::Cause("it is a directory".into()));
     }
     std::thread::scope(|scope| {
         let (sender, chunks) = std::sync::mpsc::sync_channel::<HashChunk>(4);
@@ -86,7 +86,7 @@ pub(super) fn read_batches(
         let stream = TextStream::new(file, hash.then_some(sender));
         read_stream(stream, map, handle)?;
         // The stream, and with it the sender, is gone: the hasher has seen every chunk.
-        hasher.map(|h| h.join().map_err(|_| ReadError::Message("the hashing thread failed".into()))).transpose()
+        hasher.map(|h| h.join().map_err(|_| ReadError::Cause("the hashing thread failed".into()))).transpose()
     })
 }
 
@@ -95,12 +95,12 @@ fn read_stream(
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
-    let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
+    let csv_error = |e: csv::Error| ReadError::Cause(e.into());
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(stream);
     let mut first = ByteRecord::new();
     let header: Vec<String> = if reader.read_byte_record(&mut first).map_err(csv_error)? {
         if first.as_slice().contains(&0) {
-            return Err(ReadError::Message(
+            return Err(ReadError::Cause(
                 "the header holds NUL bytes: is the file UTF-16 without a byte-order mark? cpor reads UTF-8".into(),
             ));
         }
@@ -131,9 +131,9 @@ fn read_stream(
             }
             let end = reader.position().byte();
             if end - start > MAX_RECORD_BYTES {
-                return Err(ReadError::Message(format!(
-                    "the record starting at byte offset {start} is longer than 64 MiB"
-                )));
+                return Err(ReadError::Cause(
+                    format!("the record starting at byte offset {start} is longer than 64 MiB").into(),
+                ));
             }
             if record.len() != header.len() {
                 let start = record.position().map_or(start, |p| p.byte());
@@ -177,8 +177,8 @@ mod tests {
         };
         let hash = read_batches(&path, true, |header| Ok((0..header.len()).map(Some).collect()), &mut handle).map_err(
             |e| match e {
-                ReadError::Message(m) => m,
-                ReadError::Fatal(e) => e.to_string(),
+                ReadError::Cause(cause) => cause.to_string(),
+                ReadError::Fatal(e) => e.chain().to_string(),
             },
         )?;
         Ok((rows, hash))

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::error::CporError;
+use crate::error::{Cause, CporError};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{Days, Micros};
 
@@ -46,36 +46,33 @@ fn format_of(path: &Path) -> Option<FileFormat> {
 /// `*.csv` and `*.parquet` files sorted by name, a glob's matches sorted by name. A path that matches
 /// nothing is fatal: a nightly run over an empty export is an operator's problem to see, not to skip.
 pub fn resolve(source: Source, given: &[String]) -> Result<Vec<InputFile>, CporError> {
-    let fail = |path: &str, message: &str| CporError::InputPath {
-        source_name: source.as_str(),
-        path: path.to_string(),
-        message: message.to_string(),
-    };
+    let fail =
+        |path: &str, cause: Cause| CporError::InputPath { source_name: source.as_str(), path: path.to_string(), cause };
     let mut files = Vec::new();
     for text in given {
         let path = Path::new(text);
         let mut found: Vec<PathBuf> = if path.is_dir() {
             std::fs::read_dir(path)
-                .map_err(|e| fail(text, &e.to_string()))?
+                .map_err(|e| fail(text, e.into()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && format_of(p).is_some())
                 .collect()
         } else if path.exists() {
             if format_of(path).is_none() {
-                return Err(fail(text, "not a .csv or .parquet file"));
+                return Err(fail(text, "not a .csv or .parquet file".into()));
             }
             vec![path.to_path_buf()]
         } else if text.contains(['*', '?', '[']) {
             glob::glob(text)
-                .map_err(|e| fail(text, &e.to_string()))?
+                .map_err(|e| fail(text, e.into()))?
                 .filter_map(Result::ok)
                 .filter(|p| p.is_file() && format_of(p).is_some())
                 .collect()
         } else {
-            return Err(fail(text, "no such file or directory"));
+            return Err(fail(text, "no such file or directory".into()));
         };
         if found.is_empty() {
-            return Err(fail(text, "no .csv or .parquet files found"));
+            return Err(fail(text, "no .csv or .parquet files found".into()));
         }
         found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
         for path in found {
@@ -225,7 +222,7 @@ pub fn read_file<P: RecordParser>(
     mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
 ) -> Result<FileStats, CporError> {
     let unreadable =
-        |message: String| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), message };
+        |cause: Cause| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), cause };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let mut validating = std::time::Duration::ZERO;
     let mut checked: Checked<P::Record> = Vec::new();
@@ -269,7 +266,7 @@ pub fn read_file<P: RecordParser>(
     });
     let (records, csv_hash) = records?;
     let hash = hash.or(csv_hash.map(Ok));
-    let sha256 = hash.transpose().map_err(|e| unreadable(e.to_string()))?;
+    let sha256 = hash.transpose().map_err(|e| unreadable(e.into()))?;
     Ok(FileStats { given: file.given.clone(), records, sha256, validating })
 }
 
@@ -282,10 +279,10 @@ pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, Cpor
     let mut records = 0;
     for file in files {
         let unreadable =
-            |message: String| CporError::Unreadable { source_name: source.as_str(), path: file.path.clone(), message };
+            |cause: Cause| CporError::Unreadable { source_name: source.as_str(), path: file.path.clone(), cause };
         records += match file.format {
             FileFormat::Csv => {
-                std::fs::metadata(&file.path).map_err(|e| unreadable(e.to_string()))?.len() / MIN_CSV_ROW_BYTES
+                std::fs::metadata(&file.path).map_err(|e| unreadable(e.into()))?.len() / MIN_CSV_ROW_BYTES
             }
             FileFormat::Parquet => parquet_file::row_count(&file.path).map_err(|e| e.or_unreadable(&unreadable))?,
         };
@@ -293,18 +290,18 @@ pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, Cpor
     Ok(records)
 }
 
-/// A failure inside a reader: either already a `CporError` (a missing column) or a message that
+/// A failure inside a reader: either already a `CporError` (a missing column) or a cause that
 /// becomes "cannot read file".
 pub(crate) enum ReadError {
     Fatal(CporError),
-    Message(String),
+    Cause(Cause),
 }
 
 impl ReadError {
-    fn or_unreadable(self, unreadable: &impl Fn(String) -> CporError) -> CporError {
+    fn or_unreadable(self, unreadable: &impl Fn(Cause) -> CporError) -> CporError {
         match self {
             ReadError::Fatal(e) => e,
-            ReadError::Message(m) => unreadable(m),
+            ReadError::Cause(cause) => unreadable(cause),
         }
     }
 }

@@ -227,8 +227,8 @@ fn convert(column: &Column) -> PolarsResult<Col> {
 /// Opens the file when it is a regular file after following symlinks: a device (`/dev/zero`), a FIFO
 /// or a directory would be read without end or fail deep inside polars.
 fn open_regular(path: &Path) -> Result<File, ReadError> {
-    let io = |e: std::io::Error| ReadError::Message(e.to_string());
-    let not_regular = || ReadError::Message("not a regular file".to_string());
+    let io = |e: std::io::Error| ReadError::Cause(e.into());
+    let not_regular = || ReadError::Cause("not a regular file".into());
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(not_regular());
     }
@@ -241,13 +241,14 @@ fn open_regular(path: &Path) -> Result<File, ReadError> {
 }
 
 fn polars(e: PolarsError) -> ReadError {
-    ReadError::Message(e.to_string())
+    ReadError::Cause(e.into())
 }
 
 /// The file's row count, from its metadata.
 pub(super) fn row_count(path: &Path) -> Result<u64, ReadError> {
     let file = open_regular(path)?;
-    let rows = guarded(|| ParquetReader::new(file).num_rows()).map_err(ReadError::Message)?.map_err(polars)?;
+    let rows =
+        guarded(|| ParquetReader::new(file).num_rows()).map_err(|m| ReadError::Cause(m.into()))?.map_err(polars)?;
     Ok(rows as u64)
 }
 
@@ -278,7 +279,7 @@ pub(super) fn read_batches(
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
     let file = open_regular(path)?;
-    let mut reader = ParquetReader::new(file.try_clone().map_err(|e| ReadError::Message(e.to_string()))?);
+    let mut reader = ParquetReader::new(file.try_clone().map_err(|e| ReadError::Cause(e.into()))?);
     // The file's Arrow schema, as stored: naming a type here never fails, whatever the type. A
     // damaged footer can make polars panic: `guarded` turns that into an error.
     let (schema, metadata) = guarded(|| -> PolarsResult<_> {
@@ -286,7 +287,7 @@ pub(super) fn read_batches(
         let metadata = reader.get_metadata()?.clone();
         Ok((schema, metadata))
     })
-    .map_err(ReadError::Message)?
+    .map_err(|m| ReadError::Cause(m.into()))?
     .map_err(polars)?;
     let header: Vec<String> = schema.iter_names().map(|n| n.trim().to_string()).collect();
     let columns = map(&header)?;
@@ -296,11 +297,10 @@ pub(super) fn read_batches(
     for &k in &projection {
         if let Some((name, field)) = schema.get_at_index(k) {
             if !readable(&field.dtype) {
-                return Err(ReadError::Message(format!(
-                    "column {:?} has type {}, which cpor cannot read",
-                    name.as_str(),
-                    type_name(&field.dtype)
-                )));
+                return Err(ReadError::Cause(
+                    format!("column {:?} has type {}, which cpor cannot read", name.as_str(), type_name(&field.dtype))
+                        .into(),
+                ));
             }
         }
     }

@@ -12,7 +12,7 @@ use polars::prelude::PolarsError;
 
 use crate::changes::{Change, CHANGE_COLUMNS};
 use crate::config::{OutputFormat, RunConfig};
-use crate::error::CporError;
+use crate::error::{Cause, CporError};
 use crate::ledger::DecidedClaim;
 use crate::progress::Progress;
 use crate::rejects::Reject;
@@ -42,16 +42,16 @@ pub struct Outputs<'a> {
     pub changes: Option<&'a [Change]>,
 }
 
-fn fail(path: &Path, message: String) -> CporError {
-    CporError::Output { path: path.to_path_buf(), message }
+fn fail(path: &Path, cause: impl Into<Cause>) -> CporError {
+    CporError::Output { path: path.to_path_buf(), cause: cause.into() }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> CporError + '_ {
-    move |e| fail(path, e.to_string())
+    move |e| fail(path, e)
 }
 
 fn pl(path: &Path) -> impl Fn(PolarsError) -> CporError + '_ {
-    move |e| fail(path, e.to_string())
+    move |e| fail(path, e)
 }
 
 /// The run's output directory while it is being made: the staging directory, and the thread that

@@ -134,7 +134,7 @@ pub(super) fn write_reports(
         .num_threads(WRITER_THREADS)
         .thread_name(|i| format!("cpor-writer-{i}"))
         .build()
-        .map_err(|e| fail(&reports_dir, e.to_string()))?;
+        .map_err(|e| fail(&reports_dir, e))?;
     pool.install(|| {
         by_partner.par_iter().try_for_each(|(partner, rows)| {
             let partner_dir = reports_dir.join(partner);

@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::RunConfig;
-use crate::error::CporError;
+use crate::error::{context, Cause, CporError};
 
 /// The file that marks a directory as an output of cpor's.
 pub const MARKER: &str = ".cpor-output";
@@ -88,8 +88,8 @@ pub struct Reserved {
     _lock: File,
 }
 
-fn output_error(path: &Path, message: impl ToString) -> CporError {
-    CporError::Output { path: path.to_path_buf(), message: message.to_string() }
+fn output_error(path: &Path, cause: impl Into<Cause>) -> CporError {
+    CporError::Output { path: path.to_path_buf(), cause: cause.into() }
 }
 
 fn refuse(out: &Path, reason: impl ToString) -> CporError {
@@ -286,7 +286,7 @@ fn remove_stale_staging(parent: &Path, name: &str) -> Result<(), CporError> {
             .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
         if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
             let path = entry.path();
-            fs::remove_dir_all(&path).map_err(|e| output_error(&path, format!("removing stale staging: {e}")))?;
+            fs::remove_dir_all(&path).map_err(|e| output_error(&path, context("removing stale staging", e)))?;
         }
     }
     Ok(())

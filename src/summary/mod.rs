@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::RunConfig;
-use crate::error::CporError;
+use crate::error::{Cause, CporError};
 use crate::evaluate::Status;
 use crate::hashing::FastMap;
 use crate::pipeline::Evaluated;
@@ -137,12 +137,12 @@ impl Summary {
 
     /// Writes summary.json and summary.html into `dir`.
     pub fn write_files(&self, dir: &Path) -> Result<(), CporError> {
-        let fail = |path: &Path, message: String| CporError::Output { path: path.to_path_buf(), message };
+        let fail = |path: &Path, cause: Cause| CporError::Output { path: path.to_path_buf(), cause };
         let json_path = dir.join("summary.json");
-        let json = serde_json::to_string_pretty(self).map_err(|e| fail(&json_path, e.to_string()))?;
-        std::fs::write(&json_path, json + "\n").map_err(|e| fail(&json_path, e.to_string()))?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| fail(&json_path, e.into()))?;
+        std::fs::write(&json_path, json + "\n").map_err(|e| fail(&json_path, e.into()))?;
         let html_path = dir.join("summary.html");
-        std::fs::write(&html_path, html::render(self)).map_err(|e| fail(&html_path, e.to_string()))
+        std::fs::write(&html_path, html::render(self)).map_err(|e| fail(&html_path, e.into()))
     }
 
     pub fn count_statuses(&mut self, statuses: impl Iterator<Item = Status>) {
