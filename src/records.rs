@@ -190,10 +190,15 @@ fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize, order: DateOrd
         _ => None,
     };
     parsed.map(Some).ok_or_else(|| {
+        let also = match order {
+            DateOrder::Ymd => "",
+            DateOrder::Mdy => " or M/D/YYYY H:MM[:SS] [AM|PM]",
+            DateOrder::Dmy => " or D/M/YYYY H:MM[:SS] [AM|PM]",
+        };
         Fault::new(
             RejectReason::InvalidTimestamp,
             format!(
-                "{} {:?} is not an RFC 3339 timestamp from year 0001 to 9999.",
+                "{} {:?} is not an RFC 3339 timestamp{also} from year 0001 to 9999.",
                 columns[k].name,
                 as_text(cell).unwrap_or_default()
             ),
@@ -420,9 +425,11 @@ impl RecordParser for UsageParser {
         // A monthly row's key is its month's first day, whatever day of the month it names.
         .map(|d| if self.period == UsagePeriod::Month { month_start(d) } else { d })
         .ok_or_else(|| {
-            let form = match self.period {
-                UsagePeriod::Day => "a date YYYY-MM-DD",
-                UsagePeriod::Month => "a month YYYY-MM or a date YYYY-MM-DD",
+            let form = match (self.period, self.date_order) {
+                (UsagePeriod::Day, DateOrder::Ymd) => "a date YYYY-MM-DD",
+                (UsagePeriod::Day, DateOrder::Mdy) => "a date YYYY-MM-DD or M/D/YYYY",
+                (UsagePeriod::Day, DateOrder::Dmy) => "a date YYYY-MM-DD, D/M/YYYY or D.M.YYYY",
+                (UsagePeriod::Month, _) => "a month YYYY-MM or a date of the month",
             };
             Fault::new(
                 RejectReason::InvalidDate,
