@@ -13,6 +13,7 @@ use cpor::records::{Claim, Counts, UsageRow, WorkloadKey};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
 use cpor::usage::{KeptRow, UsageIndex};
+use cpor::values::UsagePeriod;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn calendar(c: &mut Criterion) {
@@ -71,7 +72,7 @@ fn scoping(c: &mut Criterion) {
         .collect();
     let window = (days(2026, 3, 1), days(2026, 9, 1));
     c.bench_function("report rows of one claim from 3000 usage rows", |b| {
-        b.iter(|| report_rows(black_box(&claim), black_box(&group), window).rows.len())
+        b.iter(|| report_rows(black_box(&claim), black_box(&group), window, UsagePeriod::Day).rows.len())
     });
 }
 

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
 use crate::error::{context, Cause, CporError, Failure};
-use crate::types::{parse_timestamp, Micros};
+use crate::types::{parse_timestamp, Engagement, Micros};
+use crate::values::{DateOrder, EngagementNames, UsagePeriod};
 
 /// Where the sample data lives, read when no input is named.
 pub const SAMPLE_DIR: &str = "data";
@@ -136,6 +137,17 @@ pub struct InputArgs {
     /// A TOML file whose keys are these flags' names (flags given on the command line win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    // The value forms of real exports (SPEC 9.3).
+    /// How dates with slashes or dots read: ymd accepts only YYYY-MM-DD; mdy also M/D/YYYY; dmy also
+    /// D/M/YYYY and D.M.YYYY (timestamps: the date, then H:MM[:SS], optionally AM/PM) [default: ymd].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub date_order: Option<DateOrder>,
+    /// What a usage row's date stands for: its day, or its calendar month [default: day].
+    #[arg(long, value_enum, value_name = "PERIOD")]
+    pub usage_period: Option<UsagePeriod>,
+    /// More engagement names, from the config file's `[engagements]` table: (name, engagement).
+    #[arg(skip)]
+    pub engagement_names: Vec<(String, Engagement)>,
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
@@ -265,6 +277,10 @@ pub struct RunConfig {
     /// Progress bars on stderr (a terminal, and not --quiet).
     pub progress: bool,
     pub verbose: bool,
+    /// The value forms of real exports (SPEC 9.3).
+    pub date_order: DateOrder,
+    pub usage_period: UsagePeriod,
+    pub engagements: EngagementNames,
 }
 
 /// A usage error found after parsing (exit code 2).
@@ -383,10 +399,36 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
                 run.format = run.format.or(Some(format));
             }
             "previous" => run.previous = run.previous.take().or(Some(PathBuf::from(scalar()?))),
+            // The value forms of real exports (SPEC 9.3).
+            "date-order" => {
+                let order = <DateOrder as ValueEnum>::from_str(&scalar()?, true).map_err(|e| bad(key, e))?;
+                input.date_order = input.date_order.or(Some(order));
+            }
+            "usage-period" => {
+                let period = <UsagePeriod as ValueEnum>::from_str(&scalar()?, true).map_err(|e| bad(key, e))?;
+                input.usage_period = input.usage_period.or(Some(period));
+            }
+            "engagements" => input.engagement_names = config_engagement_names(value).map_err(|e| bad(key, e))?,
             _ => return Err(bad(key, "not a flag of cpor run".into())),
         }
     }
     Ok(())
+}
+
+/// The config file's `[engagements]` table: `"Name as exported" = "bizapps_revenue"`, each value an
+/// engagement's code or display name (SPEC 9.3).
+fn config_engagement_names(value: &toml::Value) -> Result<Vec<(String, Engagement)>, String> {
+    let table = value.as_table().ok_or("expected a table of \"name\" = \"engagement code\"")?;
+    table
+        .iter()
+        .map(|(name, code)| {
+            let text = code.as_str().ok_or_else(|| format!("{}: expected an engagement code", name.escape_debug()))?;
+            let engagement = Engagement::parse(text).ok_or_else(|| {
+                format!("{}: '{}' is not an engagement code", name.escape_debug(), text.escape_debug())
+            })?;
+            Ok((name.clone(), engagement))
+        })
+        .collect()
 }
 
 impl RunConfig {
@@ -441,6 +483,9 @@ impl RunConfig {
             memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
             progress: attended && !input.quiet,
             verbose: input.verbose,
+            date_order: input.date_order.unwrap_or_default(),
+            usage_period: input.usage_period.unwrap_or_default(),
+            engagements: EngagementNames::new(&input.engagement_names),
         })
     }
 }
@@ -505,6 +550,29 @@ mod tests {
         assert!(apply(b"window-days = 5\n\xff\n").unwrap_err().contains("byte offset 16"));
         let err = apply(b"window-days = [\n").unwrap_err();
         assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn config_keys_of_export_values() {
+        let text = "date-order = \"dmy\"\nusage_period = \"month\"\n[engagements]\n\"Umsatz neu\" = \"bizapps_revenue\"\n\"OSA alt\" = \"MCI BizApps Presales Advisor\"\n";
+        let (input, _) = apply(text.as_bytes()).unwrap();
+        assert_eq!(input.date_order, Some(DateOrder::Dmy));
+        assert_eq!(input.usage_period, Some(UsagePeriod::Month));
+        assert_eq!(
+            input.engagement_names,
+            [
+                ("OSA alt".to_string(), Engagement::BizappsPresalesAdvisor),
+                ("Umsatz neu".to_string(), Engagement::BizappsRevenue)
+            ]
+        );
+        assert!(apply(b"date-order = \"ydm\"\n").unwrap_err().contains("date-order"));
+        assert!(apply(b"usage-period = \"week\"\n").is_err());
+        assert!(apply(b"[engagements]\n\"X\" = \"partner_magic\"\n").unwrap_err().contains("partner_magic"));
+        assert!(apply(b"engagements = \"bizapps_revenue\"\n").is_err());
+        let cli = Cli::try_parse_from(["cpor", "run", "--date-order", "mdy", "--usage-period", "month"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("a run") };
+        assert_eq!((args.input.date_order, args.input.usage_period), (Some(DateOrder::Mdy), Some(UsagePeriod::Month)));
+        assert!(Cli::try_parse_from(["cpor", "run", "--date-order", "dym"]).is_err());
     }
 
     #[cfg(unix)]

@@ -31,6 +31,7 @@ pub mod report;
 pub mod summary;
 pub mod types;
 pub mod usage;
+pub mod values;
 
 pub use cmd::run::run;
 pub use config::{Cli, Command, RunConfig};

@@ -167,7 +167,7 @@ fn read_claims_and_responses(
     let mut checks = ClaimChecks::default();
     let mut deferred_claims = Vec::new();
     let claims_summary = read_input(
-        &ClaimParser,
+        &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
         (0, 1),
         &resolve(Source::Claims, &config.inputs.claims)?,
         progress,
@@ -191,7 +191,7 @@ fn read_claims_and_responses(
     let mut responses: Vec<Response> = Vec::new();
     let mut response_ids = ResponseIds::default();
     let responses_summary = read_input(
-        &ResponseParser,
+        &ResponseParser { date_order: config.date_order },
         (0, 1),
         &resolve(Source::Responses, &config.inputs.responses)?,
         progress,
@@ -230,7 +230,8 @@ fn read_usage(
     timings: &mut Timings,
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
     let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
-    let parser = UsageParser { workloads: index.known_workloads() };
+    let parser =
+        UsageParser { workloads: index.known_workloads(), date_order: config.date_order, period: config.usage_period };
     let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
     let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
     let mut usage_summary = InputSummary::default();
@@ -323,7 +324,7 @@ pub fn evaluate_inputs_then(
 
     let stage = Instant::now();
     let slots = decided.iter_mut().map(|d| (&d.claim, &d.evaluation, &mut d.report));
-    build_reports(slots, kept, &config.calendar, as_of);
+    build_reports(slots, kept, &config.calendar, as_of, config.usage_period);
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);

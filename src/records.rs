@@ -11,8 +11,11 @@ use crate::hashing::FastMap;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{
-    date_in_range, format_date, format_timestamp, parse_count, parse_date, parse_timestamp, text_fault,
-    timestamp_in_range, Country, Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
+    date_in_range, format_date, format_timestamp, parse_count, parse_date, text_fault, timestamp_in_range, Country,
+    Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
+};
+use crate::values::{
+    month_start, parse_country, parse_date_in, parse_month, parse_timestamp_in, DateOrder, EngagementNames, UsagePeriod,
 };
 
 /// An accepted association request.
@@ -177,19 +180,25 @@ fn uuid(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Uu
     }
 }
 
-fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Micros>, Fault> {
+/// A timestamp cell: SPEC 2.4's forms, and SPEC 9.3's of the date order.
+fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize, order: DateOrder) -> Result<Option<Micros>, Fault> {
     let cell = row.get(k);
     let parsed = match cell {
         Cell::Null => return Ok(None),
         Cell::Timestamp(t) => Some(t).filter(|&t| timestamp_in_range(t)),
-        Cell::Text(t) => parse_timestamp(t),
+        Cell::Text(t) => parse_timestamp_in(t, order),
         _ => None,
     };
     parsed.map(Some).ok_or_else(|| {
+        let also = match order {
+            DateOrder::Ymd => "",
+            DateOrder::Mdy => " or M/D/YYYY H:MM[:SS] [AM|PM]",
+            DateOrder::Dmy => " or D/M/YYYY H:MM[:SS] [AM|PM]",
+        };
         Fault::new(
             RejectReason::InvalidTimestamp,
             format!(
-                "{} {:?} is not an RFC 3339 timestamp from year 0001 to 9999.",
+                "{} {:?} is not an RFC 3339 timestamp{also} from year 0001 to 9999.",
                 columns[k].name,
                 as_text(cell).unwrap_or_default()
             ),
@@ -197,8 +206,12 @@ fn timestamp(row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Opti
     })
 }
 
-/// Claims (SPEC 2.1).
-pub struct ClaimParser;
+/// Claims (SPEC 2.1), with the value forms of SPEC 9.3.
+#[derive(Default)]
+pub struct ClaimParser {
+    pub date_order: DateOrder,
+    pub engagements: EngagementNames,
+}
 
 mod claim_col {
     pub const CLAIM_ID: usize = 0;
@@ -230,6 +243,7 @@ impl RecordParser for ClaimParser {
 
     fn parse(&self, _: &mut (), row: &RowView<'_>) -> Result<Claim, Fault> {
         use claim_col::*;
+        let order = self.date_order;
         let cols = Self::COLUMNS;
         missing(row, cols, &[CLAIM_ID, PARTNER_ID, TENANT_ID, ENGAGEMENT, WORKLOAD, SUBMITTED_AT])?;
         let id = id(row, cols, CLAIM_ID)?;
@@ -237,19 +251,19 @@ impl RecordParser for ClaimParser {
         let workload = text(row, cols, WORKLOAD)?.into_owned();
         let tenant = required(uuid(row, cols, TENANT_ID)?, cols, TENANT_ID)?;
         let subscription = uuid(row, cols, SUBSCRIPTION_ID)?;
-        let submitted_at = required(timestamp(row, cols, SUBMITTED_AT)?, cols, SUBMITTED_AT)?;
-        let notified_at = timestamp(row, cols, NOTIFIED_AT)?;
+        let submitted_at = required(timestamp(row, cols, SUBMITTED_AT, order)?, cols, SUBMITTED_AT)?;
+        let notified_at = timestamp(row, cols, NOTIFIED_AT, order)?;
         let country = match as_text(row.get(CUSTOMER_COUNTRY)) {
             None => None,
-            Some(text) => Some(Country::parse(&text).ok_or_else(|| {
+            Some(text) => Some(parse_country(&text).ok_or_else(|| {
                 Fault::new(
                     RejectReason::InvalidCountry,
-                    format!("customer_country {text:?} is not a two-letter country code."),
+                    format!("customer_country {text:?} is not a two-letter country code or an English country name."),
                 )
             })?),
         };
         let engagement_text = as_text(row.get(ENGAGEMENT)).unwrap_or_default();
-        let engagement = Engagement::parse(&engagement_text).ok_or_else(|| {
+        let engagement = self.engagements.parse(&engagement_text).ok_or_else(|| {
             Fault::new(
                 RejectReason::UnknownEngagement,
                 format!("engagement {engagement_text:?} is not a known engagement code or name."),
@@ -269,7 +283,10 @@ impl RecordParser for ClaimParser {
 }
 
 /// Responses (SPEC 2.2): the checks of a record on its own.
-pub struct ResponseParser;
+#[derive(Default)]
+pub struct ResponseParser {
+    pub date_order: DateOrder,
+}
 
 impl RecordParser for ResponseParser {
     type Record = Response;
@@ -289,7 +306,7 @@ impl RecordParser for ResponseParser {
         let response_id = id(row, cols, 0)?;
         let claim_id = id(row, cols, 1)?;
         let tenant = required(uuid(row, cols, 2)?, cols, 2)?;
-        let responded_at = required(timestamp(row, cols, 4)?, cols, 4)?;
+        let responded_at = required(timestamp(row, cols, 4, self.date_order)?, cols, 4)?;
         let text = as_text(row.get(3)).unwrap_or_default();
         let kind = ResponseKind::parse(&text).ok_or_else(|| {
             Fault::new(RejectReason::UnknownResponse, format!("response {text:?} is neither an opt-out nor an accept."))
@@ -337,6 +354,9 @@ pub struct UsageScratch {
 pub struct UsageParser {
     /// Lower-cased workloads that claims name, with their ids.
     pub workloads: FastMap<Box<str>, u32>,
+    pub date_order: DateOrder,
+    /// With `Month`, a row's date is its month's first day (SPEC 9.3).
+    pub period: UsagePeriod,
 }
 
 const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
@@ -395,16 +415,25 @@ impl RecordParser for UsageParser {
                 // In range, so a few million days: an i32 holds it.
                 Some(t.div_euclid(86_400 * MICROS_PER_SECOND) as Days)
             }
-            Cell::Text(t) => parse_date(t),
+            Cell::Text(t) => match (self.period, self.date_order) {
+                (UsagePeriod::Day, DateOrder::Ymd) => parse_date(t),
+                (UsagePeriod::Day, order) => parse_date_in(t, order),
+                (UsagePeriod::Month, order) => parse_month(t, order),
+            },
             _ => None,
         }
+        // A monthly row's key is its month's first day, whatever day of the month it names.
+        .map(|d| if self.period == UsagePeriod::Month { month_start(d) } else { d })
         .ok_or_else(|| {
+            let form = match (self.period, self.date_order) {
+                (UsagePeriod::Day, DateOrder::Ymd) => "a date YYYY-MM-DD",
+                (UsagePeriod::Day, DateOrder::Mdy) => "a date YYYY-MM-DD or M/D/YYYY",
+                (UsagePeriod::Day, DateOrder::Dmy) => "a date YYYY-MM-DD, D/M/YYYY or D.M.YYYY",
+                (UsagePeriod::Month, _) => "a month YYYY-MM or a date of the month",
+            };
             Fault::new(
                 RejectReason::InvalidDate,
-                format!(
-                    "date {:?} is not a date YYYY-MM-DD from year 0001 to 9999.",
-                    as_text(row.get(3)).unwrap_or_default()
-                ),
+                format!("date {:?} is not {form} from year 0001 to 9999.", as_text(row.get(3)).unwrap_or_default()),
             )
         })?;
         let mut counts = [None; 3];

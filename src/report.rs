@@ -3,8 +3,8 @@
 //!
 //! A usage row belongs to a claim's report when, and only when, its tenant equals the claim's, its
 //! workload equals the claim's (case-insensitively), for a subscription-scoped engagement its
-//! subscription equals the claim's, and its date lies in the access window. [`report_rows`] is the one
-//! place that rule is written.
+//! subscription equals the claim's, and its date lies in the access window — its period overlaps it,
+//! for monthly usage (SPEC 9.3). [`report_rows`] is the one place that rule is written.
 
 use std::ops::Range;
 
@@ -15,6 +15,7 @@ use crate::evaluate::Evaluation;
 use crate::records::Claim;
 use crate::types::{Days, Micros, Scope};
 use crate::usage::{KeptRow, KeptUsage};
+use crate::values::UsagePeriod;
 
 /// One claim's report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,18 +45,25 @@ pub fn access_window(
 }
 
 /// The rows of one claim's report and its starting high-water mark. `group` holds the usage rows of
-/// the claim's tenant and workload, sorted by (date, subscription).
-pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days)) -> Report {
+/// the claim's tenant and workload, sorted by (date, subscription); each row covers a `period` from
+/// its date (SPEC 9.3): a row belongs when its period overlaps the window, and counts towards
+/// `starting_hwm` when its period ends on or before the window's first day. For a day,
+/// [`UsagePeriod::end`] is the next day, and these are SPEC 5's "dated in" and "dated before".
+pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), period: UsagePeriod) -> Report {
     let in_scope = |row: &&KeptRow| match claim.engagement.scope() {
         Scope::Workload => true,
         Scope::Subscription => row.subscription() == claim.subscription,
     };
-    let rows =
-        group.iter().filter(in_scope).filter(|row| row.date >= window.0 && row.date < window.1).copied().collect();
+    let rows = group
+        .iter()
+        .filter(in_scope)
+        .filter(|row| row.date < window.1 && period.end(row.date) > window.0)
+        .copied()
+        .collect();
     let starting_hwm = group
         .iter()
         .filter(in_scope)
-        .filter(|row| row.date < window.0)
+        .filter(|row| period.end(row.date) <= window.0)
         .filter_map(|row| row.counts.active_users())
         .max();
     Report { rows, starting_hwm, window }
@@ -70,6 +78,7 @@ pub fn build_reports<'a>(
     usage: KeptUsage,
     calendar: &Calendar,
     as_of: Micros,
+    period: UsagePeriod,
 ) {
     // Per shard: the claims whose kept rows lie there, their range of rows, window and slot.
     type Wanted<'a> = Vec<(&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>)>;
@@ -79,12 +88,12 @@ pub fn build_reports<'a>(
         let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
         match usage.locate(claim.tenant, &claim.workload) {
             Some((shard, range)) => by_shard[shard].push((claim, range, window, slot)),
-            None => *slot = Some(report_rows(claim, &[], window)),
+            None => *slot = Some(report_rows(claim, &[], window, period)),
         }
     }
     usage.into_shards().into_par_iter().zip(by_shard).for_each(|(rows, wanted)| {
         for (claim, range, window, slot) in wanted {
-            *slot = Some(report_rows(claim, &rows[range], window));
+            *slot = Some(report_rows(claim, &rows[range], window, period));
         }
     });
 }

@@ -278,7 +278,7 @@ pub fn parse_count(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-fn digits(bytes: &[u8]) -> Option<u32> {
+pub(crate) fn digits(bytes: &[u8]) -> Option<u32> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -402,23 +402,29 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
         }
         rest = &frac[n..];
     }
-    let offset_seconds: i64 = match rest {
-        [] | [b'Z'] | [b'z'] => 0,
+    instant(days_from_date(date), hour * 3600 + minute * 60 + second, micros, offset_seconds(rest)?)
+}
+
+/// The offset that ends a timestamp, in seconds east of UTC: nothing, `Z`/`z` (UTC) or `±HH:MM`.
+pub(crate) fn offset_seconds(rest: &[u8]) -> Option<i64> {
+    match rest {
+        [] | [b'Z'] | [b'z'] => Some(0),
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
             if h > 23 || m > 59 {
                 return None;
             }
             let s = (h * 3600 + m * 60) as i64;
-            if *sign == b'+' {
-                s
-            } else {
-                -s
-            }
+            Some(if *sign == b'+' { s } else { -s })
         }
-        _ => return None,
-    };
-    let local_seconds = days_from_date(date) as i64 * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
+        _ => None,
+    }
+}
+
+/// The instant of a local date, second of the day, microseconds and offset; `None` outside
+/// 0001–9999 (SPEC 2.4).
+pub(crate) fn instant(days: Days, second_of_day: u32, micros: i64, offset_seconds: i64) -> Option<Micros> {
+    let local_seconds = days as i64 * 86_400 + second_of_day as i64;
     // Years 0001–9999 and offsets under a day keep this far inside an i64; an offset can still move
     // the instant out of 0001–9999 (`0001-01-01T00:00:00+01:00`), which SPEC 2.4 does not admit.
     let t = (local_seconds - offset_seconds) * MICROS_PER_SECOND + micros;

@@ -10,6 +10,11 @@
 //! Keys are remembered per series — the rows of one tenant, workload and subscription — as a bit per
 //! day, so that they cost memory per series rather than per row (see `Series`).
 //!
+//! Monthly usage (SPEC 9.3, `--usage-period month`) needs nothing here: its parser gives each row its
+//! month's first day as its date, so that date is the key (a second row of the month is a duplicate),
+//! a row is deferred when its month starts after the local date of T, and the kept rows carry the
+//! month's first day into the reports, where `crate::report` takes each row's whole period.
+//!
 //! The keys taken so far grow with the input. When they would not fit the memory budget, the input
 //! is read in several passes, each deciding the rows of one group of tenants (and the first pass
 //! also the rows that failed their own checks); a pass's keys are dropped when it ends.
