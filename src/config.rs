@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
 use crate::error::{CporError, Failure};
+use crate::input::columns::ColumnMap;
 use crate::types::{parse_timestamp, Micros};
 
 /// Where the sample data lives, read when no input is named.
@@ -142,6 +143,9 @@ pub struct InputArgs {
     /// Per-stage timings on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// The config file's `[columns.*]` tables (SPEC 9.1); no flag sets them.
+    #[arg(skip)]
+    pub columns: ColumnMap,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -265,6 +269,8 @@ pub struct RunConfig {
     /// Progress bars on stderr (a terminal, and not --quiet).
     pub progress: bool,
     pub verbose: bool,
+    /// The header named for each column in the config file's `[columns.*]` tables (SPEC 9.1).
+    pub columns: ColumnMap,
 }
 
 /// A usage error found after parsing (exit code 2).
@@ -381,10 +387,41 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
                 run.format = run.format.or(Some(format));
             }
             "previous" => run.previous = run.previous.take().or(Some(PathBuf::from(scalar()?))),
+            "columns" => input.columns = parse_column_tables(value).map_err(|e| bad(key, e))?,
             _ => return Err(bad(key, "not a flag of cpor run".into())),
         }
     }
     Ok(())
+}
+
+/// The config file's `columns` table (SPEC 9.1): `[columns.claims]`, `[columns.responses]` and
+/// `[columns.usage]`, each mapping a column the source knows to the header to read it from.
+fn parse_column_tables(value: &toml::Value) -> Result<ColumnMap, String> {
+    use crate::input::RecordParser;
+    use crate::records::{ClaimParser, ResponseParser, UsageParser};
+    use crate::rejects::Source;
+    let tables = value.as_table().ok_or("expected tables [columns.claims], [columns.responses], [columns.usage]")?;
+    let mut map = ColumnMap::default();
+    for (name, table) in tables {
+        let (source, specs) = match name.as_str() {
+            "claims" => (Source::Claims, ClaimParser::COLUMNS),
+            "responses" => (Source::Responses, ResponseParser::COLUMNS),
+            "usage" => (Source::Usage, UsageParser::COLUMNS),
+            _ => return Err(format!("'{}' is not claims, responses or usage", name.escape_debug())),
+        };
+        let table = table.as_table().ok_or_else(|| format!("{name}: expected a table of column = \"Header\""))?;
+        for (column, header) in table {
+            let Some(spec) = specs.iter().find(|s| s.name == column) else {
+                let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                return Err(format!("{name}.{}: not a column of {name} ({})", column.escape_debug(), known.join(", ")));
+            };
+            match header.as_str() {
+                Some(header) if !header.trim().is_empty() => map.insert(source, spec.name, header),
+                _ => return Err(format!("{name}.{}: expected a header name", column.escape_debug())),
+            }
+        }
+    }
+    Ok(map)
 }
 
 impl RunConfig {
@@ -439,6 +476,7 @@ impl RunConfig {
             memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
             progress: attended && !input.quiet,
             verbose: input.verbose,
+            columns: input.columns.clone(),
         })
     }
 }
@@ -503,6 +541,26 @@ mod tests {
         assert!(apply(b"window-days = 5\n\xff\n").unwrap_err().contains("byte offset 16"));
         let err = apply(b"window-days = [\n").unwrap_err();
         assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn config_column_tables() {
+        use crate::rejects::Source;
+        let (input, _) =
+            apply(b"[columns.usage]\ntenant_id = \"Customer Tenant ID\"\n[columns.claims]\nclaim_id = \"Id\"\n")
+                .unwrap();
+        assert_eq!(input.columns.get(Source::Usage, "tenant_id"), Some("Customer Tenant ID"));
+        assert_eq!(input.columns.get(Source::Claims, "claim_id"), Some("Id"));
+        assert_eq!(input.columns.get(Source::Responses, "claim_id"), None);
+        for (text, why) in [
+            ("[columns.ledger]\nx = \"y\"\n", "not claims, responses or usage"),
+            ("[columns.usage]\nseats = \"y\"\n", "not a column of usage"),
+            ("[columns.usage]\ndate = 3\n", "expected a header name"),
+            ("columns = \"x\"\n", "expected tables"),
+        ] {
+            let err = apply(text.as_bytes()).unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
     }
 
     #[cfg(unix)]

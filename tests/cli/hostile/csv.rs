@@ -77,7 +77,7 @@ fn invalid_utf8_is_fatal_naming_file_and_offset() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("usage.csv") && stderr.contains(&format!("offset {offset}")), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert_eq!(crate::util::error_lines(&stderr), 1, "one line: {stderr}");
     assert!(!out.exists(), "nothing written");
 }
 
