@@ -134,7 +134,8 @@ pub struct InputArgs {
     /// is read in several passes [default: half the memory available].
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_budget)]
     pub memory_budget: Option<u64>,
-    /// A TOML file whose keys are these flags' names (flags given on the command line win).
+    /// A TOML file whose keys are these flags' names (flags given on the command line win), and
+    /// whose `[columns.claims]`, `[columns.responses]`, `[columns.usage]` tables name input headers.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// No progress display.
@@ -397,26 +398,25 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
 /// The config file's `columns` table (SPEC 9.1): `[columns.claims]`, `[columns.responses]` and
 /// `[columns.usage]`, each mapping a column the source knows to the header to read it from.
 fn parse_column_tables(value: &toml::Value) -> Result<ColumnMap, String> {
-    use crate::input::RecordParser;
-    use crate::records::{ClaimParser, ResponseParser, UsageParser};
+    use crate::input::columns::known_columns;
     use crate::rejects::Source;
     let tables = value.as_table().ok_or("expected tables [columns.claims], [columns.responses], [columns.usage]")?;
     let mut map = ColumnMap::default();
     for (name, table) in tables {
-        let (source, specs) = match name.as_str() {
-            "claims" => (Source::Claims, ClaimParser::COLUMNS),
-            "responses" => (Source::Responses, ResponseParser::COLUMNS),
-            "usage" => (Source::Usage, UsageParser::COLUMNS),
+        let source = match name.as_str() {
+            "claims" => Source::Claims,
+            "responses" => Source::Responses,
+            "usage" => Source::Usage,
             _ => return Err(format!("'{}' is not claims, responses or usage", name.escape_debug())),
         };
         let table = table.as_table().ok_or_else(|| format!("{name}: expected a table of column = \"Header\""))?;
         for (column, header) in table {
-            let Some(spec) = specs.iter().find(|s| s.name == column) else {
-                let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            let Some(known) = known_columns(source).find(|c| c == column) else {
+                let known: Vec<&str> = known_columns(source).collect();
                 return Err(format!("{name}.{}: not a column of {name} ({})", column.escape_debug(), known.join(", ")));
             };
             match header.as_str() {
-                Some(header) if !header.trim().is_empty() => map.insert(source, spec.name, header),
+                Some(header) if !header.trim().is_empty() => map.insert(source, known, header),
                 _ => return Err(format!("{name}.{}: expected a header name", column.escape_debug())),
             }
         }
