@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
 use crate::error::{context, Cause, CporError, Failure};
+use crate::input::columns::ColumnMap;
 use crate::types::{parse_timestamp, Engagement, Micros};
 use crate::values::{DateOrder, EngagementNames, UsagePeriod};
 
@@ -134,7 +135,8 @@ pub struct InputArgs {
     /// is read in several passes [default: half the memory available].
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_budget)]
     pub memory_budget: Option<u64>,
-    /// A TOML file whose keys are these flags' names (flags given on the command line win).
+    /// A TOML file whose keys are these flags' names (flags given on the command line win), and
+    /// whose `[columns.claims]`, `[columns.responses]`, `[columns.usage]` tables name input headers.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     // The value forms of real exports (SPEC 9.3).
@@ -154,6 +156,9 @@ pub struct InputArgs {
     /// Per-stage timings on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// The config file's `[columns.*]` tables (SPEC 9.1); no flag sets them.
+    #[arg(skip)]
+    pub columns: ColumnMap,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -281,6 +286,8 @@ pub struct RunConfig {
     pub date_order: DateOrder,
     pub usage_period: UsagePeriod,
     pub engagements: EngagementNames,
+    /// The header named for each column in the config file's `[columns.*]` tables (SPEC 9.1).
+    pub columns: ColumnMap,
 }
 
 /// A usage error found after parsing (exit code 2).
@@ -409,6 +416,7 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
                 input.usage_period = input.usage_period.or(Some(period));
             }
             "engagements" => input.engagement_names = config_engagement_names(value).map_err(|e| bad(key, e))?,
+            "columns" => input.columns = parse_column_tables(value).map_err(|e| bad(key, e))?,
             _ => return Err(bad(key, "not a flag of cpor run".into())),
         }
     }
@@ -429,6 +437,35 @@ fn config_engagement_names(value: &toml::Value) -> Result<Vec<(String, Engagemen
             Ok((name.clone(), engagement))
         })
         .collect()
+}
+
+/// The config file's `columns` table (SPEC 9.1): `[columns.claims]`, `[columns.responses]` and
+/// `[columns.usage]`, each mapping a column the source knows to the header to read it from.
+fn parse_column_tables(value: &toml::Value) -> Result<ColumnMap, String> {
+    use crate::input::columns::known_columns;
+    use crate::rejects::Source;
+    let tables = value.as_table().ok_or("expected tables [columns.claims], [columns.responses], [columns.usage]")?;
+    let mut map = ColumnMap::default();
+    for (name, table) in tables {
+        let source = match name.as_str() {
+            "claims" => Source::Claims,
+            "responses" => Source::Responses,
+            "usage" => Source::Usage,
+            _ => return Err(format!("'{}' is not claims, responses or usage", name.escape_debug())),
+        };
+        let table = table.as_table().ok_or_else(|| format!("{name}: expected a table of column = \"Header\""))?;
+        for (column, header) in table {
+            let Some(known) = known_columns(source).find(|c| c == column) else {
+                let known: Vec<&str> = known_columns(source).collect();
+                return Err(format!("{name}.{}: not a column of {name} ({})", column.escape_debug(), known.join(", ")));
+            };
+            match header.as_str() {
+                Some(header) if !header.trim().is_empty() => map.insert(source, known, header),
+                _ => return Err(format!("{name}.{}: expected a header name", column.escape_debug())),
+            }
+        }
+    }
+    Ok(map)
 }
 
 impl RunConfig {
@@ -486,6 +523,7 @@ impl RunConfig {
             date_order: input.date_order.unwrap_or_default(),
             usage_period: input.usage_period.unwrap_or_default(),
             engagements: EngagementNames::new(&input.engagement_names),
+            columns: input.columns.clone(),
         })
     }
 }
@@ -573,6 +611,26 @@ mod tests {
         let Command::Run(args) = cli.command else { panic!("a run") };
         assert_eq!((args.input.date_order, args.input.usage_period), (Some(DateOrder::Mdy), Some(UsagePeriod::Month)));
         assert!(Cli::try_parse_from(["cpor", "run", "--date-order", "dym"]).is_err());
+    }
+
+    #[test]
+    fn config_column_tables() {
+        use crate::rejects::Source;
+        let (input, _) =
+            apply(b"[columns.usage]\ntenant_id = \"Customer Tenant ID\"\n[columns.claims]\nclaim_id = \"Id\"\n")
+                .unwrap();
+        assert_eq!(input.columns.get(Source::Usage, "tenant_id"), Some("Customer Tenant ID"));
+        assert_eq!(input.columns.get(Source::Claims, "claim_id"), Some("Id"));
+        assert_eq!(input.columns.get(Source::Responses, "claim_id"), None);
+        for (text, why) in [
+            ("[columns.ledger]\nx = \"y\"\n", "not claims, responses or usage"),
+            ("[columns.usage]\nseats = \"y\"\n", "not a column of usage"),
+            ("[columns.usage]\ndate = 3\n", "expected a header name"),
+            ("columns = \"x\"\n", "expected tables"),
+        ] {
+            let err = apply(text.as_bytes()).unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
     }
 
     #[cfg(unix)]

@@ -47,9 +47,16 @@ pub enum CporError {
         cause: Cause,
     },
 
-    /// A required column is absent from an input file's header or schema.
-    #[error("{source_name} file {path}: missing required column '{column}'")]
-    MissingColumn { source_name: &'static str, path: PathBuf, column: String },
+    /// A required column is absent from an input file's header or schema: none of its names
+    /// (SPEC 9.1) is there; `tried` lists them.
+    #[error("{source_name} file {path}: missing required column '{column}' (tried {tried})")]
+    MissingColumn { source_name: &'static str, path: PathBuf, column: String, tried: String },
+
+    /// The config file maps a column to a header the input file lacks (SPEC 9.1).
+    #[error(
+        "{source_name} file {path}: no header '{header}', which the config file's [columns.{source_name}] names for column '{column}'"
+    )]
+    MappedColumnMissing { source_name: &'static str, path: PathBuf, column: String, header: String },
 
     /// The holidays file cannot be read or holds a bad row.
     #[error("holidays file {path}")]

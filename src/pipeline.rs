@@ -17,7 +17,8 @@ use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::evaluate;
 use crate::hashing::FastMap;
-use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser};
+use crate::input::columns::ColumnMap;
+use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser, UsedColumns};
 use crate::ledger::DecidedClaim;
 use crate::progress::Progress;
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
@@ -31,6 +32,24 @@ pub struct FileSummary {
     pub path: String,
     pub sha256: String,
     pub records: u64,
+    /// The header each column was read from (SPEC 9.1); only the columns found.
+    pub columns: UsedColumns,
+}
+
+impl FileSummary {
+    /// SPEC 9.3: a file with a header and no data rows is read, and named in a warning (summary.json's
+    /// `warnings`, and stderr even with `--quiet`: an export that went silently empty is for an
+    /// operator to see, and `--quiet` hides progress, not findings).
+    pub fn warning(&self, source: Source) -> Option<String> {
+        (self.records == 0).then(|| format!("{source} file {} has a header and no data rows", self.path))
+    }
+}
+
+/// One input's files, with the config file's column names for it (SPEC 9.1).
+#[derive(Clone, Copy)]
+struct InputFiles<'a> {
+    files: &'a [InputFile],
+    columns: &'a ColumnMap,
 }
 
 /// One input's files and what became of its records (SPEC 7).
@@ -77,7 +96,7 @@ pub const CHECK_STAGES: [&str; 2] = ["read", "validate"];
 fn read_input<P: RecordParser>(
     parser: &P,
     pass: (usize, usize),
-    files: &[InputFile],
+    files: InputFiles<'_>,
     progress: &Progress,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
@@ -90,8 +109,8 @@ fn read_input<P: RecordParser>(
         (pass, passes) => format!(", pass {} of {passes}", pass + 1),
     };
     let spinner = progress.spinner(&format!("reading {}{label}", P::SOURCE));
-    for file in files {
-        let stats: FileStats = read_file(parser, file, pass.0 == 0, |batch, first_record, checked| {
+    for file in files.files {
+        let stats: FileStats = read_file(parser, file, files.columns, pass.0 == 0, |batch, first_record, checked| {
             let not_accepted = decide(checked);
             summary.accepted += (batch.len() - not_accepted.len()) as u64;
             for (row, verdict) in not_accepted {
@@ -118,7 +137,11 @@ fn read_input<P: RecordParser>(
         timings.validate += stats.validating.as_secs_f64();
         timings.read -= stats.validating.as_secs_f64();
         if let Some(sha256) = stats.sha256 {
-            summary.files.push(FileSummary { path: stats.given, sha256, records: stats.records });
+            let file = FileSummary { path: stats.given, sha256, records: stats.records, columns: stats.columns };
+            if let Some(warning) = file.warning(P::SOURCE) {
+                spinner.suspend(|| eprintln!("cpor: warning: {warning}"));
+            }
+            summary.files.push(file);
         }
     }
     spinner.finish();
@@ -169,7 +192,7 @@ fn read_claims_and_responses(
     let claims_summary = read_input(
         &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
         (0, 1),
-        &resolve(Source::Claims, &config.inputs.claims)?,
+        InputFiles { files: &resolve(Source::Claims, &config.inputs.claims)?, columns: &config.columns },
         progress,
         rejects,
         timings,
@@ -193,7 +216,7 @@ fn read_claims_and_responses(
     let responses_summary = read_input(
         &ResponseParser { date_order: config.date_order },
         (0, 1),
-        &resolve(Source::Responses, &config.inputs.responses)?,
+        InputFiles { files: &resolve(Source::Responses, &config.inputs.responses)?, columns: &config.columns },
         progress,
         rejects,
         timings,
@@ -237,9 +260,9 @@ fn read_usage(
     let mut usage_summary = InputSummary::default();
     for pass in 0..passes {
         index.begin_pass(pass, passes);
-        let summary = read_input(&parser, (pass, passes), &usage_files, progress, rejects, timings, |checked| {
-            index.decide(checked)
-        })?;
+        let files = InputFiles { files: &usage_files, columns: &config.columns };
+        let summary =
+            read_input(&parser, (pass, passes), files, progress, rejects, timings, |checked| index.decide(checked))?;
         usage_summary.accepted += summary.accepted;
         usage_summary.rejected += summary.rejected;
         usage_summary.deferred += summary.deferred;

@@ -51,6 +51,8 @@ pub struct Validation {
     pub examples: BTreeMap<&'static str, Vec<Example>>,
     pub max_reject_rate: f64,
     pub reject_rate_exceeded: Vec<&'static str>,
+    /// Files with a header and no data rows (SPEC 9.3), as summary.json's `warnings`.
+    pub warnings: Vec<String>,
     /// The stages run, by their names in summary.json's timings: no claim is evaluated and no
     /// report built.
     pub stages: [&'static str; 2],
@@ -68,6 +70,14 @@ impl Validation {
                 input.reject_rate() * 100.0,
                 input.deferred
             ));
+            // SPEC 9.1: how each file's header was understood.
+            for file in &input.files {
+                let columns: Vec<String> = file.columns.0.iter().map(|(c, h)| format!("{c} <- {h:?}")).collect();
+                out.push_str(&format!("    {}: {}\n", file.path, columns.join(", ")));
+            }
+        }
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
         }
         for (reason, count) in self.rejects_by_reason.iter().filter(|(_, n)| **n > 0) {
             out.push_str(&format!("{reason}: {count}\n"));
@@ -118,6 +128,7 @@ pub fn validate(config: &RunConfig, out: &Path, examples: usize) -> Result<(Vali
         examples: shown,
         max_reject_rate: summary.max_reject_rate,
         reject_rate_exceeded: summary.reject_rate_exceeded,
+        warnings: summary.warnings,
         stages: CHECK_STAGES,
     };
     let json = serde_json::to_string_pretty(&validation)

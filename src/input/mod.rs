@@ -5,6 +5,7 @@
 //! (`crate::records`) serves CSV and Parquet alike. Batches are parsed in parallel and handed to the
 //! caller in file order, so record numbers and "first in file order wins" stay exact.
 
+pub mod columns;
 mod csv_file;
 mod parquet_file;
 mod stream;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Cause, CporError};
+use crate::input::columns::{match_columns, tried_names, ColumnMap, Unmatched};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{Days, Micros};
 
@@ -176,29 +178,53 @@ pub trait RecordParser: Sync {
 /// so that the largest input does not ask the allocator for fresh pages every batch.
 pub type Checked<T> = Vec<Result<T, Fault>>;
 
-/// Maps the source's columns onto a file's header: trimmed, case-insensitive; first match wins.
+/// Maps the source's columns onto a file's header (SPEC 9.1, [`columns`]); returns, beside the
+/// map, each column found with the header it is read from.
 fn map_columns<P: RecordParser>(
     parser: &P,
     file: &InputFile,
     header: &[String],
-) -> Result<Vec<Option<usize>>, CporError> {
-    let columns: Vec<Option<usize>> =
-        P::COLUMNS.iter().map(|spec| header.iter().position(|h| h.trim().eq_ignore_ascii_case(spec.name))).collect();
-    for (spec, index) in P::COLUMNS.iter().zip(&columns) {
-        if spec.required && index.is_none() {
-            return Err(CporError::MissingColumn {
-                source_name: P::SOURCE.as_str(),
-                path: file.path.clone(),
-                column: spec.name.to_string(),
-            });
+    map: &ColumnMap,
+) -> Result<(Vec<Option<usize>>, UsedColumns), CporError> {
+    let source_name = P::SOURCE.as_str();
+    let columns = match_columns(P::SOURCE, P::COLUMNS, header, map).map_err(|unmatched| match unmatched {
+        Unmatched::Mapped { column, header } => {
+            CporError::MappedColumnMissing { source_name, path: file.path.clone(), column: column.to_string(), header }
         }
-    }
-    parser.check_columns(&columns).map_err(|column| CporError::MissingColumn {
-        source_name: P::SOURCE.as_str(),
-        path: file.path.clone(),
-        column,
+        Unmatched::Required { column, .. } => CporError::MissingColumn {
+            source_name,
+            path: file.path.clone(),
+            column: column.to_string(),
+            tried: tried_names(P::SOURCE, &[column]),
+        },
     })?;
-    Ok(columns)
+    parser.check_columns(&columns).map_err(|column| {
+        let absent: Vec<&str> =
+            P::COLUMNS.iter().zip(&columns).filter(|(_, c)| c.is_none()).map(|(s, _)| s.name).collect();
+        CporError::MissingColumn {
+            source_name,
+            path: file.path.clone(),
+            column,
+            tried: tried_names(P::SOURCE, &absent),
+        }
+    })?;
+    let used = P::COLUMNS
+        .iter()
+        .zip(&columns)
+        .filter_map(|(spec, index)| Some((spec.name, header.get((*index)?)?.clone())))
+        .collect();
+    Ok((columns, UsedColumns(used)))
+}
+
+/// Each column a file was read for, with the header it was read from, in the source's column order
+/// (SPEC 9.1: summary.json's `columns` of each file); serialized as a JSON object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsedColumns(pub Vec<(&'static str, String)>);
+
+impl serde::Serialize for UsedColumns {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(column, header)| (column, header)))
+    }
 }
 
 /// Statistics of one file: its records and, when asked for, its content hash (SPEC 7).
@@ -207,6 +233,8 @@ pub struct FileStats {
     pub given: String,
     pub records: u64,
     pub sha256: Option<String>,
+    /// The header each column was read from.
+    pub columns: UsedColumns,
     /// Time spent checking and deciding records, as opposed to decoding the file.
     pub validating: std::time::Duration,
 }
@@ -218,6 +246,7 @@ pub struct FileStats {
 pub fn read_file<P: RecordParser>(
     parser: &P,
     file: &InputFile,
+    column_map: &ColumnMap,
     hash: bool,
     mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
 ) -> Result<FileStats, CporError> {
@@ -226,6 +255,7 @@ pub fn read_file<P: RecordParser>(
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let mut validating = std::time::Duration::ZERO;
     let mut checked: Checked<P::Record> = Vec::new();
+    let used = std::sync::OnceLock::new();
     let (hash, records) = std::thread::scope(|scope| {
         // A Parquet file is hashed on a thread of its own, not in rayon's pool: the read below calls
         // into polars' pool. A CSV file is hashed as it is read, in its one pass.
@@ -248,7 +278,12 @@ pub fn read_file<P: RecordParser>(
                 records += batch.len() as u64;
                 validating += started.elapsed();
             };
-            let map = |header: &[String]| map_columns(parser, file, header);
+            let map = |header: &[String]| {
+                let (columns, names) = map_columns(parser, file, header, column_map)?;
+                // Set once: a reader maps its one header.
+                let _ = used.set(names);
+                Ok(columns)
+            };
             let csv_hash = match file.format {
                 FileFormat::Csv => csv_file::read_batches(&file.path, hash, map, &mut handle)
                     .map_err(|e| e.or_unreadable(&unreadable))?,
@@ -267,7 +302,8 @@ pub fn read_file<P: RecordParser>(
     let (records, csv_hash) = records?;
     let hash = hash.or(csv_hash.map(Ok));
     let sha256 = hash.transpose().map_err(|e| unreadable(e.into()))?;
-    Ok(FileStats { given: file.given.clone(), records, sha256, validating })
+    let columns = used.into_inner().unwrap_or_default();
+    Ok(FileStats { given: file.given.clone(), records, sha256, columns, validating })
 }
 
 /// Bytes under which no CSV usage row fits (a UUID alone is 36), for estimating a CSV's records.

@@ -57,6 +57,9 @@ pub struct Summary {
     pub reports: ReportsSummary,
     /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
     pub reject_rate_exceeded: Vec<&'static str>,
+    /// Findings an operator should see, one line each: a file with a header and no data rows
+    /// (SPEC 9.3). Also printed on stderr as the file is read.
+    pub warnings: Vec<String>,
     /// Passes over the usage input: more than one when its keys would not fit --memory-budget.
     pub usage_passes: usize,
     pub timings: Timings,
@@ -82,6 +85,7 @@ impl Summary {
             rejects_by_reason: RejectReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
             reports: ReportsSummary::default(),
             reject_rate_exceeded: Vec::new(),
+            warnings: Vec::new(),
             usage_passes: 1,
             timings: Timings::default(),
         }
@@ -97,6 +101,7 @@ impl Summary {
         let mut summary = Summary::new(config);
         for (source, input) in inputs {
             summary.inputs.insert(source.as_str(), input.clone());
+            summary.warnings.extend(input.files.iter().filter_map(|f| f.warning(*source)));
         }
         summary.count_rejects(rejects);
         summary.check_accounting(rejects)?;

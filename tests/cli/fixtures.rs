@@ -107,7 +107,7 @@ fn scenario(name: &str) {
 
 /// The run's summary.json with what depends on the machine or the moment replaced by a
 /// placeholder: the timings (each checked to be a number of seconds), the program version (checked
-/// to be this crate's), input paths (made relative to the fixture folder) and the inputs' sha256
+/// to be this crate's), input paths (made relative to the fixture folder, in warnings too) and the inputs' sha256
 /// (checked against the bytes of the file, which a checkout may store with other line endings).
 fn redacted(fixture: &Path, summary: &Value) -> Result<Value, String> {
     let mut summary = summary.clone();
@@ -145,6 +145,12 @@ fn redacted(fixture: &Path, summary: &Value) -> Result<Value, String> {
             file["sha256"] = Value::from("[sha256 of the file]");
             file["path"] = relative(&file["path"])?;
         }
+    }
+    // Warnings name files by their paths: made relative to the fixture folder too.
+    let prefix = format!("{}/", fixture.display());
+    for warning in summary["warnings"].as_array_mut().ok_or("no warnings")? {
+        let text = warning.as_str().ok_or(format!("a warning that is not text: {warning}"))?;
+        *warning = Value::from(text.replace(&prefix, ""));
     }
     Ok(summary)
 }

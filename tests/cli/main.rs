@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analyst;
+mod exports_columns;
 mod exports_values;
 mod fixtures;
 mod hostile;

@@ -173,3 +173,9 @@ pub fn fixtures() -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// Lines of stderr that are not warnings (SPEC 9.3 prints one `cpor: warning:` line per header-only
+/// file, even before a fatal error): a fatal error is one such line.
+pub fn error_lines(stderr: &str) -> usize {
+    stderr.trim_end().lines().filter(|l| !l.starts_with("cpor: warning: ")).count()
+}

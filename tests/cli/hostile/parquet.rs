@@ -69,7 +69,7 @@ fn rejects(out: &Path) -> Vec<(String, String, serde_json::Value)> {
 fn assert_fatal(output: &Output, words: &[&str]) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert_eq!(crate::util::error_lines(&stderr), 1, "one line: {stderr}");
     for word in words {
         assert!(stderr.contains(word), "{word:?} in {stderr}");
     }
