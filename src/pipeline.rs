@@ -169,7 +169,7 @@ fn read_claims_and_responses(
     let claims_summary = read_input(
         &ClaimParser,
         (0, 1),
-        &resolve(Source::Claims, &config.inputs.claims)?,
+        &resolve(Source::Claims, &config.inputs.claims, config.text)?,
         progress,
         rejects,
         timings,
@@ -193,7 +193,7 @@ fn read_claims_and_responses(
     let responses_summary = read_input(
         &ResponseParser,
         (0, 1),
-        &resolve(Source::Responses, &config.inputs.responses)?,
+        &resolve(Source::Responses, &config.inputs.responses, config.text)?,
         progress,
         rejects,
         timings,
@@ -231,7 +231,7 @@ fn read_usage(
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
     let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
     let parser = UsageParser { workloads: index.known_workloads() };
-    let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
+    let usage_files = resolve(Source::Usage, &config.inputs.usage, config.text)?;
     let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
     let mut usage_summary = InputSummary::default();
     for pass in 0..passes {

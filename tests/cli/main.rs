@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analyst;
+mod exports_files;
 mod fixtures;
 mod hostile;
 mod parquet;
@@ -159,7 +160,7 @@ fn inputs_as_directories_and_globs_in_file_order() {
     let half = rows.len() / 2;
     std::fs::write(dir.join("a.csv"), format!("{head}\n{}\n", rows[..half].join("\n"))).expect("write");
     std::fs::write(dir.join("b.csv"), format!("{head}\n{}\n", rows[half..].join("\n"))).expect("write");
-    std::fs::write(dir.join("notes.txt"), "ignored").expect("write");
+    std::fs::write(dir.join("notes.md"), "ignored").expect("write");
     let out = temp.path().join("out");
     let mut args = fixture_args(&example(), &input, "csv", &out);
     set_arg(&mut args, "--claims", dir.display());
