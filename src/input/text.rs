@@ -72,10 +72,13 @@ pub fn sniff_delimiter(header: &[u8]) -> u8 {
     }
 }
 
+/// A source whose first bytes were read ahead, to be read again.
+pub type Replayed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads the source's header line (up to its first line end outside quotes, or `limit` bytes, or
 /// the end) and returns it with a reader that yields every byte again, header included: the sniff
 /// reads the stream once, as everything else does.
-pub fn peek_header<R: Read>(mut source: R, limit: usize) -> io::Result<(Vec<u8>, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+pub fn peek_header<R: Read>(mut source: R, limit: usize) -> io::Result<(Vec<u8>, Replayed<R>)> {
     let mut header = Vec::new();
     let mut quoted = false;
     let mut buffer = [0u8; 8192];
