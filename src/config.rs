@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use encoding_rs::Encoding;
 
 use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend, WINDOW_DAYS_MAX, WINDOW_DAYS_MIN};
 use crate::error::{context, Cause, CporError, Failure};
 use crate::input::columns::ColumnMap;
+use crate::input::{parse_delimiter, parse_encoding, TextOptions};
 use crate::types::{parse_timestamp, Engagement, Micros};
 use crate::values::{DateOrder, EngagementNames, UsagePeriod};
 
@@ -116,6 +118,13 @@ pub struct InputArgs {
     /// Holidays file (date,country,name).
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,
+    /// Field delimiter of text inputs: ',', ';', 'tab' or '|' [default: sniffed from each header line].
+    #[arg(long, value_name = "D", value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Encoding of text inputs, a WHATWG label such as windows-1252 [default: UTF-8, or UTF-16 with a
+    /// byte-order mark].
+    #[arg(long, value_name = "LABEL", value_parser = parse_encoding)]
+    pub encoding: Option<&'static Encoding>,
     /// The instant to evaluate as of (RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC) [default: now].
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_as_of)]
     pub as_of: Option<Micros>,
@@ -279,6 +288,8 @@ pub struct RunConfig {
     pub max_reject_rate: f64,
     /// Bytes for usage rows' keys; more rows than fit are read in several passes.
     pub memory_budget: u64,
+    /// Delimiter and encoding of text inputs (SPEC 9.2).
+    pub text: TextOptions,
     /// Progress bars on stderr (a terminal, and not --quiet).
     pub progress: bool,
     pub verbose: bool,
@@ -383,6 +394,12 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
             "usage" if input.usage.is_empty() => input.usage = list()?,
             "claims" | "responses" | "usage" => {}
             "holidays" => input.holidays = input.holidays.take().or(Some(PathBuf::from(scalar()?))),
+            "delimiter" => {
+                input.delimiter = input.delimiter.or(Some(parse_delimiter(&scalar()?).map_err(|e| bad(key, e))?))
+            }
+            "encoding" => {
+                input.encoding = input.encoding.or(Some(parse_encoding(&scalar()?).map_err(|e| bad(key, e))?))
+            }
             "as-of" => input.as_of = input.as_of.or(Some(parse_as_of(&scalar()?).map_err(|e| bad(key, e))?)),
             "window-days" => {
                 input.window_days = input.window_days.or(Some(parse_window_days(&scalar()?).map_err(|e| bad(key, e))?))
@@ -518,6 +535,7 @@ impl RunConfig {
             previous: args.previous.clone(),
             max_reject_rate: input.max_reject_rate.unwrap_or(1.0),
             memory_budget: input.memory_budget.unwrap_or_else(default_memory_budget),
+            text: TextOptions { delimiter: input.delimiter, encoding: input.encoding },
             progress: attended && !input.quiet,
             verbose: input.verbose,
             date_order: input.date_order.unwrap_or_default(),

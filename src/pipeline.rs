@@ -192,7 +192,7 @@ fn read_claims_and_responses(
     let claims_summary = read_input(
         &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
         (0, 1),
-        InputFiles { files: &resolve(Source::Claims, &config.inputs.claims)?, columns: &config.columns },
+        InputFiles { files: &resolve(Source::Claims, &config.inputs.claims, config.text)?, columns: &config.columns },
         progress,
         rejects,
         timings,
@@ -216,7 +216,10 @@ fn read_claims_and_responses(
     let responses_summary = read_input(
         &ResponseParser { date_order: config.date_order },
         (0, 1),
-        InputFiles { files: &resolve(Source::Responses, &config.inputs.responses)?, columns: &config.columns },
+        InputFiles {
+            files: &resolve(Source::Responses, &config.inputs.responses, config.text)?,
+            columns: &config.columns,
+        },
         progress,
         rejects,
         timings,
@@ -255,7 +258,7 @@ fn read_usage(
     let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
     let parser =
         UsageParser { workloads: index.known_workloads(), date_order: config.date_order, period: config.usage_period };
-    let usage_files = resolve(Source::Usage, &config.inputs.usage)?;
+    let usage_files = resolve(Source::Usage, &config.inputs.usage, config.text)?;
     let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
     let mut usage_summary = InputSummary::default();
     for pass in 0..passes {

@@ -1,5 +1,6 @@
-//! CSV files (SPEC 2): UTF-8, a header row, comma-separated, RFC 4180 quoting; read once, as a
-//! stream (SPEC 6), so that a FIFO works like a file.
+//! Text files (SPEC 2, 9.2): `.csv`, `.tsv`, `.txt`, gzipped or not, or a zip archive's member; a
+//! header row, RFC 4180 quoting, the delimiter and encoding of `super::text`; read once, as a stream
+//! (SPEC 6), so that a FIFO works like a file and a 5 GB `.csv.gz` is never held in memory.
 //!
 //! Read with the `csv` crate rather than polars' CSV reader: SPEC asks that a row with the wrong number
 //! of fields become a `malformed_row` reject carrying the row's text while the run goes on, and polars'
@@ -7,13 +8,18 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::Path;
+use std::io::{BufReader, Read};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
 
 use csv::ByteRecord;
+use flate2::bufread::MultiGzDecoder;
 
-use super::stream::{HashChunk, TextStream, MAX_RECORD_BYTES};
+use super::stream::{TextStream, MAX_RECORD_BYTES};
+use super::text::{self, TextOptions};
 use super::{
-    hex, json_object, malformed_fault, trim_cell, unique_names, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS,
+    hex, json_object, malformed_fault, trim_cell, unique_names, Batch, BatchHandler, Cell, InputFile, ReadError,
+    BATCH_ROWS,
 };
 use crate::error::CporError;
 use crate::rejects::Fault;
@@ -58,21 +64,29 @@ impl Batch for CsvBatch<'_> {
     }
 }
 
-/// Reads a CSV file's batches in one pass over its bytes (see [`TextStream`]); returns the file's
-/// sha256 when `hash`.
+/// Reads a text file's batches in one pass over its bytes (see [`TextStream`]); returns the sha256 of
+/// its bytes as stored (compressed, for a `.gz`) when `hash`. A zip member is not hashed here: its
+/// summary hash is the archive's (see `super::read_file`).
 pub(super) fn read_batches(
-    path: &Path,
+    file: &InputFile,
     hash: bool,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
     handle: &mut BatchHandler<'_>,
 ) -> Result<Option<String>, ReadError> {
-    let io = |e: std::io::Error| ReadError::Cause(e.into());
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(ReadError::Cause("it is a directory".into()));
+    let io = |e: std::io::Error| ReadError::Message(e.to_string());
+    let opened = File::open(&file.path).map_err(io)?;
+    if opened.metadata().map_err(io)?.is_dir() {
+        return Err(ReadError::Message("it is a directory".into()));
+    }
+    if let Some(member) = &file.member {
+        let mut archive =
+            zip::ZipArchive::new(opened).map_err(|e| ReadError::Message(format!("not a readable zip archive: {e}")))?;
+        let entry = archive.by_name(member).map_err(|e| ReadError::Message(format!("member {member}: {e}")))?;
+        read_text(entry, file.text, map, handle)?;
+        return Ok(None);
     }
     std::thread::scope(|scope| {
-        let (sender, chunks) = std::sync::mpsc::sync_channel::<HashChunk>(4);
+        let (sender, chunks) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
         let hasher = hash.then(|| {
             scope.spawn(move || {
                 use sha2::{Digest, Sha256};
@@ -83,27 +97,78 @@ pub(super) fn read_batches(
                 hex(&hasher.finalize())
             })
         });
-        let stream = TextStream::new(file, hash.then_some(sender));
-        read_stream(stream, map, handle)?;
-        // The stream, and with it the sender, is gone: the hasher has seen every chunk.
-        hasher.map(|h| h.join().map_err(|_| ReadError::Cause("the hashing thread failed".into()))).transpose()
+        let stored = Hashing { source: opened, sink: hash.then_some(sender) };
+        if file.gzip {
+            let gunzip = GzipErrors(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, stored)));
+            read_text(gunzip, file.text, map, handle)?;
+        } else {
+            read_text(stored, file.text, map, handle)?;
+        }
+        // The reader, and with it the sender, is gone: the hasher has seen every chunk.
+        hasher.map(|h| h.join().map_err(|_| ReadError::Message("the hashing thread failed".into()))).transpose()
     })
 }
 
-fn read_stream(
-    stream: TextStream<File>,
+/// A reader of the file's bytes as stored that hands each read's bytes to the hashing thread (on a
+/// thread of its own, so that hashing overlaps decoding and parsing).
+struct Hashing<R> {
+    source: R,
+    sink: Option<SyncSender<Arc<Vec<u8>>>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.source.read(out)?;
+        if let (Some(sink), Some(bytes)) = (&self.sink, out.get(..n)) {
+            // A hashing thread that stopped early has failed, which its join reports.
+            let _ = sink.send(Arc::new(bytes.to_vec()));
+        }
+        Ok(n)
+    }
+}
+
+/// A gzip stream's errors said to be the compression's: a truncated `.gz` ends "unexpectedly".
+struct GzipErrors<R>(R);
+
+impl<R: Read> Read for GzipErrors<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(out).map_err(|e| std::io::Error::new(e.kind(), format!("gzip data: {e}")))
+    }
+}
+
+/// Decodes the text (`super::text`), sniffs its delimiter unless one is given, and reads its records.
+fn read_text<R: Read>(
+    source: R,
+    options: TextOptions,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
-    let csv_error = |e: csv::Error| ReadError::Cause(e.into());
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(stream);
+    let io = |e: std::io::Error| ReadError::Message(e.to_string());
+    let decoded = text::decoded(source, options.encoding).map_err(io)?;
+    let (header, source) = text::peek_header(decoded, MAX_RECORD_BYTES as usize).map_err(io)?;
+    // A header as long as the record cap is left to the stream to refuse (`/dev/zero` named as a file).
+    if header.len() < MAX_RECORD_BYTES as usize && header.contains(&0) {
+        // ASCII in UTF-16 is a NUL byte after each character (little-endian) or before it.
+        let label = if header.first() == Some(&0) { "utf-16be" } else { "utf-16le" };
+        return Err(ReadError::Message(format!(
+            "the header holds NUL bytes: the file looks like UTF-16 without a byte-order mark; give --encoding {label}"
+        )));
+    }
+    let delimiter = options.delimiter.unwrap_or_else(|| text::sniff_delimiter(&header));
+    read_stream(TextStream::new(source), delimiter, map, handle)
+}
+
+fn read_stream<R: Read>(
+    stream: TextStream<R>,
+    delimiter: u8,
+    map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
+    handle: &mut BatchHandler<'_>,
+) -> Result<(), ReadError> {
+    let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
     let mut first = ByteRecord::new();
     let header: Vec<String> = if reader.read_byte_record(&mut first).map_err(csv_error)? {
-        if first.as_slice().contains(&0) {
-            return Err(ReadError::Cause(
-                "the header holds NUL bytes: is the file UTF-16 without a byte-order mark? cpor reads UTF-8".into(),
-            ));
-        }
         first
             .iter()
             .enumerate()
@@ -175,9 +240,11 @@ mod tests {
                 rows.push(cells);
             }
         };
-        let hash = read_batches(&path, true, |header| Ok((0..header.len()).map(Some).collect()), &mut handle).map_err(
+        let file = InputFile::plain(path, crate::input::FileFormat::Csv);
+        let hash = read_batches(&file, true, |header| Ok((0..header.len()).map(Some).collect()), &mut handle).map_err(
             |e| match e {
                 ReadError::Cause(cause) => cause.to_string(),
+                ReadError::Message(message) => message,
                 ReadError::Fatal(e) => e.chain().to_string(),
             },
         )?;
@@ -197,7 +264,8 @@ mod tests {
             if let Ok((rows, hash)) = read(&bytes) {
                 use sha2::{Digest, Sha256};
                 prop_assert_eq!(hash, Some(hex(&Sha256::digest(&bytes))));
-                prop_assert!(std::str::from_utf8(&bytes).is_ok(), "only UTF-8 is read");
+                let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
+                prop_assert!(std::str::from_utf8(&bytes).is_ok() || utf16, "only UTF-8, or UTF-16 with a BOM, is read");
                 for row in rows {
                     let raw: serde_json::Value = serde_json::from_str(row.last().map_or("", String::as_str))
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -9,6 +9,9 @@ pub mod columns;
 mod csv_file;
 mod parquet_file;
 mod stream;
+mod text;
+
+pub use text::{parse_delimiter, parse_encoding, TextOptions};
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +27,7 @@ pub const BATCH_ROWS: usize = 1 << 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
+    /// Delimited text: `.csv`, `.tsv`, `.txt` (SPEC 9.2).
     Csv,
     Parquet,
 }
@@ -31,60 +35,155 @@ pub enum FileFormat {
 /// One input file, with the path as the user gave it (used in rejects and the summary).
 #[derive(Clone, Debug)]
 pub struct InputFile {
+    /// As given; for a zip member, `ARCHIVE.zip/MEMBER` (SPEC 9.2).
     pub given: String,
+    /// The file on disk: for a zip member, the archive.
     pub path: PathBuf,
     pub format: FileFormat,
+    /// A `.gz` file: text decompressed as it is read.
+    pub gzip: bool,
+    /// The member of the zip archive at `path` to read.
+    pub member: Option<String>,
+    /// Delimiter and encoding of a text file.
+    pub text: TextOptions,
 }
 
-fn format_of(path: &Path) -> Option<FileFormat> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "csv" => Some(FileFormat::Csv),
-        "parquet" => Some(FileFormat::Parquet),
+impl InputFile {
+    /// A file read as it is stored, with the default text options.
+    pub fn plain(path: PathBuf, format: FileFormat) -> InputFile {
+        InputFile {
+            given: path.display().to_string(),
+            path,
+            format,
+            gzip: false,
+            member: None,
+            text: TextOptions::default(),
+        }
+    }
+
+    /// The name of the file in messages: the path given, or `ARCHIVE.zip/MEMBER`.
+    fn shown(&self) -> PathBuf {
+        match self.member {
+            Some(_) => PathBuf::from(&self.given),
+            None => self.path.clone(),
+        }
+    }
+}
+
+/// What a file name says a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A text or Parquet file, gzipped (text only) or not.
+    File(FileFormat, bool),
+    Zip,
+}
+
+/// The kind of file a name ends in (case-insensitively): `.csv`, `.tsv`, `.txt`, each optionally
+/// followed by `.gz`; `.parquet`; `.zip`.
+fn kind_of(name: &str) -> Option<Kind> {
+    let name = name.to_ascii_lowercase();
+    let (name, gzip) = match name.strip_suffix(".gz") {
+        Some(stem) => (stem, true),
+        None => (name.as_str(), false),
+    };
+    let extension = name.rsplit_once('.')?.1;
+    match (extension, gzip) {
+        ("csv" | "tsv" | "txt", _) => Some(Kind::File(FileFormat::Csv, gzip)),
+        ("parquet", false) => Some(Kind::File(FileFormat::Parquet, false)),
+        ("zip", false) => Some(Kind::Zip),
         _ => None,
     }
 }
 
+fn format_of(path: &Path) -> Option<Kind> {
+    kind_of(path.file_name()?.to_str()?)
+}
+
+/// What `resolve` says a directory or a glob may hold, and a file named must be.
+const KINDS: &str = ".csv, .tsv, .txt (each optionally .gz), .parquet or .zip";
+
 /// Turns the paths given for one input into files, in file order: a file as is, a directory's
-/// `*.csv` and `*.parquet` files sorted by name, a glob's matches sorted by name. A path that matches
-/// nothing is fatal: a nightly run over an empty export is an operator's problem to see, not to skip.
-pub fn resolve(source: Source, given: &[String]) -> Result<Vec<InputFile>, CporError> {
-    let fail =
-        |path: &str, cause: Cause| CporError::InputPath { source_name: source.as_str(), path: path.to_string(), cause };
+/// input files (SPEC 9.2) sorted by name, a glob's matches sorted by name; a zip archive becomes its
+/// text and Parquet members, in name order. A path that matches nothing, or an archive without
+/// any such member or that cannot be read, is fatal: a nightly run over an empty export is an
+/// operator's problem to see, not to skip.
+pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Vec<InputFile>, CporError> {
+    let fail = |path: &str, message: &str| CporError::InputPath {
+        source_name: source.as_str(),
+        path: path.to_string(),
+        cause: message.to_string().into(),
+    };
     let mut files = Vec::new();
-    for text in given {
-        let path = Path::new(text);
+    for text_given in given {
+        let path = Path::new(text_given);
         let mut found: Vec<PathBuf> = if path.is_dir() {
             std::fs::read_dir(path)
-                .map_err(|e| fail(text, e.into()))?
+                .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && format_of(p).is_some())
                 .collect()
         } else if path.exists() {
             if format_of(path).is_none() {
-                return Err(fail(text, "not a .csv or .parquet file".into()));
+                return Err(fail(text_given, &format!("not a {KINDS} file")));
             }
             vec![path.to_path_buf()]
-        } else if text.contains(['*', '?', '[']) {
-            glob::glob(text)
-                .map_err(|e| fail(text, e.into()))?
+        } else if text_given.contains(['*', '?', '[']) {
+            glob::glob(text_given)
+                .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(Result::ok)
                 .filter(|p| p.is_file() && format_of(p).is_some())
                 .collect()
         } else {
-            return Err(fail(text, "no such file or directory".into()));
+            return Err(fail(text_given, "no such file or directory"));
         };
         if found.is_empty() {
-            return Err(fail(text, "no .csv or .parquet files found".into()));
+            return Err(fail(text_given, &format!("no {KINDS} files found")));
         }
         found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
         for path in found {
-            // Every path found was filtered by its extension above.
-            let Some(format) = format_of(&path) else { continue };
-            let given = if path == Path::new(text) { text.clone() } else { path.display().to_string() };
-            files.push(InputFile { given, path, format });
+            let shown = if path == Path::new(text_given) { text_given.clone() } else { path.display().to_string() };
+            match format_of(&path) {
+                // Every path found was filtered by its name above.
+                None => continue,
+                Some(Kind::File(format, gzip)) => {
+                    files.push(InputFile { given: shown, path, format, gzip, member: None, text })
+                }
+                Some(Kind::Zip) => {
+                    for (member, format) in zip_members(&path).map_err(|e| fail(&shown, &e))? {
+                        let given = format!("{shown}/{member}");
+                        files.push(InputFile {
+                            given,
+                            path: path.clone(),
+                            format,
+                            gzip: false,
+                            member: Some(member),
+                            text,
+                        });
+                    }
+                }
+            }
         }
     }
     Ok(files)
+}
+
+/// A zip archive's `.csv`, `.tsv`, `.txt` and `.parquet` members, sorted by name (SPEC 9.2). Only the
+/// archive's directory is read here; an archive that has none of these is an error.
+fn zip_members(path: &Path) -> Result<Vec<(String, FileFormat)>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let archive = zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let mut members = Vec::new();
+    for name in archive.file_names() {
+        let name = name.map_err(|e| format!("not a readable zip archive: {e}"))?;
+        if let Some(Kind::File(format, false)) = kind_of(&name).filter(|_| !name.ends_with('/')) {
+            members.push((name.into_owned(), format));
+        }
+    }
+    if members.is_empty() {
+        return Err("the zip archive holds no .csv, .tsv, .txt or .parquet member".into());
+    }
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(members)
 }
 
 /// One cell of a record, trimmed; an empty cell is `Null`. Parquet typed columns arrive typed.
@@ -251,7 +350,7 @@ pub fn read_file<P: RecordParser>(
     mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
 ) -> Result<FileStats, CporError> {
     let unreadable =
-        |cause: Cause| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.path.clone(), cause };
+        |cause: Cause| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.shown(), cause };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let mut validating = std::time::Duration::ZERO;
     let mut checked: Checked<P::Record> = Vec::new();
@@ -260,9 +359,11 @@ pub fn read_file<P: RecordParser>(
         // A Parquet file is hashed on a thread of its own, not in rayon's pool: the read below calls
         // into polars' pool. A CSV file is hashed as it is read, in its one pass.
         // Only a regular file: the reader refuses anything else, whose hash might never end.
+        // A zip member's hash is its archive's (SPEC 9.2 leaves the choice): what `sha256sum` says
+        // of the file the user has, hashed again for each member read.
         let regular = std::fs::metadata(&file.path).is_ok_and(|m| m.is_file());
-        let hasher =
-            (hash && regular && file.format == FileFormat::Parquet).then(|| scope.spawn(|| sha256_file(&file.path)));
+        let hasher = (hash && regular && (file.format == FileFormat::Parquet || file.member.is_some()))
+            .then(|| scope.spawn(|| sha256_file(&file.path)));
         let records = (|| {
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
@@ -285,11 +386,17 @@ pub fn read_file<P: RecordParser>(
                 Ok(columns)
             };
             let csv_hash = match file.format {
-                FileFormat::Csv => csv_file::read_batches(&file.path, hash, map, &mut handle)
-                    .map_err(|e| e.or_unreadable(&unreadable))?,
+                FileFormat::Csv => {
+                    csv_file::read_batches(file, hash, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?
+                }
                 FileFormat::Parquet => {
-                    parquet_file::read_batches(&file.path, map, &mut handle)
-                        .map_err(|e| e.or_unreadable(&unreadable))?;
+                    // Parquet is read by seeking: a zip member is extracted to a temporary file first.
+                    let extracted = match &file.member {
+                        Some(member) => Some(extract(&file.path, member).map_err(|m| unreadable(m.into()))?),
+                        None => None,
+                    };
+                    let path = extracted.as_ref().map_or(file.path.as_path(), |temp| temp.path());
+                    parquet_file::read_batches(path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?;
                     None
                 }
             };
@@ -306,31 +413,67 @@ pub fn read_file<P: RecordParser>(
     Ok(FileStats { given: file.given.clone(), records, sha256, columns, validating })
 }
 
+/// A zip member copied to a temporary file (removed when dropped), for a reader that seeks.
+fn extract(archive: &Path, member: &str) -> Result<tempfile::NamedTempFile, String> {
+    let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let mut entry = archive.by_name(member).map_err(|e| format!("member {member}: {e}"))?;
+    let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a temporary file: {e}"))?;
+    std::io::copy(&mut entry, temp.as_file_mut()).map_err(|e| format!("extracting member {member}: {e}"))?;
+    Ok(temp)
+}
+
 /// Bytes under which no CSV usage row fits (a UUID alone is 36), for estimating a CSV's records.
 const MIN_CSV_ROW_BYTES: u64 = 50;
 
+/// Bytes under which no Parquet row fits, even compressed, for a zip member's rows.
+const MIN_PARQUET_ROW_BYTES: u64 = 4;
+
+/// How many times smaller than its text a `.gz` is taken to be at most, for the estimate below
+/// (generated usage compresses about 10 times with `gzip -1`; a file compressed more than this
+/// makes a pass hold more keys than the memory budget says).
+const GZIP_RATIO: u64 = 16;
+
 /// An estimate, from above, of the records of a source's files without reading them: a Parquet
-/// file's row count from its metadata; a CSV file's size over a row's least size.
+/// file's row count from its metadata; a CSV file's size over a row's least size (a `.gz` file's
+/// times [`GZIP_RATIO`]; a zip member's uncompressed size as its archive's directory gives it).
 pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, CporError> {
     let mut records = 0;
     for file in files {
         let unreadable =
-            |cause: Cause| CporError::Unreadable { source_name: source.as_str(), path: file.path.clone(), cause };
-        records += match file.format {
-            FileFormat::Csv => {
-                std::fs::metadata(&file.path).map_err(|e| unreadable(e.into()))?.len() / MIN_CSV_ROW_BYTES
+            |cause: Cause| CporError::Unreadable { source_name: source.as_str(), path: file.shown(), cause };
+        records += match (&file.member, file.format) {
+            (Some(member), format) => {
+                let size = member_size(&file.path, member).map_err(|m| unreadable(m.into()))?;
+                size / if format == FileFormat::Csv { MIN_CSV_ROW_BYTES } else { MIN_PARQUET_ROW_BYTES }
             }
-            FileFormat::Parquet => parquet_file::row_count(&file.path).map_err(|e| e.or_unreadable(&unreadable))?,
+            (None, FileFormat::Csv) => {
+                let stored = std::fs::metadata(&file.path).map_err(|e| unreadable(e.into()))?.len();
+                stored.saturating_mul(if file.gzip { GZIP_RATIO } else { 1 }) / MIN_CSV_ROW_BYTES
+            }
+            (None, FileFormat::Parquet) => {
+                parquet_file::row_count(&file.path).map_err(|e| e.or_unreadable(&unreadable))?
+            }
         };
     }
     Ok(records)
 }
 
-/// A failure inside a reader: either already a `CporError` (a missing column) or a cause that
+/// A zip member's uncompressed size, from the archive's directory.
+fn member_size(archive: &Path, member: &str) -> Result<u64, String> {
+    let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let entry = archive.by_name(member).map_err(|e| format!("member {member}: {e}"))?;
+    Ok(entry.size())
+}
+
+/// A failure inside a reader: either already a `CporError` (a missing column) or a message that
 /// becomes "cannot read file".
 pub(crate) enum ReadError {
     Fatal(CporError),
     Cause(Cause),
+    /// A cause that is only a sentence (a truncated archive, a member that is no input).
+    Message(String),
 }
 
 impl ReadError {
@@ -338,6 +481,7 @@ impl ReadError {
         match self {
             ReadError::Fatal(e) => e,
             ReadError::Cause(cause) => unreadable(cause),
+            ReadError::Message(message) => unreadable(message.into()),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One pass over a text input's bytes (SPEC 6, "Determinism and safety"): every input is read once,
-//! so a FIFO works like a file. As the bytes go by they are checked to be UTF-8 (the first bad byte
-//! is fatal, named by its offset), hashed for the summary (SPEC 7) on a thread of their own, and kept
+//! so a FIFO works like a file. The bytes arrive as UTF-8 (decoded ahead of this stream when the file
+//! is compressed or in another encoding, see `super::text`; the summary's hash is of the stored bytes,
+//! taken before). As they go by they are checked to be UTF-8 (the first bad byte
+//! is fatal, named by its offset), and kept
 //! from the start of the current record on, so that a malformed row's text is shown without reading
 //! the file again. A record may not grow past [`MAX_RECORD_BYTES`]: `/dev/zero` named as a CSV file
 //! is a fatal error, not a run until memory runs out.
@@ -8,7 +10,6 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 /// The largest CSV record cpor reads (SPEC 6).
@@ -17,15 +18,15 @@ pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 /// Bytes read from the file at a time.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Bytes handed to the hashing thread, in file order.
-pub type HashChunk = Arc<Vec<u8>>;
+/// A chunk of checked text, from its offset in the text on (kept while a record may need it).
+type Chunk = Arc<Vec<u8>>;
 
-/// A reader over a text file's bytes that checks, hashes and keeps them as described above.
+/// A reader over a text file's bytes that checks and keeps them as described above.
 pub struct TextStream<R> {
     source: R,
     /// Chunks from the one holding `mark` to the newest, each with its file offset. Every chunk ends
     /// on a character boundary: an incomplete UTF-8 sequence at a chunk's end moves to the next.
-    chunks: VecDeque<(u64, HashChunk)>,
+    chunks: VecDeque<(u64, Chunk)>,
     /// Bytes of the newest chunk already handed out.
     served: usize,
     /// The start of an incomplete UTF-8 sequence left at the end of the last read.
@@ -34,13 +35,11 @@ pub struct TextStream<R> {
     end: u64,
     /// File offset where the record being read starts; bytes before it are no longer kept.
     mark: Cell<u64>,
-    hash: Option<SyncSender<HashChunk>>,
     finished: bool,
 }
 
 impl<R: Read> TextStream<R> {
-    /// `hash`: where to send the bytes for hashing, if they are to be hashed.
-    pub fn new(source: R, hash: Option<SyncSender<HashChunk>>) -> TextStream<R> {
+    pub fn new(source: R) -> TextStream<R> {
         TextStream {
             source,
             chunks: VecDeque::new(),
@@ -48,7 +47,6 @@ impl<R: Read> TextStream<R> {
             carried: Vec::new(),
             end: 0,
             mark: Cell::new(0),
-            hash,
             finished: false,
         }
     }
@@ -106,14 +104,6 @@ impl<R: Read> TextStream<R> {
         };
         buffer.truncate(carried + read);
         let start = self.end - carried as u64;
-        if start == 0 {
-            if let Some(bom) = utf16_bom(&buffer) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("the file is UTF-16 ({bom} byte-order mark); cpor reads UTF-8: save it as UTF-8 CSV"),
-                ));
-            }
-        }
         if read == 0 {
             self.finished = true;
             if buffer.is_empty() {
@@ -134,11 +124,6 @@ impl<R: Read> TextStream<R> {
         }
         self.end = start + buffer.len() as u64 + self.carried.len() as u64;
         let chunk = Arc::new(buffer);
-        if let Some(hash) = &self.hash {
-            // The hashing thread hashes what the stream already checked, a chunk behind; one that
-            // stopped early has failed, which its join reports.
-            let _ = hash.send(Arc::clone(&chunk));
-        }
         self.chunks.push_back((start, chunk));
         self.served = 0;
         Ok(true)
@@ -160,15 +145,6 @@ impl<R: Read> Read for TextStream<R> {
                 return Ok(0);
             }
         }
-    }
-}
-
-/// The name of the UTF-16 byte-order mark a file starts with, if any.
-fn utf16_bom(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xff, 0xfe, ..] => Some("little-endian"),
-        [0xfe, 0xff, ..] => Some("big-endian"),
-        _ => None,
     }
 }
 
@@ -195,7 +171,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut stream = TextStream::new(Trickle(bytes, chunk), None);
+        let mut stream = TextStream::new(Trickle(bytes, chunk));
         let mut out = Vec::new();
         stream.read_to_end(&mut out)?;
         Ok(out)
@@ -224,12 +200,6 @@ mod tests {
     }
 
     #[test]
-    fn utf16_is_named() {
-        let error = read_all(&[0xff, 0xfe, b'a', 0], 64).expect_err("utf-16");
-        assert!(error.to_string().contains("UTF-16"), "{error}");
-    }
-
-    #[test]
     fn kept_text_from_the_mark() {
         let text = b"0123456789abcdef";
         struct Pieces<'a>(&'a [u8]);
@@ -241,7 +211,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut stream = TextStream::new(Pieces(text), None);
+        let mut stream = TextStream::new(Pieces(text));
         let mut out = [0u8; 16];
         stream.read_exact(&mut out).expect("read");
         assert_eq!(stream.text(3, 12).as_deref(), Some("3456789ab"));

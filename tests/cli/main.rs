@@ -7,6 +7,7 @@
 
 mod analyst;
 mod exports_columns;
+mod exports_files;
 mod exports_values;
 mod fixtures;
 mod hostile;
@@ -161,7 +162,7 @@ fn inputs_as_directories_and_globs_in_file_order() {
     let half = rows.len() / 2;
     std::fs::write(dir.join("a.csv"), format!("{head}\n{}\n", rows[..half].join("\n"))).expect("write");
     std::fs::write(dir.join("b.csv"), format!("{head}\n{}\n", rows[half..].join("\n"))).expect("write");
-    std::fs::write(dir.join("notes.txt"), "ignored").expect("write");
+    std::fs::write(dir.join("notes.md"), "ignored").expect("write");
     let out = temp.path().join("out");
     let mut args = fixture_args(&example(), &input, "csv", &out);
     set_arg(&mut args, "--claims", dir.display());

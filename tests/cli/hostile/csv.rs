@@ -81,6 +81,7 @@ fn invalid_utf8_is_fatal_naming_file_and_offset() {
     assert!(!out.exists(), "nothing written");
 }
 
+/// SPEC 9.2: UTF-16 with a byte-order mark is read; without one it is named, with the flag to give.
 #[test]
 fn utf16_files_are_named_as_such() {
     let temp = tempfile::tempdir().expect("temp");
@@ -91,9 +92,15 @@ fn utf16_files_are_named_as_such() {
     }
     write_inputs(&dir, &claims, NO_RESPONSES, USAGE_HEADER.as_bytes());
     let output = run(&dir, &temp.path().join("out"));
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    write_inputs(&dir, &claims[2..], NO_RESPONSES, USAGE_HEADER.as_bytes());
+    let output = run(&dir, &temp.path().join("out2"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("UTF-16") && stderr.contains("claims.csv"), "{stderr}");
+    assert!(
+        stderr.contains("UTF-16") && stderr.contains("--encoding utf-16le") && stderr.contains("claims.csv"),
+        "{stderr}"
+    );
 }
 
 #[test]
