@@ -15,9 +15,11 @@ use crate::util::*;
 
 /// Folders under `fixtures/` that are not scenarios: they hold inputs for the tests of another
 /// module and have no expected outputs.
-const NOT_SCENARIOS: [&str; 1] = [
+const NOT_SCENARIOS: [&str; 2] = [
     // Awkward Parquet files for tests/cli/hostile/parquet.rs.
     "hostile",
+    // Datasets in real export layouts (SPEC 9), run with their own flags by tests/cli/exports_example.rs.
+    "exports",
 ];
 
 /// Declares one test per fixture folder, named for it, and the list the guard checks the folders

@@ -7,6 +7,7 @@
 
 mod analyst;
 mod exports_columns;
+mod exports_example;
 mod exports_files;
 mod exports_values;
 mod fixtures;
