@@ -83,6 +83,11 @@ pub struct GenerateArgs {
     /// Format of the claims, responses and usage files.
     #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
     pub format: OutputFormat,
+    /// Layout of the files: `partner-center` writes the partner portal's export (PascalCase
+    /// headers, tab-separated .tsv, M/D/YYYY dates, portal engagement and country names, monthly
+    /// usage in usage.tsv.gz); read it with --date-order mdy --usage-period month.
+    #[arg(long, value_enum, default_value_t = crate::generate::Layout::Canonical, conflicts_with = "format")]
+    pub layout: crate::generate::Layout,
     /// Directory to write claims, responses, usage, holidays.csv and params.json into.
     #[arg(long, value_name = "DIR", default_value = "generated")]
     pub out: PathBuf,

@@ -6,7 +6,7 @@
 //! (a million tenants, about 50 million usage rows) needs little memory.
 
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -65,6 +65,160 @@ const BIZ_WORKLOADS: [&str; 6] = [
 ];
 const COUNTRIES: [&str; 6] = ["US", "GB", "DE", "FR", "JP", "de"];
 
+/// How the generated files are laid out: the canonical names and formats of SPEC section 2, or the
+/// partner portal's export (SPEC 9: PascalCase headers, tab-separated, `M/D/YYYY` dates, portal
+/// engagement names, country names, monthly usage in `usage.tsv.gz`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    #[default]
+    Canonical,
+    PartnerCenter,
+}
+
+impl Layout {
+    /// The file name of one generated table (`claims`, `responses`, `usage`).
+    pub fn file_name(self, table: &str, format: OutputFormat) -> String {
+        match self {
+            Layout::Canonical => format!("{table}.{}", format.extension()),
+            Layout::PartnerCenter if table == "usage" => "usage.tsv.gz".to_string(),
+            Layout::PartnerCenter => format!("{table}.tsv"),
+        }
+    }
+
+    /// The flags `cpor run` needs to read this layout, after the input paths.
+    pub fn run_flags(self) -> &'static str {
+        match self {
+            Layout::Canonical => "",
+            Layout::PartnerCenter => " --date-order mdy --usage-period month",
+        }
+    }
+
+    fn header(self, column: &'static str) -> &'static str {
+        if self == Layout::Canonical {
+            return column;
+        }
+        match column {
+            "claim_id" => "ClaimId",
+            "partner_id" => "MpnId",
+            "tenant_id" => "CustomerTenantId",
+            "engagement" => "EngagementName",
+            "workload" => "WorkloadName",
+            "subscription_id" => "SubscriptionId",
+            "customer_country" => "CustomerCountry",
+            "submitted_at" => "SubmittedDate",
+            "notified_at" => "CustomerNotifiedDate",
+            "response_id" => "ResponseId",
+            "response" => "CustomerResponse",
+            "responded_at" => "ResponseDate",
+            "date" => "Date",
+            "active_users" => "MonthlyActiveUsers",
+            "paid_seats" => "PaidAvailableUnits",
+            "assigned_seats" => "AssignedSeats",
+            other => other,
+        }
+    }
+
+    /// An engagement as the claims file writes it; `alternative` picks the canonical file's display
+    /// name, or one of the portal's other accepted names.
+    fn engagement(self, engagement: Engagement, alternative: bool) -> String {
+        let portal = match (engagement, alternative) {
+            (_, _) if self == Layout::Canonical => {
+                return if alternative { engagement.display_name() } else { engagement.as_str() }.to_string();
+            }
+            (Engagement::ModernWorkSecurityUsage, false) => "Microsoft Online Services Usage (OSU) - Modern Work",
+            (Engagement::ModernWorkSecurityUsage, true) => "Microsoft Online Service Usage (OSU) - Modern Work",
+            (Engagement::BizappsPresalesAdvisor, _) => "Microsoft Online Service Advisor (OSA)",
+            (Engagement::BizappsUsageRecognition, false) => "Usage Recognition- Biz Apps",
+            (Engagement::BizappsUsageRecognition, true) => {
+                "Microsoft Online Services Usage (OSU) - Business Applications"
+            }
+            (Engagement::BizappsRevenue, false) => "Microsoft Business Applications Revenue",
+            (Engagement::BizappsRevenue, true) => "Microsoft Business Applications Revenue Recognition Association",
+        };
+        portal.to_string()
+    }
+
+    fn country(self, code: &'static str) -> &'static str {
+        if self == Layout::Canonical {
+            return code;
+        }
+        match code {
+            "US" => "United States",
+            "GB" => "United Kingdom",
+            "DE" | "de" => "Germany",
+            "FR" => "France",
+            "JP" => "Japan",
+            other => other,
+        }
+    }
+
+    fn date(self, day: Days) -> String {
+        let iso = format_date(day);
+        if self == Layout::Canonical {
+            return iso;
+        }
+        mdy(&iso)
+    }
+
+    /// A timestamp given as text in the canonical layout (a form of SPEC 2.4), as the portal writes
+    /// it: `M/D/YYYY h:MM:SS AM` in UTC.
+    fn instant(self, seconds: i64, canonical: &str) -> V {
+        if self == Layout::Canonical {
+            return text(canonical);
+        }
+        let iso = format_timestamp(seconds * MICROS_PER_SECOND);
+        let clock: Vec<u32> =
+            iso.get(11..19).unwrap_or("00:00:00").split(':').map(|p| p.parse().unwrap_or(0)).collect();
+        let (hour, minute, second) = (clock[0], clock[1], clock[2]);
+        let half = if hour < 12 { "AM" } else { "PM" };
+        let hour = if hour % 12 == 0 { 12 } else { hour % 12 };
+        text(format!("{} {hour}:{minute:02}:{second:02} {half}", mdy(&iso)))
+    }
+}
+
+/// `YYYY-MM-DD...` as `M/D/YYYY`.
+fn mdy(iso: &str) -> String {
+    let part = |range: std::ops::Range<usize>| iso.get(range).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    format!("{}/{}/{:04}", part(5..7), part(8..10), part(0..4))
+}
+
+/// The first day of the month of `day`.
+fn month_start(day: Days) -> Days {
+    let iso = format_date(day);
+    let day_of_month = iso.get(8..10).and_then(|p| p.parse::<Days>().ok()).unwrap_or(1);
+    day - (day_of_month - 1)
+}
+
+/// The output of a text table: plain or gzip-compressed.
+enum Out {
+    Plain(BufWriter<File>),
+    Gz(Box<flate2::write::GzEncoder<BufWriter<File>>>),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Plain(w) => w.write(buf),
+            Out::Gz(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(w) => w.flush(),
+            Out::Gz(w) => w.flush(),
+        }
+    }
+}
+
+impl Out {
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(mut w) => w.flush(),
+            Out::Gz(w) => w.finish()?.flush(),
+        }
+    }
+}
+
 /// A generated value; `Raw` is a whole CSV line with the wrong number of fields.
 enum V {
     Null,
@@ -85,10 +239,11 @@ struct Table {
     columns: Vec<(&'static str, Kind)>,
     sink: Sink,
     rows: u64,
+    layout: Layout,
 }
 
 enum Sink {
-    Csv(Box<csv::Writer<BufWriter<File>>>),
+    Csv(Box<csv::Writer<Out>>),
     Parquet { writer: Box<polars::io::parquet::write::BatchedWriter<File>>, pending: Vec<Vec<V>> },
 }
 
@@ -99,18 +254,13 @@ impl Table {
         dir: &Path,
         name: &str,
         format: OutputFormat,
+        layout: Layout,
         columns: Vec<(&'static str, Kind)>,
     ) -> anyhow::Result<Table> {
-        let path = dir.join(format!("{name}.{}", format.extension()));
+        let file_name = layout.file_name(name, format);
+        let path = dir.join(&file_name);
         let sink = match format {
-            OutputFormat::Csv => {
-                let mut writer = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
-                writer.write_record(columns.iter().map(|c| c.0))?;
-                Sink::Csv(Box::new(writer))
-            }
-            OutputFormat::Parquet => {
+            OutputFormat::Parquet if layout == Layout::Canonical => {
                 let schema: Schema = columns
                     .iter()
                     .map(|(n, k)| {
@@ -125,8 +275,20 @@ impl Table {
                 let writer = ParquetWriter::new(File::create(&path)?).batched(&schema)?;
                 Sink::Parquet { writer: Box::new(writer), pending: columns.iter().map(|_| Vec::new()).collect() }
             }
+            _ => {
+                let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+                let out = if file_name.ends_with(".gz") {
+                    Out::Gz(Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::default())))
+                } else {
+                    Out::Plain(file)
+                };
+                let delimiter = if layout == Layout::PartnerCenter { b'\t' } else { b',' };
+                let mut writer = csv::WriterBuilder::new().flexible(true).delimiter(delimiter).from_writer(out);
+                writer.write_record(columns.iter().map(|c| layout.header(c.0)))?;
+                Sink::Csv(Box::new(writer))
+            }
         };
-        Ok(Table { columns, sink, rows: 0 })
+        Ok(Table { columns, sink, rows: 0, layout })
     }
 
     fn is_csv(&self) -> bool {
@@ -137,13 +299,14 @@ impl Table {
         self.rows += 1;
         match &mut self.sink {
             Sink::Csv(writer) => {
+                let layout = self.layout;
                 let text: Vec<String> = values
                     .into_iter()
                     .map(|v| match v {
                         V::Null => String::new(),
                         V::Text(t) => t,
                         V::Int(i) => i.to_string(),
-                        V::Date(d) => format_date(d),
+                        V::Date(d) => layout.date(d),
                     })
                     .collect();
                 writer.write_record(&text)?;
@@ -202,7 +365,10 @@ impl Table {
     fn finish(mut self) -> anyhow::Result<u64> {
         self.flush()?;
         match self.sink {
-            Sink::Csv(mut writer) => writer.flush()?,
+            Sink::Csv(mut writer) => {
+                writer.flush()?;
+                writer.into_inner().map_err(|e| e.into_error())?.finish()?;
+            }
             Sink::Parquet { writer, .. } => {
                 writer.finish()?;
             }
@@ -215,19 +381,21 @@ fn text(s: impl Into<String>) -> V {
     V::Text(s.into())
 }
 
-/// Timestamps in the forms exports use: `Z`, an offset, a fraction, or no offset at all.
-fn timestamp(rng: &mut Rng, t: Micros) -> V {
+/// Timestamps in the forms exports use: `Z`, an offset, a fraction, or no offset at all; in the
+/// portal layout always `M/D/YYYY h:MM:SS AM` in UTC (the same draws, so the same data).
+fn timestamp(rng: &mut Rng, t: Micros, layout: Layout) -> V {
     let utc = format_timestamp(t);
-    match rng.below(10) {
+    let canonical = match rng.below(10) {
         0 => {
             let hours = rng.below(10) as i64 - 4;
             let local = format_timestamp(t + hours * 3600 * MICROS_PER_SECOND);
             let sign = if hours < 0 { '-' } else { '+' };
-            text(format!("{}{sign}{:02}:00", local.trim_end_matches('Z'), hours.abs()))
+            format!("{}{sign}{:02}:00", local.trim_end_matches('Z'), hours.abs())
         }
-        1 => text(utc.trim_end_matches('Z').replace('T', " ")),
-        _ => text(utc),
-    }
+        1 => utc.trim_end_matches('Z').replace('T', " "),
+        _ => utc,
+    };
+    layout.instant(t.div_euclid(MICROS_PER_SECOND), &canonical)
 }
 
 struct Claimed {
@@ -238,9 +406,16 @@ struct Claimed {
 /// Generates a dataset into `out`; returns a line per file with its record count. `out` is reserved
 /// and written like a run's output (SPEC 6): absent, empty or an earlier `cpor generate` output, or
 /// refused; written beside it and swapped into place when complete, marked as generated.
-pub fn generate(tenants: usize, days: u32, seed: u64, format: OutputFormat, out: &Path) -> anyhow::Result<Vec<String>> {
+pub fn generate(
+    tenants: usize,
+    days: u32,
+    seed: u64,
+    format: OutputFormat,
+    layout: Layout,
+    out: &Path,
+) -> anyhow::Result<Vec<String>> {
     let staged = Staged::new(out, Writer::Generate, &[])?;
-    let lines = generate_into(tenants, days, seed, format, staged.dir())?;
+    let lines = generate_into(tenants, days, seed, format, layout, staged.dir())?;
     staged.commit()?;
     Ok(lines)
 }
@@ -251,6 +426,7 @@ fn generate_into(
     days: u32,
     seed: u64,
     format: OutputFormat,
+    layout: Layout,
     out: &Path,
 ) -> anyhow::Result<Vec<String>> {
     let mut rng = Rng(seed ^ 0x5eed_c0de);
@@ -259,6 +435,7 @@ fn generate_into(
         out,
         "claims",
         format,
+        layout,
         vec![
             ("claim_id", t),
             ("partner_id", t),
@@ -275,12 +452,14 @@ fn generate_into(
         out,
         "responses",
         format,
+        layout,
         vec![("response_id", t), ("claim_id", t), ("tenant_id", t), ("response", t), ("responded_at", t)],
     )?;
     let mut usage = Table::create(
         out,
         "usage",
         format,
+        layout,
         vec![
             ("tenant_id", t),
             ("workload", t),
@@ -316,8 +495,23 @@ fn generate_into(
         }
         scopes.dedup_by(|a, b| a.0 == b.0 && !a.2 && !b.2);
 
+        // Usage in the portal layout: one row per scope and month.
+        if layout == Layout::PartnerCenter {
+            for (workload, sub, _) in &scopes {
+                monthly_usage(
+                    &mut rng,
+                    &mut usage,
+                    &mut usage_faults_shown,
+                    &tenant,
+                    workload,
+                    sub,
+                    first_day,
+                    as_of_day,
+                )?;
+            }
+        }
         // Usage: one row per scope and day; the last day is after the as-of date (deferred).
-        for (workload, sub, _) in &scopes {
+        for (workload, sub, _) in scopes.iter().filter(|_| layout == Layout::Canonical) {
             let mut active = 20 + rng.below(400) as i64;
             let seats = active + rng.below(200) as i64;
             for day in first_day..=as_of_day + 1 {
@@ -361,11 +555,7 @@ fn generate_into(
                 let id = format!("C{claim_no:09}");
                 let engagement =
                     if *biz { *rng.pick(&Engagement::ALL[1..]) } else { Engagement::ModernWorkSecurityUsage };
-                let engagement_text = if rng.chance(0.15) {
-                    engagement.display_name().to_string()
-                } else {
-                    engagement.as_str().to_string()
-                };
+                let engagement_text = layout.engagement(engagement, rng.chance(0.15));
                 let submitted =
                     AS_OF_SECONDS - rng.below(45 * DAY as u64) as i64 + if rng.chance(0.01) { 2 * DAY } else { 0 };
                 let notified = (!rng.chance(0.05)).then(|| submitted + rng.below(2 * DAY as u64) as i64);
@@ -376,9 +566,9 @@ fn generate_into(
                     text(engagement_text),
                     text(*workload),
                     sub.clone().filter(|_| *biz || rng.chance(0.5)).map_or(V::Null, V::Text),
-                    text(country),
-                    timestamp(&mut rng, submitted * MICROS_PER_SECOND),
-                    notified.map_or(V::Null, |n| timestamp(&mut rng, n * MICROS_PER_SECOND)),
+                    text(layout.country(country)),
+                    timestamp(&mut rng, submitted * MICROS_PER_SECOND, layout),
+                    notified.map_or(V::Null, |n| timestamp(&mut rng, n * MICROS_PER_SECOND, layout)),
                 ];
                 // The first claims show each fault once, then a small share at random.
                 let fault = if claim_no <= CLAIM_FAULTS {
@@ -432,7 +622,7 @@ fn respond(
         text(&claim.id),
         text(&claim.tenant),
         text(*rng.pick(&words)),
-        timestamp(rng, at * MICROS_PER_SECOND),
+        timestamp(rng, at * MICROS_PER_SECOND, table.layout),
     ];
     let fault = if no <= RESPONSE_FAULTS { Some(no - 1) } else { rng.chance(0.01).then(|| rng.below(RESPONSE_FAULTS)) };
     if let Some(fault) = fault {
@@ -440,7 +630,7 @@ fn respond(
             0 => row[3] = text("maybe later"),
             1 => row[1] = text("C999999999"),
             2 => row[2] = text(other.map_or_else(|| rng.uuid(), |o| o.tenant.clone())),
-            3 => row[4] = timestamp(rng, (notified - 3600) * MICROS_PER_SECOND),
+            3 => row[4] = timestamp(rng, (notified - 3600) * MICROS_PER_SECOND, table.layout),
             4 => row[0] = text(format!("R{:09}", no.saturating_sub(1).max(1))),
             5 => row[4] = text("yesterday"),
             6 => row[2] = V::Null,
@@ -456,12 +646,17 @@ fn bad_claim(fault: u64, table: &mut Table, row: &mut Vec<V>, earlier: Option<&C
     match fault {
         0 => row[0] = text("bad/id"),
         1 => row[2] = text("not-a-uuid"),
+        2 if table.layout == Layout::PartnerCenter => row[7] = text("13/45/2026 12:00:00 AM"),
         2 => row[7] = text("2026-13-45T00:00:00Z"),
         3 => row[6] = text("USA"),
         4 => row[3] = text("Partner Magic"),
         5 => {
-            row[3] = text("bizapps_revenue");
+            row[3] = text(table.layout.engagement(Engagement::BizappsRevenue, false));
             row[5] = V::Null;
+        }
+        6 if table.layout == Layout::PartnerCenter => {
+            row[7] = table.layout.instant(AS_OF_SECONDS, GENERATED_AS_OF);
+            row[8] = text("1/1/2020 12:00:00 AM");
         }
         6 => {
             row[7] = text(GENERATED_AS_OF);
@@ -477,9 +672,73 @@ fn bad_claim(fault: u64, table: &mut Table, row: &mut Vec<V>, earlier: Option<&C
 
 const USAGE_FAULTS: u64 = 8;
 
+/// The portal's monthly usage of one scope: the daily counts of the canonical layout, aggregated per
+/// calendar month by their maximum (the month's peak: summing daily active users would count each
+/// user once a day), over the days that have a count; a month whose days all lack a count leaves it
+/// empty. Now and then the export already holds the next month (deferred in a run), and a small
+/// share of rows carries a fault, each fault shown once first.
+#[allow(clippy::too_many_arguments)]
+fn monthly_usage(
+    rng: &mut Rng,
+    table: &mut Table,
+    faults_shown: &mut u64,
+    tenant: &str,
+    workload: &str,
+    sub: &Option<String>,
+    first_day: Days,
+    as_of_day: Days,
+) -> anyhow::Result<()> {
+    let mut active = 20 + rng.below(400) as i64;
+    let seats = active + rng.below(200) as i64;
+    let mut months: Vec<(Days, [Option<i64>; 3])> = Vec::new();
+    for day in first_day..=as_of_day {
+        active = (active + rng.below(21) as i64 - 10).max(0);
+        let counts = [active, seats, (active + seats) / 2];
+        let month = month_start(day);
+        if months.last().map(|m| m.0) != Some(month) {
+            months.push((month, [None; 3]));
+        }
+        if let Some((_, peak)) = months.last_mut() {
+            for (slot, count) in peak.iter_mut().zip(counts) {
+                if !rng.chance(0.03) {
+                    *slot = Some(slot.map_or(count, |p| p.max(count)));
+                }
+            }
+        }
+    }
+    if rng.chance(0.02) {
+        if let Some(&(_, peak)) = months.last() {
+            months.push((month_start(as_of_day + 40), peak));
+        }
+    }
+    for (month, peak) in months {
+        let row = vec![
+            text(tenant),
+            text(if rng.chance(0.05) { workload.to_uppercase() } else { workload.to_string() }),
+            sub.clone().map_or(V::Null, V::Text),
+            V::Date(month),
+            peak[0].map_or(V::Null, V::Int),
+            peak[1].map_or(V::Null, V::Int),
+            peak[2].map_or(V::Null, V::Int),
+        ];
+        let fault = if *faults_shown < USAGE_FAULTS {
+            *faults_shown += 1;
+            Some(*faults_shown - 1)
+        } else {
+            rng.chance(0.01).then(|| rng.below(USAGE_FAULTS))
+        };
+        match fault {
+            Some(fault) => bad_usage(fault, table, row)?,
+            None => table.row(row)?,
+        }
+    }
+    Ok(())
+}
+
 fn bad_usage(fault: u64, table: &mut Table, mut row: Vec<V>) -> anyhow::Result<()> {
     match fault {
         0 => row[0] = text("not-a-uuid"),
+        1 if table.layout == Layout::PartnerCenter => row[3] = text("2/30/2026"),
         1 if table.is_csv() => row[3] = text("2026-02-30"),
         2 => row[4] = V::Int(-3),
         3 => {
@@ -520,4 +779,32 @@ fn write_holidays(path: &PathBuf) -> std::io::Result<()> {
         text.push_str(&format!("{date},{country},{name}\n"));
     }
     fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_partner_center_dates_and_names() {
+        let pc = Layout::PartnerCenter;
+        let day = (AS_OF_SECONDS / DAY) as Days;
+        assert_eq!(pc.date(day), "11/23/2026");
+        assert_eq!(Layout::Canonical.date(day), "2026-11-23");
+        assert_eq!(pc.date(month_start(day)), "11/1/2026");
+        assert_eq!(month_start(month_start(day)), month_start(day));
+        let at = |seconds| match pc.instant(seconds, "") {
+            V::Text(t) => t,
+            _ => String::new(),
+        };
+        assert_eq!(at(AS_OF_SECONDS), "11/23/2026 6:00:00 AM");
+        assert_eq!(at(AS_OF_SECONDS - 6 * 3600), "11/23/2026 12:00:00 AM");
+        assert_eq!(at(AS_OF_SECONDS + 6 * 3600 + 65), "11/23/2026 12:01:05 PM");
+        assert_eq!(at(AS_OF_SECONDS + 17 * 3600), "11/23/2026 11:00:00 PM");
+        assert_eq!(pc.country("de"), "Germany");
+        assert_eq!(pc.engagement(Engagement::BizappsUsageRecognition, false), "Usage Recognition- Biz Apps");
+        assert_eq!(Layout::Canonical.engagement(Engagement::BizappsRevenue, false), "bizapps_revenue");
+        assert_eq!(pc.file_name("usage", OutputFormat::Csv), "usage.tsv.gz");
+        assert_eq!(Layout::Canonical.file_name("usage", OutputFormat::Parquet), "usage.parquet");
+    }
 }

@@ -11,6 +11,7 @@ mod exports_example;
 mod exports_files;
 mod exports_values;
 mod fixtures;
+mod generate_layout;
 mod hostile;
 mod parquet;
 mod properties;
