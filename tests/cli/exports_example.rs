@@ -7,16 +7,13 @@ use std::collections::BTreeMap;
 
 use crate::util::*;
 
-#[test]
-fn export_monthly_reads_the_portal_download_unchanged() {
+/// The input flags of the example, for any command.
+fn input_flags() -> Vec<String> {
     let example = repo().join("fixtures/exports/export_monthly");
-    let (input, expected) = (example.join("input"), example.join("expected"));
+    let input = example.join("input");
     let params = params(&example);
-    let temp = tempfile::tempdir().expect("temp dir");
-    let out = temp.path().join("out");
     let path = |name: &str| input.join(name).display().to_string();
-    let args: Vec<String> = [
-        "run",
+    [
         "--date-order",
         "mdy",
         "--usage-period",
@@ -35,13 +32,60 @@ fn export_monthly_reads_the_portal_download_unchanged() {
         &params.window_days.to_string(),
         "--timezone",
         &params.timezone,
-        "--out",
-        &out.display().to_string(),
-        "--quiet",
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect();
+    .collect()
+}
+
+/// `explain`, `validate` and `--previous` work on the export layout as on SPEC 2's (SPEC 9).
+#[test]
+fn explain_validate_and_previous_read_the_export_layout() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run".to_string()];
+        args.extend(input_flags());
+        args.extend(["--out".to_string(), out.display().to_string(), "--quiet".to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_ok(&args)
+    };
+    run(&[]);
+    let ledger = read_csv(&out.join("ledger.csv"));
+    // Every claim of the ledger is explained with its ledger status.
+    for row in ledger.iter().skip(1) {
+        let mut args = vec!["explain".to_string(), row[0].clone()];
+        args.extend(input_flags());
+        let output = run_ok(&args);
+        let first = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").to_string();
+        assert!(first.ends_with(&format!(": {}", row[10])), "{first} for {} ({})", row[0], row[10]);
+    }
+    // validate names the export header each column was read from.
+    let mut args = vec!["validate".to_string()];
+    args.extend(input_flags());
+    args.extend(["--out".to_string(), temp.path().join("validation").display().to_string()]);
+    let stdout = String::from_utf8_lossy(&run_ok(&args).stdout).into_owned();
+    for mapped in
+        ["claim_id <- \"ClaimId\"", "tenant_id <- \"CustomerTenantId\"", "active_users <- \"MonthlyActiveUsers\""]
+    {
+        assert!(stdout.contains(mapped), "{mapped} in {stdout}");
+    }
+    // A second run against the first: nothing changed.
+    let previous = temp.path().join("previous");
+    std::fs::rename(&out, &previous).expect("move");
+    let stdout = String::from_utf8_lossy(&run(&["--previous", &previous.display().to_string()]).stdout).into_owned();
+    assert!(stdout.contains("no changes"), "{stdout}");
+    assert_eq!(read_csv(&out.join("ledger.csv")), ledger);
+}
+
+#[test]
+fn export_monthly_reads_the_portal_download_unchanged() {
+    let expected = repo().join("fixtures/exports/export_monthly/expected");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    let mut args = vec!["run".to_string()];
+    args.extend(input_flags());
+    args.extend(["--out".to_string(), out.display().to_string(), "--quiet".to_string()]);
     run_ok(&args);
 
     assert!(
