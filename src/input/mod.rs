@@ -560,6 +560,24 @@ pub(crate) fn malformed_fault(fields: usize, expected: usize) -> Fault {
     )
 }
 
+/// What the readers' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::{self, Read};
+
+    /// A source that hands out at most `.1` bytes a call, as a pipe may.
+    pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{trim_cell, unique_names};

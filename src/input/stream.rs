@@ -159,18 +159,9 @@ fn not_utf8(offset: u64, bytes: &[u8]) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::testing::Trickle;
 
     fn read_all(bytes: &[u8], chunk: usize) -> io::Result<Vec<u8>> {
-        /// A source that hands out at most `chunk` bytes a call, as a pipe may.
-        struct Trickle<'a>(&'a [u8], usize);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(self.1).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let mut stream = TextStream::new(Trickle(bytes, chunk));
         let mut out = Vec::new();
         stream.read_to_end(&mut out)?;
@@ -202,16 +193,7 @@ mod tests {
     #[test]
     fn kept_text_from_the_mark() {
         let text = b"0123456789abcdef";
-        struct Pieces<'a>(&'a [u8]);
-        impl Read for Pieces<'_> {
-            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(5).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let mut stream = TextStream::new(Pieces(text));
+        let mut stream = TextStream::new(Trickle(text, 5));
         let mut out = [0u8; 16];
         stream.read_exact(&mut out).expect("read");
         assert_eq!(stream.text(3, 12).as_deref(), Some("3456789ab"));

@@ -224,17 +224,7 @@ impl<R: Read> Read for Decoding<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A source that hands out at most `chunk` bytes a call, as a pipe may.
-    struct Trickle<'a>(&'a [u8], usize);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(self.1).min(out.len());
-            out[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
+    use crate::input::testing::Trickle;
 
     fn decode(bytes: &[u8], chunk: usize, encoding: Option<&'static Encoding>) -> io::Result<String> {
         let mut out = Vec::new();

@@ -6,26 +6,6 @@ use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
-/// Section 2's names → the names of the portal's exports (SPEC 9.1's table).
-const EXPORT_NAMES: &[(&str, &str)] = &[
-    ("claim_id", "ClaimId"),
-    ("partner_id", "MpnId"),
-    ("tenant_id", "CustomerTenantId"),
-    ("engagement", "EngagementName"),
-    ("workload", "WorkloadName"),
-    ("subscription_id", "SubscriptionId"),
-    ("customer_country", "CustomerCountry"),
-    ("submitted_at", "SubmittedDate"),
-    ("notified_at", "CustomerNotifiedDate"),
-    ("response_id", "ResponseId"),
-    ("response", "CustomerResponse"),
-    ("responded_at", "ResponseDate"),
-    ("date", "Date"),
-    ("active_users", "MonthlyActiveUsers"),
-    ("paid_seats", "PaidAvailableUnits"),
-    ("assigned_seats", "AssignedSeats"),
-];
-
 /// Usage rows that are rejected, added to the fixture's so that rejects are compared too: a bad
 /// date, a bad count, a duplicate of the fixture's first row.
 const BAD_USAGE_ROWS: &str = "abcdef01-2345-4789-abcd-ef0123456789,Teams,,2026-13-01,1,1,1\n\
@@ -63,8 +43,9 @@ fn write_inputs(dir: &Path, rename: impl Fn(&str) -> String, extra: Option<(&str
     }
 }
 
-fn export_name(own: &str) -> String {
-    EXPORT_NAMES.iter().find(|(o, _)| *o == own).map_or(own, |(_, e)| e).to_string()
+/// A column's header in the export files these tests write.
+fn export_header(own: &str) -> String {
+    export_name(own).to_string()
 }
 
 fn args(input: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
@@ -104,7 +85,7 @@ fn pascal_case_export_names_read_as_section_2_names() {
     write_inputs(&own, str::to_string, None);
     // A decoy `MAU`, later in SPEC 9.1's table than `MonthlyActiveUsers`: were it read, every row
     // would be rejected for its count. (`ActiveUsers` would not do: it is `active_users` itself.)
-    write_inputs(&export, export_name, Some(("MAU", "not a count")));
+    write_inputs(&export, export_header, Some(("MAU", "not a count")));
     let (out_own, out_export) = (temp.path().join("out-own"), temp.path().join("out-export"));
     run_ok(&args(&own, &out_own, &[]));
     run_ok(&args(&export, &out_export, &[]));
@@ -122,7 +103,7 @@ fn pascal_case_export_names_read_as_section_2_names() {
 fn validate_prints_the_header_each_column_was_read_from() {
     let temp = tempfile::tempdir().unwrap();
     let export = temp.path().join("export");
-    write_inputs(&export, export_name, None);
+    write_inputs(&export, export_header, None);
     let mut args = args(&export, &temp.path().join("unused"), &[]);
     args[0] = "validate".into();
     set_arg(&mut args, "--out", temp.path().join("validation").display());
@@ -139,7 +120,7 @@ fn odd_name(own: &str) -> String {
         "date" => "Usage Day",
         "active_users" => "Users (30 days)",
         "claim_id" => "Request #",
-        other => return export_name(other),
+        other => return export_name(other).to_string(),
     }
     .to_string()
 }
@@ -185,7 +166,7 @@ fn assert_one_fatal_line(output: &std::process::Output, words: &[&str]) {
 fn a_mapped_header_the_file_lacks_is_fatal() {
     let temp = tempfile::tempdir().unwrap();
     let input = temp.path().join("in");
-    write_inputs(&input, export_name, None);
+    write_inputs(&input, export_header, None);
     let config = temp.path().join("columns.toml");
     std::fs::write(&config, "[columns.usage]\nassigned_seats = \"Seats Assigned\"\n").unwrap();
     let out = temp.path().join("out");
@@ -210,7 +191,7 @@ fn a_required_column_no_name_finds_is_fatal_naming_the_names_tried() {
 fn a_header_only_usage_file_is_read_and_warned_of() {
     let temp = tempfile::tempdir().unwrap();
     let input = temp.path().join("in");
-    write_inputs(&input, export_name, None);
+    write_inputs(&input, export_header, None);
     let usage = input.join("usage.csv");
     let header = std::fs::read_to_string(&usage).unwrap().lines().next().unwrap().to_string();
     std::fs::write(&usage, header + "\n").unwrap();

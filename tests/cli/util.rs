@@ -179,3 +179,28 @@ pub fn fixtures() -> Vec<PathBuf> {
 pub fn error_lines(stderr: &str) -> usize {
     stderr.trim_end().lines().filter(|l| !l.starts_with("cpor: warning: ")).count()
 }
+
+/// Section 2's names → the names of the portal's exports (SPEC 9.1's table).
+pub const EXPORT_NAMES: &[(&str, &str)] = &[
+    ("claim_id", "ClaimId"),
+    ("partner_id", "MpnId"),
+    ("tenant_id", "CustomerTenantId"),
+    ("engagement", "EngagementName"),
+    ("workload", "WorkloadName"),
+    ("subscription_id", "SubscriptionId"),
+    ("customer_country", "CustomerCountry"),
+    ("submitted_at", "SubmittedDate"),
+    ("notified_at", "CustomerNotifiedDate"),
+    ("response_id", "ResponseId"),
+    ("response", "CustomerResponse"),
+    ("responded_at", "ResponseDate"),
+    ("date", "Date"),
+    ("active_users", "MonthlyActiveUsers"),
+    ("paid_seats", "PaidAvailableUnits"),
+    ("assigned_seats", "AssignedSeats"),
+];
+
+/// The portal's export name of one of section 2's column names (itself when it has none).
+pub fn export_name(own: &str) -> &str {
+    EXPORT_NAMES.iter().find(|(o, _)| *o == own).map_or(own, |(_, e)| e)
+}
