@@ -18,7 +18,7 @@ use polars::prelude::*;
 
 use crate::guard::guarded;
 
-use super::{json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
+use super::{hex, json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 use crate::types::{date_in_range, format_date, format_timestamp, timestamp_in_range};
@@ -92,7 +92,7 @@ fn date_text(days: i32) -> String {
 fn bytes_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_string(),
-        Err(_) => format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Err(_) => format!("0x{}", hex(bytes)),
     }
 }
 
