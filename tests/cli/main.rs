@@ -15,6 +15,7 @@ mod generate_layout;
 mod hostile;
 mod parquet;
 mod properties;
+mod shards;
 mod util;
 
 use std::collections::BTreeSet;

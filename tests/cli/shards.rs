@@ -1,0 +1,341 @@
+//! Shards and merge (SPEC 10): `cpor run --shard I/N` for every I, then `cpor merge`, must give the
+//! unsharded run's ledger, reports and rejects byte for byte, and its summary.json but for `timings`
+//! and `shards` — on every fixture folder and on a generated dataset, in CSV and Parquet output. And
+//! `cpor merge` must refuse any set that is not the N shards of one run, touching nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// The shard counts every case is split into.
+const COUNTS: [u32; 4] = [1, 2, 3, 7];
+
+fn with(args: &[String], extra: &[&str]) -> Vec<String> {
+    let mut all = args.to_vec();
+    all.extend(extra.iter().map(|a| a.to_string()));
+    all
+}
+
+/// `args` (a `cpor run` with `--out`) run as shard `index` of `count` into `out`.
+fn run_shard(args: &[String], index: u32, count: u32, out: &Path) -> Output {
+    let mut args = with(args, &["--shard", &format!("{index}/{count}")]);
+    set_arg(&mut args, "--out", out.display());
+    run_ok(&args)
+}
+
+fn merge(shards: &[PathBuf], out: &Path) -> Output {
+    cpor()
+        .arg("merge")
+        .args(shards)
+        .args(["--out".as_ref(), out.as_os_str(), "--quiet".as_ref()])
+        .output()
+        .expect("cpor merge runs")
+}
+
+/// summary.json without what may differ between one run and merged shards.
+fn summary_but_timings(out: &Path) -> Value {
+    let mut summary = summary(out);
+    let object = summary.as_object_mut().expect("an object");
+    object.remove("timings");
+    object.remove("shards");
+    summary
+}
+
+/// Every difference between an unsharded output and a merged one.
+fn differences(one: &Path, merged: &Path) -> Vec<String> {
+    let (a, b) = (outputs_without_summary(one), outputs_without_summary(merged));
+    let mut problems: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|name| a.get(*name) != b.get(*name))
+        .map(|name| format!("{name} differs"))
+        .collect();
+    problems.dedup();
+    let (x, y) = (summary_but_timings(one), summary_but_timings(merged));
+    if x != y {
+        problems.push(format!("summary.json differs:\n{x:#}\n{y:#}"));
+    }
+    if summary(merged)["shards"].as_array().map(Vec::len).unwrap_or(0) == 0 {
+        problems.push("the merged summary.json lists no shards".into());
+    }
+    problems
+}
+
+/// Runs `args` unsharded and as N shards for every N of [`COUNTS`] in each output format; returns the
+/// differences, each named by its case.
+fn sharded_differences(args: &[String], root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for format in ["csv", "parquet"] {
+        let args = with(args, &["--format", format]);
+        let one = root.join(format!("one-{format}"));
+        let mut unsharded = args.clone();
+        set_arg(&mut unsharded, "--out", one.display());
+        run_ok(&unsharded);
+        for count in COUNTS {
+            let shards: Vec<PathBuf> = (0..count).map(|i| root.join(format!("{format}-{count}-{i}"))).collect();
+            for (index, dir) in shards.iter().enumerate() {
+                run_shard(&args, index as u32, count, dir);
+            }
+            let merged = root.join(format!("merged-{format}-{count}"));
+            // Given in reverse: the order of the directories does not matter.
+            let reversed: Vec<PathBuf> = shards.iter().rev().cloned().collect();
+            let output = merge(&reversed, &merged);
+            if !output.status.success() {
+                problems.push(format!("[{format}, {count}] merge failed: {}", String::from_utf8_lossy(&output.stderr)));
+                continue;
+            }
+            problems.extend(differences(&one, &merged).into_iter().map(|p| format!("[{format}, {count} shards] {p}")));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_fixture_in_shards_merges_into_the_unsharded_output() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 10, "the fixture folders");
+    let problems: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = fixtures
+            .iter()
+            .map(|fixture| {
+                scope.spawn(move || {
+                    let temp = tempfile::tempdir().expect("temp dir");
+                    let args = fixture_args(fixture, &fixture.join("input"), "csv", &temp.path().join("out"));
+                    let name = fixture.file_name().expect("a name").to_string_lossy().into_owned();
+                    sharded_differences(&args, temp.path())
+                        .into_iter()
+                        .map(|p| format!("{name}: {p}"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("no panic")).collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The generated dataset's run arguments, with inputs of `ext` and output into `out`.
+fn generated_args(data: &Path, ext: &str, out: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into()];
+    for name in ["claims", "responses", "usage"] {
+        args.extend([format!("--{name}"), data.join(format!("{name}.{ext}")).display().to_string()]);
+    }
+    args.extend(["--holidays".into(), data.join("holidays.csv").display().to_string()]);
+    args.extend(["--as-of".into(), cpor::generate::GENERATED_AS_OF.into(), "--quiet".into()]);
+    args.extend(["--out".into(), out.display().to_string()]);
+    args
+}
+
+/// A temporary directory in memory where there is one: the medium case writes about two million
+/// report files, which a disk takes minutes to create and delete.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    match shm.is_dir() {
+        true => tempfile::tempdir_in(shm).unwrap_or_else(|_| tempfile::tempdir().expect("temp dir")),
+        false => tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+#[test]
+fn a_generated_medium_dataset_in_shards_merges_into_the_unsharded_output() {
+    let temp = scratch();
+    let data = temp.path().join("data");
+    run_ok(&with(
+        &["generate".to_string()],
+        &["--profile", "medium", "--format", "parquet", "--out", &data.display().to_string()],
+    ));
+    let args = generated_args(&data, "parquet", &temp.path().join("out"));
+    let problems = sharded_differences(&args, temp.path());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let one = summary(&temp.path().join("one-csv"));
+    assert!(one["inputs"]["usage"]["records"].as_u64().expect("records") > 4_000_000);
+    assert!(one["reports"]["files"].as_u64().expect("files") > 50_000);
+}
+
+/// FNV-1a 64, written here apart from cpor's own (src/shard.rs), over the tenant_id's text.
+fn shard_of(tenant: &str, count: u64) -> u64 {
+    let hash = tenant
+        .to_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    hash % count
+}
+
+/// Each shard holds its own tenants only, every usage row is counted in exactly one shard, and the
+/// claims' and responses' rejects are shard 0's.
+#[test]
+fn a_shard_holds_only_its_tenants() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let args = fixture_args(&fixture, &fixture.join("input"), "csv", &temp.path().join("out"));
+    let mut unsharded = args.clone();
+    set_arg(&mut unsharded, "--out", temp.path().join("one").display());
+    run_ok(&unsharded);
+    let total = summary(&temp.path().join("one"))["inputs"]["usage"]["records"].as_u64().expect("records");
+    let mut usage_records = 0;
+    for index in 0..3u32 {
+        let dir = temp.path().join(format!("shard-{index}"));
+        run_shard(&args, index, 3, &dir);
+        let ledger = read_csv(&dir.join("ledger.csv"));
+        for row in &ledger[1..] {
+            assert_eq!(shard_of(&row[2], 3), index as u64, "claim {} of tenant {} in shard {index}", row[0], row[2]);
+        }
+        for report in tree(&dir.join("reports")).keys() {
+            let rows = read_csv(&dir.join("reports").join(report));
+            assert!(rows[1..].iter().all(|r| shard_of(&r[2], 3) == index as u64), "{report} in shard {index}");
+        }
+        let summary = summary(&dir);
+        assert_eq!(summary["shard"]["index"], index);
+        assert_eq!(summary["shard"]["count"], 3);
+        usage_records += summary["inputs"]["usage"]["records"].as_u64().expect("records");
+        let rejects = read_csv(&dir.join("rejects.csv"));
+        let shared = rejects[1..].iter().filter(|r| r[0] != "usage").count();
+        assert_eq!(shared > 0, index == 0, "claims' and responses' rejects are shard 0's only");
+    }
+    assert_eq!(usage_records, total, "every usage row is in exactly one shard");
+}
+
+#[test]
+fn shard_is_also_a_config_key() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let args = fixture_args(&fixture, &fixture.join("input"), "csv", &temp.path().join("flag"));
+    run_shard(&args, 1, 3, &temp.path().join("flag"));
+    let config = temp.path().join("cpor.toml");
+    std::fs::write(&config, "shard = \"1/3\"\n").expect("write");
+    let mut from_config = with(&args, &["--config", &config.display().to_string()]);
+    set_arg(&mut from_config, "--out", temp.path().join("config").display());
+    run_ok(&from_config);
+    assert!(outputs_without_summary(&temp.path().join("flag")) == outputs_without_summary(&temp.path().join("config")));
+    assert_eq!(summary(&temp.path().join("config"))["shard"]["index"], 1);
+    for bad in ["3/3", "1", "-1/2", "a/b"] {
+        let output = cpor().args(with(&args, &["--shard", bad])).output().expect("runs");
+        assert_eq!(output.status.code(), Some(2), "--shard {bad}");
+    }
+}
+
+/// `--previous` in every shard, merged, gives the unsharded run's changes.csv; and the merged output
+/// serves as `--previous` of the next run like the unsharded one.
+#[test]
+fn previous_works_with_shards() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path();
+    let mut first = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("first"));
+    // A week earlier: claims change status since.
+    set_arg(&mut first, "--as-of", "2026-11-16T06:00:00Z");
+    run_ok(&first);
+    let args = with(
+        &fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("one")),
+        &["--previous", &root.join("first").display().to_string()],
+    );
+    run_ok(&args);
+    let changes = read_csv(&root.join("one/changes.csv"));
+    assert!(changes.len() > 3, "the week changes some claims: {changes:?}");
+    let shards: Vec<PathBuf> = (0..3).map(|i| root.join(format!("shard-{i}"))).collect();
+    for (index, dir) in shards.iter().enumerate() {
+        run_shard(&args, index as u32, 3, dir);
+    }
+    let output = merge(&shards, &root.join("merged"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let problems = differences(&root.join("one"), &root.join("merged"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The merged output as the previous run of the next one.
+    for previous in ["one", "merged"] {
+        let mut next = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join(format!("next-{previous}")));
+        set_arg(&mut next, "--as-of", "2026-12-01T06:00:00Z");
+        run_ok(&with(&next, &["--previous", &root.join(previous).display().to_string()]));
+    }
+    assert_eq!(
+        std::fs::read(root.join("next-one/changes.csv")).ok(),
+        std::fs::read(root.join("next-merged/changes.csv")).ok()
+    );
+}
+
+/// A shard never exits 3 (its rates are of its own rows); the merge exits 3 as the unsharded run does.
+#[test]
+fn merge_exits_with_the_runs_reject_rate_code() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let args = with(
+        &fixture_args(&fixture, &fixture.join("input"), "csv", &temp.path().join("one")),
+        &["--max-reject-rate", "0.05"],
+    );
+    assert_eq!(cpor().args(&args).output().expect("runs").status.code(), Some(3));
+    let shards: Vec<PathBuf> = (0..2).map(|i| temp.path().join(format!("shard-{i}"))).collect();
+    for (index, dir) in shards.iter().enumerate() {
+        run_shard(&args, index as u32, 2, dir);
+    }
+    let output = merge(&shards, &temp.path().join("merged"));
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("reject rate above 0.05 for: claims"));
+    assert!(differences(&temp.path().join("one"), &temp.path().join("merged")).is_empty());
+}
+
+/// Every refused set: exit 1, one line on stderr naming what is wrong, the output untouched.
+#[test]
+fn merge_refuses_an_incomplete_or_mixed_set() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path();
+    let args = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("out"));
+    let shard = |name: &str, index: u32, count: u32, args: &[String]| {
+        let dir = root.join(name);
+        run_shard(args, index, count, &dir);
+        dir
+    };
+    let (s0, s1, s2) = (shard("s0", 0, 3, &args), shard("s1", 1, 3, &args), shard("s2", 2, 3, &args));
+    let of_two = shard("two-1", 1, 2, &args);
+    let mut later = args.clone();
+    set_arg(&mut later, "--as-of", "2026-12-01T06:00:00Z");
+    let later_1 = shard("later-1", 1, 3, &later);
+    // Shard 1 over a usage file with one more row: another input, another sha256.
+    let usage = root.join("usage.csv");
+    let mut text = std::fs::read_to_string(fixture.join("input/usage.csv")).expect("usage");
+    text.push_str(&text.lines().nth(1).expect("a row").replace(",2026-", ",2025-"));
+    text.push('\n');
+    std::fs::write(&usage, text).expect("write");
+    let mut other_usage = args.clone();
+    set_arg(&mut other_usage, "--usage", usage.display());
+    let other_1 = shard("other-1", 1, 3, &other_usage);
+    let mut parquet = with(&args, &["--format", "parquet"]);
+    set_arg(&mut parquet, "--out", root.join("unused").display());
+    let parquet_1 = shard("parquet-1", 1, 3, &parquet);
+    let plain = root.join("plain");
+    std::fs::create_dir(&plain).expect("mkdir");
+    std::fs::write(plain.join("ledger.csv"), "claim_id\n").expect("write");
+    let mut unsharded = args.clone();
+    set_arg(&mut unsharded, "--out", root.join("unsharded").display());
+    run_ok(&unsharded);
+
+    let out = root.join("merged");
+    let output = merge(&[s0.clone(), s1.clone(), s2.clone()], &out);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let before = tree(&out);
+    let cases: Vec<(&str, Vec<PathBuf>, &str)> = vec![
+        ("a missing shard", vec![s0.clone(), s2.clone()], "shard 1/3 missing"),
+        ("a repeated shard", vec![s0.clone(), s1.clone(), s1.clone(), s2.clone()], "given twice"),
+        ("a shard of another count", vec![s0.clone(), of_two, s2.clone()], "shards of different runs"),
+        ("another as-of", vec![s0.clone(), later_1, s2.clone()], "as_of"),
+        ("other inputs", vec![s0.clone(), other_1, s2.clone()], "inputs.usage.files[0]"),
+        ("another format", vec![s0.clone(), parquet_1, s2.clone()], "format"),
+        ("not a cpor output", vec![s0.clone(), s1.clone(), s2.clone(), plain], "not an output of cpor run"),
+        ("an unsharded output", vec![root.join("unsharded")], "unsharded"),
+        ("a missing directory", vec![s0.clone(), root.join("nowhere"), s2.clone()], "not a directory"),
+    ];
+    for (case, dirs, expected) in cases {
+        let output = merge(&dirs, &out);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
+        assert_eq!(error_lines(&stderr), 1, "{case}: one line: {stderr}");
+        assert!(stderr.contains(expected), "{case}: {stderr} should say {expected:?}");
+        assert!(tree(&out) == before, "{case}: the output changed");
+    }
+    // The merge read the shards and changed none of them.
+    let output = merge(&[s0, s1, s2], &root.join("again"));
+    assert!(output.status.success());
+    assert!(outputs_without_summary(&out) == outputs_without_summary(&root.join("again")));
+}
