@@ -31,6 +31,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,31 @@ def task_abandoned():
         return False
 
 
+def connect(options, Client, LocalCluster):
+    """The cluster (None for an existing one) and a client of it."""
+    if not options.scheduler:
+        cluster = LocalCluster(
+            n_workers=options.workers or os.cpu_count() or 1,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            memory_limit=0,  # cpor runs in a child process, whose memory the worker does not see
+            silence_logs=logging.CRITICAL,
+        )
+        return cluster, Client(cluster)
+    try:
+        client = Client(options.scheduler)
+    except (OSError, TimeoutError) as problem:
+        raise SystemExit(f"{PROGRAM}: error: no Dask scheduler at {options.scheduler}: {problem}")
+    if options.workers:
+        try:
+            client.wait_for_workers(options.workers, timeout=600)
+        except (OSError, TimeoutError) as problem:
+            client.close()
+            raise SystemExit(f"{PROGRAM}: error: {options.workers} workers did not join in 10 minutes: {problem}")
+    return None, client
+
+
 def main(argv):
     options, out, shard_args = parse_command_line(argv)
     cpor = cpor_binary()
@@ -210,29 +236,16 @@ def main(argv):
     count = options.shards
     shards_dir = out + ".shards"
     shard_dirs = [os.path.join(shards_dir, str(index)) for index in range(count)]
-    os.makedirs(shards_dir, exist_ok=True)
     cwd = os.getcwd()
 
     def command(index, attempt):
         hook = [FAIL_ONCE_ARGUMENT] if attempt == 1 and index in failing else []
         return [cpor, "run", *shard_args, "--shard", f"{index}/{count}", "--out", shard_dirs[index], *hook]
 
-    if options.scheduler:
-        cluster = None
-        client = Client(options.scheduler)
-        if options.workers:
-            client.wait_for_workers(options.workers, timeout=600)
-    else:
-        cluster = LocalCluster(
-            n_workers=options.workers or os.cpu_count() or 1,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=None,
-            memory_limit=0,  # cpor runs in a child process, whose memory the worker does not see
-            silence_logs=logging.CRITICAL,
-        )
-        client = Client(cluster)
+    cluster, client = connect(options, Client, LocalCluster)
+    os.makedirs(shards_dir, exist_ok=True)
     token = uuid.uuid4().hex[:8]
+    running = {}  # future key → (future, shard index, attempt), for the futures not yet done
     try:
 
         def submit(index, attempt):
@@ -241,7 +254,6 @@ def main(argv):
             running[future.key] = (future, index, attempt)
             return future
 
-        running = {}
         where = options.scheduler or f"a local cluster of {len(client.nthreads())} worker processes"
         log(f"{count} shards of cpor on {where}; shards in {shards_dir}")
         pending = as_completed([submit(index, 1) for index in range(count)])
@@ -290,6 +302,8 @@ def log(line):
 
 
 if __name__ == "__main__":
+    # A stop request (systemd, a batch system) ends the run as Ctrl-C does: the local cluster closes.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
