@@ -94,7 +94,7 @@ fn usage_keys(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1));
-                    (index, rows.iter().cloned().map(Ok).collect::<Vec<_>>())
+                    (index, rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>())
                 },
                 |(mut index, mut batch)| index.decide(&mut batch).len(),
                 criterion::BatchSize::LargeInput,

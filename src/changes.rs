@@ -7,12 +7,14 @@ use std::io::Read;
 use std::path::Path;
 
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{context, Cause, CporError};
 use crate::evaluate::Status;
+use crate::hashing::FastSet;
 use crate::ledger::{DecidedClaim, LEDGER_COLUMNS};
-use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id};
+use crate::shard::Shard;
+use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id, Uuid};
 
 /// The ledger columns a change is judged on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct Facts {
     pub official_at: String,
     pub ended_at: String,
     pub report_rows: String,
+    /// The claim's tenant, for sharded runs (SPEC 10); not compared.
+    pub tenant: Option<Uuid>,
 }
 
 impl Facts {
@@ -31,6 +35,7 @@ impl Facts {
             official_at: e.official_at().map_or(String::new(), format_timestamp),
             ended_at: e.walk.ended_at.map_or(String::new(), format_timestamp),
             report_rows: row.report_rows().to_string(),
+            tenant: Some(row.claim.tenant),
         }
     }
 }
@@ -138,7 +143,7 @@ fn check_row(get: &dyn Fn(&str) -> String) -> Result<(String, Facts), String> {
     let id_text = get("claim_id");
     let id = Id::parse(&id_text).ok_or_else(|| format!("claim_id {} is not a valid id", shown(&id_text)))?;
     let status_text = get("status");
-    let status = Status::ALL.into_iter().find(|s| s.as_str() == status_text).ok_or_else(|| {
+    let status = Status::parse(&status_text).ok_or_else(|| {
         let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
         format!("status {} is not one of {}", shown(&status_text), known.join(", "))
     })?;
@@ -159,7 +164,9 @@ fn check_row(get: &dyn Fn(&str) -> String) -> Result<(String, Facts), String> {
     let ended_at = timestamp("ended_at", false)?;
     let rows_text = get("report_rows");
     let rows = parse_count(&rows_text).ok_or_else(|| format!("report_rows {} is not a count", shown(&rows_text)))?;
-    let facts = Facts { status: status.as_str().to_string(), official_at, ended_at, report_rows: rows.to_string() };
+    let tenant = Uuid::parse(&get("tenant_id"));
+    let facts =
+        Facts { status: status.as_str().to_string(), official_at, ended_at, report_rows: rows.to_string(), tenant };
     Ok((id.as_str().to_string(), facts))
 }
 
@@ -299,6 +306,22 @@ fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporErr
     Ok(ledger)
 }
 
+/// Keeps the previous ledger's claims that are this shard's to compare (SPEC 10): not a claim of
+/// another shard's tenants now (`elsewhere`), and either one of this shard's now or gone since, with
+/// a tenant of this shard then. So each claim is compared in exactly one shard, even one whose tenant
+/// changed.
+pub fn keep_shard(
+    previous: &mut BTreeMap<String, Facts>,
+    shard: Shard,
+    current: &[&DecidedClaim],
+    elsewhere: &FastSet<Id>,
+) {
+    let now: FastSet<&str> = current.iter().map(|r| r.claim.id.as_str()).collect();
+    previous.retain(|id, facts| {
+        !elsewhere.contains(id.as_str()) && (now.contains(id.as_str()) || shard.keeps(facts.tenant))
+    });
+}
+
 /// Compares the previous ledger with this run's, sorted by claim id.
 pub fn compare(previous: &BTreeMap<String, Facts>, current: &[&DecidedClaim]) -> Vec<Change> {
     let now: BTreeMap<&str, Facts> = current.iter().map(|r| (r.claim.id.as_str(), Facts::of(r))).collect();
@@ -337,14 +360,19 @@ pub fn compare(previous: &BTreeMap<String, Facts>, current: &[&DecidedClaim]) ->
 }
 
 /// Counts by kind, for summary.json.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ChangeCounts(pub BTreeMap<String, u64>);
 
 impl ChangeCounts {
     pub fn of(changes: &[Change]) -> ChangeCounts {
+        ChangeCounts::of_kinds(changes.iter().map(|c| &c.kind))
+    }
+
+    /// Counts changes given by their kinds (merged shards' changes.csv).
+    pub fn of_kinds<'a>(kinds: impl Iterator<Item = &'a String>) -> ChangeCounts {
         let mut counts = BTreeMap::new();
-        for change in changes {
-            *counts.entry(change.kind.clone()).or_default() += 1;
+        for kind in kinds {
+            *counts.entry(kind.clone()).or_default() += 1;
         }
         ChangeCounts(counts)
     }
@@ -385,7 +413,8 @@ mod tests {
                 status: "official".into(),
                 official_at: "2026-11-10T00:00:00Z".into(),
                 ended_at: String::new(),
-                report_rows: "3".into()
+                report_rows: "3".into(),
+                tenant: Uuid::parse("00000000-0000-0000-0000-000000000001"),
             }
         );
         for (bad, what) in [

@@ -15,6 +15,7 @@ use crate::calendar::{parse_holidays, parse_weekend, Calendar, Holiday, Weekend,
 use crate::error::{context, Cause, CporError, Failure};
 use crate::input::columns::ColumnMap;
 use crate::input::{parse_delimiter, parse_encoding, TextOptions};
+use crate::shard::Shard;
 use crate::types::{parse_timestamp, Engagement, Micros};
 use crate::values::{DateOrder, EngagementNames, UsagePeriod};
 
@@ -42,6 +43,25 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Generate a deterministic, realistic dataset (for benchmarks and smoke tests).
     Generate(GenerateArgs),
+    /// Put the outputs of `cpor run --shard I/N`, for I = 0…N-1, together into the output of the
+    /// unsharded run.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' output directories, each once, in any order.
+    #[arg(value_name = "DIR", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Output directory, replaced as a whole when the merge completes [default: out].
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Nothing on stderr but errors and warnings.
+    #[arg(long)]
+    pub quiet: bool,
+    /// The merge's timings, and each shard's, on stderr.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// Named dataset sizes of `cpor generate`.
@@ -188,6 +208,10 @@ pub struct RunArgs {
     /// A former output directory: write changes.csv with what changed since.
     #[arg(long, value_name = "DIR")]
     pub previous: Option<PathBuf>,
+    /// Run shard I of N (0 ≤ I < N): only the tenants of that shard are evaluated and reported;
+    /// `cpor merge` puts the N shards' outputs together (SPEC 10).
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -304,6 +328,8 @@ pub struct RunConfig {
     pub engagements: EngagementNames,
     /// The header named for each column in the config file's `[columns.*]` tables (SPEC 9.1).
     pub columns: ColumnMap,
+    /// `--shard I/N`: only this shard's tenants (SPEC 10).
+    pub shard: Option<Shard>,
 }
 
 /// A usage error found after parsing (exit code 2).
@@ -428,6 +454,7 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
                 run.format = run.format.or(Some(format));
             }
             "previous" => run.previous = run.previous.take().or(Some(PathBuf::from(scalar()?))),
+            "shard" => run.shard = run.shard.or(Some(Shard::parse(&scalar()?).map_err(|e| bad(key, e))?)),
             // The value forms of real exports (SPEC 9.3).
             "date-order" => {
                 let order = <DateOrder as ValueEnum>::from_str(&scalar()?, true).map_err(|e| bad(key, e))?;
@@ -547,6 +574,7 @@ impl RunConfig {
             usage_period: input.usage_period.unwrap_or_default(),
             engagements: EngagementNames::new(&input.engagement_names),
             columns: input.columns.clone(),
+            shard: args.shard,
         })
     }
 }

@@ -100,6 +100,20 @@ pub enum CporError {
     #[error("refusing to replace {}: {reason}", path.display())]
     OutRefused { path: PathBuf, reason: String },
 
+    /// A directory given to `cpor merge` that is not a shard's output, or whose files cannot be read
+    /// (SPEC 10).
+    #[error("shard {}", path.display())]
+    Shard {
+        path: PathBuf,
+        #[source]
+        cause: Cause,
+    },
+
+    /// The directories given to `cpor merge` are not the N shards of one run (SPEC 10): nothing was
+    /// written.
+    #[error("cannot merge: {0}")]
+    Merge(String),
+
     /// Another run holds the lock of the output directory (SPEC 6).
     #[error("another cpor run (pid {pid}) is writing {}", path.display())]
     Locked { path: PathBuf, pid: String },

@@ -34,6 +34,11 @@ impl Status {
         Status::Contested,
     ];
 
+    /// The status written as `as_str` writes it.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::AwaitingNotification => "awaiting_notification",

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::command(args),
         Command::Explain(args) => cmd::explain::command(args),
         Command::Validate(args) => cmd::validate::command(args),
+        Command::Merge(args) => cmd::merge::command(&args),
     };
     let exit: Exit = ended.unwrap_or_else(|failure| {
         eprintln!("{failure}");

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::claims::{ClaimChecks, KnownClaim};
 use crate::checks::responses::{check_against_claims, ResponseIds};
@@ -16,7 +16,7 @@ use crate::checks::Verdict;
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::evaluate;
-use crate::hashing::FastMap;
+use crate::hashing::{FastMap, FastSet};
 use crate::input::columns::ColumnMap;
 use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser, UsedColumns};
 use crate::ledger::DecidedClaim;
@@ -27,7 +27,7 @@ use crate::report::build_reports;
 use crate::types::{Id, Uuid};
 use crate::usage::{passes_for, KeptUsage, UsageIndex};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileSummary {
     pub path: String,
     pub sha256: String,
@@ -53,7 +53,7 @@ struct InputFiles<'a> {
 }
 
 /// One input's files and what became of its records (SPEC 7).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InputSummary {
     pub files: Vec<FileSummary>,
     pub records: u64,
@@ -73,7 +73,7 @@ impl InputSummary {
 }
 
 /// Seconds spent in each stage.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timings {
     /// Decoding input files.
     pub read: f64,
@@ -109,6 +109,8 @@ fn read_input<P: RecordParser>(
         (pass, passes) => format!(", pass {} of {passes}", pass + 1),
     };
     let spinner = progress.spinner(&format!("reading {}{label}", P::SOURCE));
+    // Rows of other shards' tenants (SPEC 10): in the files, not in this run's accounts.
+    let mut elsewhere = 0u64;
     for file in files.files {
         let stats: FileStats = read_file(parser, file, files.columns, pass.0 == 0, |batch, first_record, checked| {
             let not_accepted = decide(checked);
@@ -118,6 +120,7 @@ fn read_input<P: RecordParser>(
                     Verdict::Accepted => unreachable!("decide returns only rows it does not accept"),
                     Verdict::Deferred => summary.deferred += 1,
                     Verdict::Later => {}
+                    Verdict::Elsewhere => elsewhere += 1,
                     Verdict::Rejected(fault) => {
                         summary.rejected += 1;
                         rejects.push(Reject {
@@ -133,7 +136,7 @@ fn read_input<P: RecordParser>(
             }
             spinner.inc(batch.len() as u64);
         })?;
-        summary.records += stats.records;
+        summary.records += stats.records - std::mem::take(&mut elsewhere);
         timings.validate += stats.validating.as_secs_f64();
         timings.read -= stats.validating.as_secs_f64();
         if let Some(sha256) = stats.sha256 {
@@ -157,8 +160,9 @@ fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) 
             .enumerate()
             .filter_map(|(row, record)| {
                 let verdict = match record {
-                    Ok(record) => decide(record),
-                    Err(fault) => Verdict::Rejected(fault),
+                    Some(Ok(record)) => decide(record),
+                    Some(Err(fault)) => Verdict::Rejected(fault),
+                    None => Verdict::Elsewhere,
                 };
                 (!matches!(verdict, Verdict::Accepted)).then_some((row, verdict))
             })
@@ -256,8 +260,12 @@ fn read_usage(
     timings: &mut Timings,
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
     let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
-    let parser =
-        UsageParser { workloads: index.known_workloads(), date_order: config.date_order, period: config.usage_period };
+    let parser = UsageParser {
+        workloads: index.known_workloads(),
+        date_order: config.date_order,
+        period: config.usage_period,
+        shard: config.shard,
+    };
     let usage_files = resolve(Source::Usage, &config.inputs.usage, config.text)?;
     let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
     let mut usage_summary = InputSummary::default();
@@ -311,6 +319,8 @@ pub struct Evaluated {
     pub rejects: Vec<Reject>,
     /// Claims submitted after T.
     pub deferred_claims: Vec<Id>,
+    /// With `--shard`, the accepted claims of other shards' tenants (SPEC 10), not evaluated here.
+    pub elsewhere: FastSet<Id>,
     pub inputs: Vec<(Source, InputSummary)>,
     /// Passes over the usage input (see `UsageIndex::begin_pass`).
     pub usage_passes: usize,
@@ -332,8 +342,23 @@ pub fn evaluate_inputs_then(
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
     let as_of = config.as_of;
-    let ClaimsAndResponses { claims, responses, deferred_claims, mut inputs } =
+    let ClaimsAndResponses { mut claims, responses, deferred_claims, mut inputs } =
         read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
+    let mut elsewhere = FastSet::default();
+    if let Some(shard) = config.shard {
+        // A shard evaluates its tenants' claims only; every claim was read and checked, so the
+        // checks between claims and the responses' checks against them are those of one run.
+        claims.retain(|c| {
+            let keep = shard.keeps(Some(c.tenant));
+            if !keep {
+                elsewhere.insert(c.id.clone());
+            }
+            keep
+        });
+        if !shard.writes_shared() {
+            rejects.clear();
+        }
+    }
 
     let stage = Instant::now();
     let spinner = progress.spinner("evaluating claims");
@@ -354,5 +379,5 @@ pub fn evaluate_inputs_then(
     timings.report = stage.elapsed().as_secs_f64();
 
     sort_rejects(&mut rejects);
-    Ok(Evaluated { decided, responses, rejects, deferred_claims, inputs, usage_passes, timings })
+    Ok(Evaluated { decided, responses, rejects, deferred_claims, elsewhere, inputs, usage_passes, timings })
 }

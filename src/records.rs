@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::hashing::FastMap;
 use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
 use crate::rejects::{Fault, RejectReason, Source};
+use crate::shard::Shard;
 use crate::types::{
     date_in_range, format_date, format_timestamp, parse_count, parse_date, text_fault, timestamp_in_range, Country,
     Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
@@ -345,6 +346,8 @@ impl RecentUuid {
 #[derive(Default)]
 pub struct UsageScratch {
     tenant: RecentUuid,
+    /// The last tenant a shard looked up, and whether the shard keeps it: a tenant's rows come together.
+    kept: Option<(Uuid, bool)>,
     subscription: RecentUuid,
     /// The last workload text (trimmed, as written) and its key.
     workload: Option<(Box<str>, WorkloadKey)>,
@@ -357,6 +360,8 @@ pub struct UsageParser {
     pub date_order: DateOrder,
     /// With `Month`, a row's date is its month's first day (SPEC 9.3).
     pub period: UsagePeriod,
+    /// `--shard`: only the rows of this shard's tenants are taken (SPEC 10).
+    pub shard: Option<Shard>,
 }
 
 const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
@@ -400,6 +405,22 @@ impl RecordParser for UsageParser {
             return Err("active_users, paid_seats or assigned_seats".to_string());
         }
         Ok(())
+    }
+
+    /// A shard takes a row when its tenant_id is one of its tenants, or, in shard 0, when the row has
+    /// no valid tenant_id (a malformed row among them).
+    fn keeps(&self, scratch: &mut UsageScratch, row: Option<&RowView<'_>>) -> bool {
+        let Some(shard) = self.shard else { return true };
+        let tenant = row.and_then(|row| scratch.tenant.uuid(row, Self::COLUMNS, 0).ok().flatten());
+        match (tenant, scratch.kept) {
+            (Some(tenant), Some((last, kept))) if tenant == last => kept,
+            (Some(tenant), _) => {
+                let kept = shard.keeps(Some(tenant));
+                scratch.kept = Some((tenant, kept));
+                kept
+            }
+            (None, _) => shard.keeps(None),
+        }
     }
 
     fn parse(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<UsageRow, Fault> {

@@ -14,6 +14,11 @@ pub enum Source {
 impl Source {
     pub const ALL: [Source; 3] = [Source::Claims, Source::Responses, Source::Usage];
 
+    /// The source written as `as_str` writes it.
+    pub fn parse(text: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Claims => "claims",
@@ -78,6 +83,11 @@ impl RejectReason {
         RejectReason::TenantMismatch,
         RejectReason::ResponseBeforeNotification,
     ];
+
+    /// The reason written as `as_str` writes it.
+    pub fn parse(text: &str) -> Option<RejectReason> {
+        RejectReason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

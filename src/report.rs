@@ -71,7 +71,7 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
 
 /// Builds the reports of official and revoked claims into their slots (`DecidedClaim::report`),
 /// given as (claim, evaluation, slot); other claims' slots are left `None`. Takes the kept usage
-/// shard by shard, dropping each once its reports are built, so that memory holds the kept rows
+/// bucket by bucket, dropping each once its reports are built, so that memory holds the kept rows
 /// about once.
 pub fn build_reports<'a>(
     slots: impl Iterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>)>,
@@ -80,18 +80,18 @@ pub fn build_reports<'a>(
     as_of: Micros,
     period: UsagePeriod,
 ) {
-    // Per shard: the claims whose kept rows lie there, their range of rows, window and slot.
+    // Per bucket: the claims whose kept rows lie there, their range of rows, window and slot.
     type Wanted<'a> = Vec<(&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>)>;
-    let mut by_shard: Vec<Wanted<'a>> = (0..usage.shard_count()).map(|_| Vec::new()).collect();
+    let mut by_bucket: Vec<Wanted<'a>> = (0..usage.bucket_count()).map(|_| Vec::new()).collect();
     for (claim, evaluation, slot) in slots {
         let Some(official_at) = evaluation.official_at() else { continue };
         let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
         match usage.locate(claim.tenant, &claim.workload) {
-            Some((shard, range)) => by_shard[shard].push((claim, range, window, slot)),
+            Some((bucket, range)) => by_bucket[bucket].push((claim, range, window, slot)),
             None => *slot = Some(report_rows(claim, &[], window, period)),
         }
     }
-    usage.into_shards().into_par_iter().zip(by_shard).for_each(|(rows, wanted)| {
+    usage.into_buckets().into_par_iter().zip(by_bucket).for_each(|(rows, wanted)| {
         for (claim, range, window, slot) in wanted {
             *slot = Some(report_rows(claim, &rows[range], window, period));
         }

@@ -3,8 +3,8 @@
 //! is not in `checks`, because it is decided inside this index — then deferral of rows dated after
 //! the local date of T, then keeping only the rows a report may need.
 //!
-//! Usage is the one large input, so this runs sharded by tenant, shards in parallel: a key's rows
-//! all fall in one shard and each shard takes its rows in file order, so the outcome is exactly
+//! Usage is the one large input, so this runs split by tenant into buckets, buckets in parallel: a key's rows
+//! all fall in one bucket and each bucket takes its rows in file order, so the outcome is exactly
 //! that of one sequential pass.
 //!
 //! Keys are remembered per series — the rows of one tenant, workload and subscription — as a bit per
@@ -19,7 +19,7 @@
 //! is read in several passes, each deciding the rows of one group of tenants (and the first pass
 //! also the rows that failed their own checks); a pass's keys are dropped when it ends.
 //! Only the kept rows — what the reports need — stay from pass to pass. They are appended to one
-//! growing array per shard rather than to a small array per group, so that the small blocks of a
+//! growing array per bucket rather than to a small array per group, so that the small blocks of a
 //! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
 
 use std::ops::Range;
@@ -34,7 +34,7 @@ use crate::records::{with_lowercase, Counts, UsageRow, WorkloadKey};
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{Days, Uuid};
 
-const SHARDS: usize = 64;
+const BUCKETS: usize = 64;
 
 /// A usage row kept for reports, within its (tenant, workload) group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl SeriesKey {
 }
 
 /// Days of a series taken so far: a bit per day for the `NEAR_DAYS` days from `base` (which starts
-/// half of them before the series' first row), other days in the shard's `far` set. Daily usage
+/// half of them before the series' first row), other days in the bucket's `far` set. Daily usage
 /// of a series lies within a few months, so a key costs a bit, not an entry in a hash set.
 struct Series {
     base: Days,
@@ -127,22 +127,22 @@ struct Series {
 const NEAR_DAYS: i64 = 128;
 const NOT_WANTED: u32 = u32::MAX;
 
-/// One shard's state.
+/// One bucket's state.
 #[derive(Default)]
-struct Shard {
+struct Bucket {
     series_of: FastMap<SeriesKey, u32>,
     series: Vec<Series>,
     far: FastSet<(u32, Days)>,
-    /// The series of the shard's previous row: a series' rows usually come together.
+    /// The series of the bucket's previous row: a series' rows usually come together.
     last: Option<(SeriesKey, u32)>,
     /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
     kept: Vec<KeptRow>,
     kept_groups: Vec<u32>,
-    /// The current batch's rows of this shard: (row, workload id), in file order.
+    /// The current batch's rows of this bucket: (row, workload id), in file order.
     members: Vec<(u32, u32)>,
 }
 
-impl Shard {
+impl Bucket {
     /// Drops the keys taken so far, keeping the kept rows.
     fn forget_keys(&mut self) {
         self.series_of = FastMap::default();
@@ -226,12 +226,12 @@ impl Shard {
     }
 }
 
-fn shard_of(tenant: Uuid) -> usize {
+fn bucket_of(tenant: Uuid) -> usize {
     let folded = (tenant.0 >> 64) as u64 ^ tenant.0 as u64;
-    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % BUCKETS
 }
 
-/// The pass that decides a tenant's rows, of `passes`; independent of the shard.
+/// The pass that decides a tenant's rows, of `passes`; independent of the bucket.
 fn pass_of(tenant: Uuid, passes: usize) -> usize {
     let folded = (tenant.0 >> 64) as u64 ^ tenant.0 as u64;
     ((folded.wrapping_mul(0xd6e8_feb8_6659_fd93) >> 32) % passes as u64) as usize
@@ -257,7 +257,7 @@ pub struct UsageIndex {
     /// The (tenant, workload id) pairs whose rows are kept, each with its group number.
     wanted: FastMap<(Uuid, u32), u32>,
     last_day: Days,
-    shards: Vec<Shard>,
+    buckets: Vec<Bucket>,
     /// The current pass and the number of passes.
     pass: usize,
     passes: usize,
@@ -267,28 +267,28 @@ pub struct UsageIndex {
 pub struct KeptUsage {
     workloads: Workloads,
     wanted: FastMap<(Uuid, u32), u32>,
-    /// Per shard, its kept rows sorted by group.
-    shards: Vec<Vec<KeptRow>>,
-    /// Per group number, its shard and range of rows.
+    /// Per bucket, its kept rows sorted by group.
+    buckets: Vec<Vec<KeptRow>>,
+    /// Per group number, its bucket and range of rows.
     ranges: Vec<(usize, Range<usize>)>,
 }
 
 impl KeptUsage {
     /// Where the kept rows of a tenant and a (not necessarily lower-cased) workload lie among
-    /// `into_shards`' rows: the shard and the range, in report order.
+    /// `into_buckets`' rows: the bucket and the range, in report order.
     pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<(usize, Range<usize>)> {
         let workload = with_lowercase(workload, |lower| self.workloads.get(lower))?;
         self.wanted.get(&(tenant, workload)).map(|&group| self.ranges[group as usize].clone())
     }
 
-    /// The number of shards `locate` refers to.
-    pub fn shard_count(&self) -> usize {
-        self.shards.len()
+    /// The number of buckets `locate` refers to.
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
     }
 
-    /// Each shard's kept rows, to be taken and dropped one shard at a time.
-    pub fn into_shards(self) -> Vec<Vec<KeptRow>> {
-        self.shards
+    /// Each bucket's kept rows, to be taken and dropped one bucket at a time.
+    pub fn into_buckets(self) -> Vec<Vec<KeptRow>> {
+        self.buckets
     }
 }
 
@@ -306,7 +306,7 @@ impl UsageIndex {
             workloads,
             wanted: numbered,
             last_day,
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
             passes: 1,
         }
@@ -318,8 +318,8 @@ impl UsageIndex {
         assert!(pass < passes, "pass {pass} of {passes}");
         self.pass = pass;
         self.passes = passes;
-        for shard in &mut self.shards {
-            shard.forget_keys();
+        for bucket in &mut self.buckets {
+            bucket.forget_keys();
         }
     }
 
@@ -333,13 +333,17 @@ impl UsageIndex {
     /// passes). Leaves `checked` empty.
     pub fn decide(&mut self, checked: &mut Checked<UsageRow>) -> Vec<(usize, Verdict)> {
         let mut not_accepted = Vec::new();
-        for shard in &mut self.shards {
-            shard.members.clear();
+        for bucket in &mut self.buckets {
+            bucket.members.clear();
         }
         let (pass, passes) = (self.pass, self.passes);
         // The last workload no claim names, and its id: its rows share one text.
         let mut last_other: Option<(&Arc<str>, u32)> = None;
         for (i, record) in checked.iter().enumerate() {
+            let Some(record) = record else {
+                not_accepted.push((i, Verdict::Elsewhere));
+                continue;
+            };
             match record {
                 Ok(row) if passes > 1 && pass_of(row.tenant, passes) != pass => not_accepted.push((i, Verdict::Later)),
                 Err(_) if pass > 0 => not_accepted.push((i, Verdict::Later)),
@@ -355,27 +359,27 @@ impl UsageIndex {
                             }
                         },
                     };
-                    self.shards[shard_of(row.tenant)].members.push((i as u32, workload));
+                    self.buckets[bucket_of(row.tenant)].members.push((i as u32, workload));
                 }
                 Err(fault) => not_accepted.push((i, Verdict::Rejected(fault.clone()))),
             }
         }
         let (last_day, wanted, rows) = (self.last_day, &self.wanted, &*checked);
         let decided: Vec<Vec<(usize, Verdict)>> = self
-            .shards
+            .buckets
             .par_iter_mut()
-            .map(|shard| {
-                let members = std::mem::take(&mut shard.members);
+            .map(|bucket| {
+                let members = std::mem::take(&mut bucket.members);
                 let decided = members
                     .iter()
                     .filter_map(|&(i, workload)| {
                         // Members are the rows that passed their own checks, by their index in this
                         // batch: the lookup always finds one.
-                        let row = rows.get(i as usize)?.as_ref().ok()?;
-                        shard.decide(row, workload, last_day, wanted).map(|verdict| (i as usize, verdict))
+                        let row = rows.get(i as usize)?.as_ref()?.as_ref().ok()?;
+                        bucket.decide(row, workload, last_day, wanted).map(|verdict| (i as usize, verdict))
                     })
                     .collect();
-                shard.members = members;
+                bucket.members = members;
                 decided
             })
             .collect();
@@ -387,16 +391,16 @@ impl UsageIndex {
 
     /// Ends reading: drops the key sets and sorts each kept group in report order.
     pub fn finish(self) -> KeptUsage {
-        let sorted: Vec<_> = self.shards.into_par_iter().map(Shard::into_groups).collect();
+        let sorted: Vec<_> = self.buckets.into_par_iter().map(Bucket::into_groups).collect();
         let mut ranges = vec![(0, 0..0); self.wanted.len()];
-        let mut shards = Vec::with_capacity(sorted.len());
-        for (shard, (rows, groups)) in sorted.into_iter().enumerate() {
+        let mut buckets = Vec::with_capacity(sorted.len());
+        for (bucket, (rows, groups)) in sorted.into_iter().enumerate() {
             for (group, range) in groups {
-                ranges[group as usize] = (shard, range);
+                ranges[group as usize] = (bucket, range);
             }
-            shards.push(rows);
+            buckets.push(rows);
         }
-        KeptUsage { workloads: self.workloads, wanted: self.wanted, shards, ranges }
+        KeptUsage { workloads: self.workloads, wanted: self.wanted, buckets, ranges }
     }
 }
 
@@ -417,13 +421,14 @@ mod tests {
     /// The verdict on every row of a batch, by name: "accepted", "deferred" or the reject reason.
     fn decide_all(index: &mut UsageIndex, rows: Vec<Result<UsageRow, Fault>>) -> Vec<&'static str> {
         let mut names = vec!["accepted"; rows.len()];
-        let mut checked = rows;
+        let mut checked: Checked<UsageRow> = rows.into_iter().map(Some).collect();
         for (i, verdict) in index.decide(&mut checked) {
             names[i] = match verdict {
                 Verdict::Accepted => panic!("row {i} is listed as not accepted yet accepted"),
                 Verdict::Deferred => "deferred",
                 Verdict::Rejected(f) => f.reason.as_str(),
                 Verdict::Later => "later",
+                Verdict::Elsewhere => "elsewhere",
             };
         }
         assert!(checked.is_empty(), "decide leaves the batch buffer empty for the next batch");
@@ -453,11 +458,11 @@ mod tests {
         let names = decide_all(&mut index, vec![Ok(row(1, "teams", None, 11)), Ok(row(1, "teams", Some(7), 6))]);
         assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
-        let (shard, range) = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
+        let (bucket, range) = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
         assert!(kept.locate(Uuid(1), "intune").is_none() && kept.locate(Uuid(2), "teams").is_none());
-        let shards = kept.into_shards();
+        let buckets = kept.into_buckets();
         let order: Vec<(Days, Option<Uuid>)> =
-            shards[shard][range].iter().map(|r| (r.date, r.subscription())).collect();
+            buckets[bucket][range].iter().map(|r| (r.date, r.subscription())).collect();
         assert_eq!(order, [(5, None), (5, Some(Uuid(7))), (6, Some(Uuid(7)))]);
     }
 

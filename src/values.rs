@@ -182,6 +182,8 @@ pub fn normalize_engagement_name(text: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct EngagementNames {
     names: FastMap<String, Engagement>,
+    /// The config file's names, as given.
+    extra: Vec<(String, Engagement)>,
 }
 
 impl Default for EngagementNames {
@@ -199,7 +201,12 @@ impl EngagementNames {
             .chain(extra.iter().map(|(name, e)| (name.as_str(), *e)))
             .map(|(name, e)| (normalize_engagement_name(name), e))
             .collect();
-        EngagementNames { names }
+        EngagementNames { names, extra: extra.to_vec() }
+    }
+
+    /// The config file's names, as given.
+    pub fn extra(&self) -> impl Iterator<Item = (&str, Engagement)> {
+        self.extra.iter().map(|(name, e)| (name.as_str(), *e))
     }
 
     /// The engagement a claim names: a code or display name as written (no allocation), or any

@@ -25,4 +25,6 @@ pub enum Verdict {
     Rejected(Fault),
     /// Decided in another pass over the input (see `UsageIndex::begin_pass`).
     Later,
+    /// Another shard's row (SPEC 10): not this run's to count.
+    Elsewhere,
 }

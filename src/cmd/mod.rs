@@ -9,6 +9,7 @@ use crate::error::{Exit, Failure};
 
 pub mod explain;
 pub mod generate;
+pub mod merge;
 pub mod run;
 pub mod validate;
 
@@ -19,7 +20,7 @@ fn config(args: RunArgs) -> Result<RunConfig, Failure> {
 }
 
 /// Done, or done with a reject rate above `--max-reject-rate` (SPEC 8).
-fn done(reject_rate_exceeded: &[&str]) -> Exit {
+fn done(reject_rate_exceeded: &[String]) -> Exit {
     if reject_rate_exceeded.is_empty() {
         Exit::Done
     } else {

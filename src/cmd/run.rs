@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::changes::{compare, read_previous, ChangeCounts};
+use crate::changes::{compare, keep_shard, read_previous, ChangeCounts};
 use crate::config::{RunArgs, RunConfig};
 use crate::error::{CporError, Exit, Failure};
 use crate::ledger::ledger_order;
@@ -29,6 +29,10 @@ pub fn command(args: RunArgs) -> Result<Exit, Failure> {
         );
     }
     print!("{}", summary.human());
+    if config.shard.is_some() {
+        // A shard's reject rates are of its own rows: the merge decides exit code 3 on the whole.
+        return Ok(Exit::Done);
+    }
     Ok(super::done(&summary.reject_rate_exceeded))
 }
 
@@ -44,7 +48,11 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     let ledger = ledger_order(&evaluated.decided);
     let changes = match &config.previous {
         Some(dir) => {
-            let changes = compare(&read_previous(dir)?, &ledger);
+            let mut previous = read_previous(dir)?;
+            if let Some(shard) = config.shard {
+                keep_shard(&mut previous, shard, &ledger, &evaluated.elsewhere);
+            }
+            let changes = compare(&previous, &ledger);
             summary.changes = Some(ChangeCounts::of(&changes));
             Some(changes)
         }

@@ -45,12 +45,12 @@ pub struct Example {
 #[derive(Clone, Debug, Serialize)]
 pub struct Validation {
     pub as_of: String,
-    pub inputs: BTreeMap<&'static str, InputSummary>,
-    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub inputs: BTreeMap<String, InputSummary>,
+    pub rejects_by_reason: BTreeMap<String, u64>,
     /// The first examples of each reason, in file order.
     pub examples: BTreeMap<&'static str, Vec<Example>>,
     pub max_reject_rate: f64,
-    pub reject_rate_exceeded: Vec<&'static str>,
+    pub reject_rate_exceeded: Vec<String>,
     /// Files with a header and no data rows (SPEC 9.3), as summary.json's `warnings`.
     pub warnings: Vec<String>,
     /// The stages run, by their names in summary.json's timings: no claim is evaluated and no
@@ -81,7 +81,7 @@ impl Validation {
         }
         for (reason, count) in self.rejects_by_reason.iter().filter(|(_, n)| **n > 0) {
             out.push_str(&format!("{reason}: {count}\n"));
-            for e in self.examples.get(reason).into_iter().flatten() {
+            for e in self.examples.get(reason.as_str()).into_iter().flatten() {
                 out.push_str(&format!("    {} record {}: {}\n", e.file, e.record, e.detail));
             }
         }

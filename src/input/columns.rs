@@ -72,6 +72,11 @@ impl ColumnMap {
         self.by_source.entry(source).or_default().insert(column.to_string(), header.to_string());
     }
 
+    /// The tables, by input name, as summary.json records them.
+    pub fn tables(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.by_source.iter().map(|(source, table)| (source.as_str().to_string(), table.clone())).collect()
+    }
+
     /// The header the config file names for `column` of `source`, if any.
     pub fn get(&self, source: Source, column: &str) -> Option<&str> {
         self.by_source.get(&source)?.get(column).map(String::as_str)

@@ -271,11 +271,18 @@ pub trait RecordParser: Sync {
     fn check_columns(&self, _present: &[Option<usize>]) -> Result<(), String> {
         Ok(())
     }
+    /// Whether this run takes the row at all (SPEC 10): a shard skips the rows of other shards'
+    /// tenants right after reading their tenant_id, before any other cell. `None`: a malformed row,
+    /// which has no tenant_id to read.
+    fn keeps(&self, _scratch: &mut Self::Scratch, _row: Option<&RowView<'_>>) -> bool {
+        true
+    }
 }
 
 /// A batch's records after their own checks, one per row of the batch: reused from batch to batch,
-/// so that the largest input does not ask the allocator for fresh pages every batch.
-pub type Checked<T> = Vec<Result<T, Fault>>;
+/// so that the largest input does not ask the allocator for fresh pages every batch. `None`: a row
+/// this run does not take, another shard's (`RecordParser::keeps`).
+pub type Checked<T> = Vec<Option<Result<T, Fault>>>;
 
 /// Maps the source's columns onto a file's header (SPEC 9.1, [`columns`]); returns, beside the
 /// map, each column found with the header it is read from.
@@ -310,7 +317,7 @@ fn map_columns<P: RecordParser>(
     let used = P::COLUMNS
         .iter()
         .zip(&columns)
-        .filter_map(|(spec, index)| Some((spec.name, header.get((*index)?)?.clone())))
+        .filter_map(|(spec, index)| Some((spec.name.to_string(), header.get((*index)?)?.clone())))
         .collect();
     Ok((columns, UsedColumns(used)))
 }
@@ -318,7 +325,7 @@ fn map_columns<P: RecordParser>(
 /// Each column a file was read for, with the header it was read from, in the source's column order
 /// (SPEC 9.1: summary.json's `columns` of each file); serialized as a JSON object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UsedColumns(pub Vec<(&'static str, String)>);
+pub struct UsedColumns(pub Vec<(String, String)>);
 
 impl serde::Serialize for UsedColumns {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -326,7 +333,27 @@ impl serde::Serialize for UsedColumns {
     }
 }
 
-/// Statistics of one file: its records and, when asked for, its content hash (SPEC 7).
+/// Read back in the file's column order (a shard's summary.json, by `cpor merge`).
+impl<'de> serde::Deserialize<'de> for UsedColumns {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> serde::de::Visitor<'de> for InOrder {
+            type Value = UsedColumns;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of column name to header")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UsedColumns, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, String>()? {
+                    pairs.push(pair);
+                }
+                Ok(UsedColumns(pairs))
+            }
+        }
+        deserializer.deserialize_map(InOrder)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FileStats {
     pub given: String,
@@ -371,8 +398,11 @@ pub fn read_file<P: RecordParser>(
                 (0..batch.len())
                     .into_par_iter()
                     .map_init(P::Scratch::default, |scratch, row| match batch.malformed(row) {
-                        Some(fault) => Err(fault),
-                        None => parser.parse(scratch, &RowView { batch, row, columns }),
+                        Some(fault) => parser.keeps(scratch, None).then_some(Err(fault)),
+                        None => {
+                            let view = RowView { batch, row, columns };
+                            parser.keeps(scratch, Some(&view)).then(|| parser.parse(scratch, &view))
+                        }
                     })
                     .collect_into_vec(&mut checked);
                 consume(batch, records + 1, &mut checked);

@@ -54,16 +54,18 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> String {
     out
 }
 
-pub(super) fn write_csv<const N: usize>(
-    path: &Path,
-    header: [&str; N],
-    rows: impl Iterator<Item = [String; N]>,
-) -> std::io::Result<()> {
+/// Writes a CSV file through the `csv` crate: a run's rows as it makes them, or a shard's rows as
+/// `cpor merge` read them back, with the same quoting.
+pub(super) fn write_csv<R, F>(path: &Path, header: &[&str], rows: impl Iterator<Item = R>) -> std::io::Result<()>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
     let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
     let mut writer = csv::Writer::from_writer(file);
     writer.write_record(header)?;
     for row in rows {
-        writer.write_record(&row)?;
+        writer.write_record(row)?;
     }
     writer.into_inner().map_err(|e| e.into_error())?.flush()
 }

@@ -23,6 +23,11 @@ fn write_parquet(file: File, columns: Vec<Column>) -> Result<(), PolarsError> {
     Ok(())
 }
 
+/// Writes a table `cpor merge` put together from the shards' (`merge`), as `write_parquet` does.
+pub(super) fn write_frame(path: &Path, frame: DataFrame) -> Result<(), PolarsError> {
+    write_parquet(File::create(path)?, frame.columns().to_vec())
+}
+
 pub(super) fn ledger_parquet(path: &Path, rows: &[&DecidedClaim]) -> Result<(), PolarsError> {
     let file = File::create(path)?;
     let records: Vec<[String; 16]> = rows.iter().map(|r| ledger_record(r)).collect();

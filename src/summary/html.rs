@@ -61,7 +61,7 @@ pub fn render(summary: &Summary) -> String {
         summary.window_days,
         escape(&summary.timezone),
         escape(&summary.weekend),
-        escape(summary.version)
+        escape(&summary.version)
     ));
 
     body.push_str("<h2>Claims by status</h2>");
@@ -69,7 +69,7 @@ pub fn render(summary: &Summary) -> String {
     body.push_str(&bar_chart(&statuses));
 
     body.push_str("<h2>Claims by engagement and status</h2>");
-    let header: Vec<&str> = std::iter::once("engagement").chain(summary.statuses.keys().copied()).collect();
+    let header: Vec<&str> = std::iter::once("engagement").chain(summary.statuses.keys().map(String::as_str)).collect();
     let rows: Vec<Vec<String>> = summary
         .by_engagement
         .iter()

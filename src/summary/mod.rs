@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::error::{Cause, CporError};
@@ -14,18 +14,30 @@ use crate::hashing::FastMap;
 use crate::pipeline::Evaluated;
 pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
+use crate::shard::Shard;
 use crate::types::format_timestamp;
 
 pub mod html;
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ReportsSummary {
     pub files: u64,
     pub rows: u64,
 }
 
 /// A partner's figures, for the largest partners of summary.html.
-#[derive(Clone, Debug, Serialize)]
+/// What summary.json counts of one decided claim (`Summary::count_claims`): read from the run's
+/// decided claims, or from a shard's ledger line when shards are merged.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimCount<'a> {
+    pub partner_id: &'a str,
+    pub engagement: &'a str,
+    pub status: Status,
+    /// The report's rows; `None`: the claim has no report.
+    pub report_rows: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PartnerFigures {
     pub partner_id: String,
     pub claims: u64,
@@ -33,62 +45,134 @@ pub struct PartnerFigures {
     pub report_rows: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// The options that shape a run's outputs beyond summary.json's top-level figures (SPEC 9, 10):
+/// recorded so that an analyst sees how the inputs were read, and so that `cpor merge` refuses shards
+/// run with different ones.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    pub date_order: String,
+    pub usage_period: String,
+    /// `--delimiter`; `null`: sniffed per file.
+    pub delimiter: Option<String>,
+    /// `--encoding`; `null`: UTF-8, or UTF-16 with a byte-order mark.
+    pub encoding: Option<String>,
+    /// The config file's `[engagements]`: name → engagement code.
+    pub engagements: BTreeMap<String, String>,
+    /// The config file's `[columns.*]` tables: input → column → header.
+    pub columns: BTreeMap<String, BTreeMap<String, String>>,
+    /// `--previous`.
+    pub previous: Option<String>,
+}
+
+impl Options {
+    fn of(config: &RunConfig) -> Options {
+        Options {
+            date_order: config.date_order.as_str().to_string(),
+            usage_period: config.usage_period.as_str().to_string(),
+            delimiter: config.text.delimiter.map(|d| match d {
+                b'\t' => "tab".to_string(),
+                d => (d as char).to_string(),
+            }),
+            encoding: config.text.encoding.map(|e| e.name().to_string()),
+            engagements: config
+                .engagements
+                .extra()
+                .map(|(name, e)| (name.to_string(), e.as_str().to_string()))
+                .collect(),
+            columns: config.columns.tables(),
+            previous: config.previous.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+/// A shard's own timings, in a merged run's summary.json (SPEC 10).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardTimings {
+    pub index: u32,
+    pub timings: Timings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
-    pub version: &'static str,
+    pub version: String,
     pub as_of: String,
     pub window_days: u32,
     pub timezone: String,
     pub weekend: String,
     pub holidays: Option<String>,
     pub holiday_rows: usize,
-    pub format: &'static str,
+    pub format: String,
     pub max_reject_rate: f64,
+    pub options: Options,
     /// claims, responses, usage.
-    pub inputs: BTreeMap<&'static str, InputSummary>,
-    pub statuses: BTreeMap<&'static str, u64>,
+    pub inputs: BTreeMap<String, InputSummary>,
+    pub statuses: BTreeMap<String, u64>,
     /// Engagement code → status → claims.
-    pub by_engagement: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    pub by_engagement: BTreeMap<String, BTreeMap<String, u64>>,
     /// The ten partners with the most claims.
     pub largest_partners: Vec<PartnerFigures>,
     /// Counts by kind of change since `--previous`, when given.
     pub changes: Option<crate::changes::ChangeCounts>,
-    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub rejects_by_reason: BTreeMap<String, u64>,
     pub reports: ReportsSummary,
     /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
-    pub reject_rate_exceeded: Vec<&'static str>,
+    pub reject_rate_exceeded: Vec<String>,
     /// Findings an operator should see, one line each: a file with a header and no data rows
     /// (SPEC 9.3). Also printed on stderr as the file is read.
     pub warnings: Vec<String>,
     /// Passes over the usage input: more than one when its keys would not fit --memory-budget.
     pub usage_passes: usize,
+    /// A shard's run (`--shard I/N`, SPEC 10): its index and count. The claims' and responses'
+    /// accounts are whole in every shard (each reads them whole; their rejects are shard 0's), the
+    /// usage accounts and everything counted from claims are the shard's tenants' only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     pub timings: Timings,
+    /// A merged run's shards, each with its timings (SPEC 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Vec<ShardTimings>>,
 }
 
 impl Summary {
     pub fn new(config: &RunConfig) -> Summary {
-        Summary {
-            version: env!("CARGO_PKG_VERSION"),
+        let mut summary = Summary {
+            version: env!("CARGO_PKG_VERSION").to_string(),
             as_of: format_timestamp(config.as_of),
             window_days: config.calendar.window_days,
             timezone: config.calendar.tz.name().to_string(),
             weekend: config.calendar.weekend.describe(),
             holidays: config.holidays.as_ref().map(|p| p.display().to_string()),
             holiday_rows: config.calendar.holiday_count(),
-            format: config.format.extension(),
+            format: config.format.extension().to_string(),
             max_reject_rate: config.max_reject_rate,
+            options: Options::of(config),
             inputs: BTreeMap::new(),
-            statuses: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+            statuses: BTreeMap::new(),
             by_engagement: BTreeMap::new(),
             largest_partners: Vec::new(),
             changes: None,
-            rejects_by_reason: RejectReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
+            rejects_by_reason: BTreeMap::new(),
             reports: ReportsSummary::default(),
             reject_rate_exceeded: Vec::new(),
             warnings: Vec::new(),
             usage_passes: 1,
+            shard: config.shard,
             timings: Timings::default(),
-        }
+            shards: None,
+        };
+        summary.reset_counts();
+        summary
+    }
+
+    /// Zeroes what is counted from the claims and the rejects: statuses and reject reasons all
+    /// listed at 0, no engagements, partners or reports, no input over the reject rate.
+    pub fn reset_counts(&mut self) {
+        self.statuses = Status::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+        self.by_engagement.clear();
+        self.largest_partners.clear();
+        self.reports = ReportsSummary::default();
+        self.rejects_by_reason = RejectReason::ALL.iter().map(|r| (r.as_str().to_string(), 0)).collect();
+        self.reject_rate_exceeded.clear();
     }
 
     /// The summary of a validation: the inputs' accounts and rejects, with the accounting rule
@@ -100,7 +184,7 @@ impl Summary {
     ) -> Result<Summary, CporError> {
         let mut summary = Summary::new(config);
         for (source, input) in inputs {
-            summary.inputs.insert(source.as_str(), input.clone());
+            summary.inputs.insert(source.as_str().to_string(), input.clone());
             summary.warnings.extend(input.files.iter().filter_map(|f| f.warning(*source)));
         }
         summary.count_rejects(rejects);
@@ -112,29 +196,12 @@ impl Summary {
     /// timings are the caller's to fill in.
     pub fn of(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, CporError> {
         let mut summary = Summary::of_inputs(config, &evaluated.inputs, &evaluated.rejects)?;
-        summary.count_statuses(evaluated.decided.iter().map(|d| d.evaluation.status));
-        let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
-        for decided in &evaluated.decided {
-            let (claim, status) = (&decided.claim, decided.evaluation.status);
-            *summary.by_engagement.entry(claim.engagement.as_str()).or_default().entry(status.as_str()).or_default() +=
-                1;
-            let figures = partners.entry(claim.partner_id.as_str()).or_insert_with(|| PartnerFigures {
-                partner_id: claim.partner_id.to_string(),
-                claims: 0,
-                with_report: 0,
-                report_rows: 0,
-            });
-            figures.claims += 1;
-            if let Some(report) = &decided.report {
-                figures.with_report += 1;
-                figures.report_rows += report.rows.len() as u64;
-            }
-        }
-        let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
-        partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
-        partners.truncate(10);
-        summary.largest_partners = partners;
-        summary.count_reports(evaluated.decided.iter().filter_map(|d| d.report.as_ref()).map(|r| r.rows.len()));
+        summary.count_claims(evaluated.decided.iter().map(|d| ClaimCount {
+            partner_id: d.claim.partner_id.as_str(),
+            engagement: d.claim.engagement.as_str(),
+            status: d.evaluation.status,
+            report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
+        }));
         summary.usage_passes = evaluated.usage_passes;
         summary.timings = evaluated.timings.clone();
         Ok(summary)
@@ -150,33 +217,63 @@ impl Summary {
         std::fs::write(&html_path, html::render(self)).map_err(|e| fail(&html_path, e.into()))
     }
 
-    pub fn count_statuses(&mut self, statuses: impl Iterator<Item = Status>) {
-        for status in statuses {
-            *self.statuses.entry(status.as_str()).or_default() += 1;
+    /// Counts the decided claims: by status, by engagement and status, the largest partners, and
+    /// the reports. The one place these figures are made, for a run and for merged shards alike.
+    pub fn count_claims<'a>(&mut self, claims: impl Iterator<Item = ClaimCount<'a>>) {
+        let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
+        for claim in claims {
+            let status = claim.status.as_str();
+            *self.statuses.entry(status.to_string()).or_default() += 1;
+            *self
+                .by_engagement
+                .entry(claim.engagement.to_string())
+                .or_default()
+                .entry(status.to_string())
+                .or_default() += 1;
+            let figures = partners.entry(claim.partner_id).or_insert_with(|| PartnerFigures {
+                partner_id: claim.partner_id.to_string(),
+                claims: 0,
+                with_report: 0,
+                report_rows: 0,
+            });
+            figures.claims += 1;
+            if let Some(rows) = claim.report_rows {
+                figures.with_report += 1;
+                figures.report_rows += rows;
+                self.reports.files += 1;
+                self.reports.rows += rows;
+            }
         }
+        let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
+        partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
+        partners.truncate(10);
+        self.largest_partners = partners;
     }
 
     pub fn count_rejects(&mut self, rejects: &[Reject]) {
         for reject in rejects {
-            *self.rejects_by_reason.entry(reject.reason.as_str()).or_default() += 1;
-        }
-    }
-
-    pub fn count_reports(&mut self, sizes: impl Iterator<Item = usize>) {
-        for rows in sizes {
-            self.reports.files += 1;
-            self.reports.rows += rows as u64;
+            *self.rejects_by_reason.entry(reject.reason.as_str().to_string()).or_default() += 1;
         }
     }
 
     /// Checks that no record was lost or counted twice, and notes the inputs over the reject rate.
+    ///
+    /// A shard (SPEC 10) holds every input file's records but accounts for its own usage rows
+    /// only, and lists the claims' and responses' rejects only in shard 0: there the check is of
+    /// what the shard holds, and `cpor merge` checks the whole again.
     pub fn check_accounting(&mut self, rejects: &[Reject]) -> Result<(), CporError> {
+        self.reject_rate_exceeded.clear();
         for source in Source::ALL {
             let input = self.inputs.get(source.as_str()).cloned().unwrap_or_default();
             let sum = input.accepted + input.rejected + input.deferred;
+            let lists_rejects = source == Source::Usage || self.shard.is_none_or(|s| s.writes_shared());
             let listed = rejects.iter().filter(|r| r.source == source).count() as u64;
+            let whole = source != Source::Usage || self.shard.is_none();
             let file_records: u64 = input.files.iter().map(|f| f.records).sum();
-            if sum != input.records || listed != input.rejected || file_records != input.records {
+            if sum != input.records
+                || (lists_rejects && listed != input.rejected)
+                || (whole && file_records != input.records)
+            {
                 return Err(CporError::Accounting {
                     source_name: source.as_str(),
                     message: format!(
@@ -186,7 +283,7 @@ impl Summary {
                 });
             }
             if input.reject_rate() > self.max_reject_rate {
-                self.reject_rate_exceeded.push(source.as_str());
+                self.reject_rate_exceeded.push(source.as_str().to_string());
             }
         }
         Ok(())

@@ -1,0 +1,179 @@
+//! `cpor merge DIR... --out OUT` (SPEC 10): the outputs of the N shards of one run put together
+//! into the output of the unsharded run. First the set is checked — every directory a shard's
+//! output, indexes 0…N-1 each once, and everything but the shard's own figures equal: the inputs'
+//! paths, sha256 and records, as-of, options, version — and any difference refused in one line
+//! before OUT is touched. Then the tables and reports are merged (`output::merge`) and summary.json
+//! made from the merged tables by the run's own counting (`Summary::count_claims`), with the
+//! accounting rule checked on the whole.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::config::{read_config_bytes, OutputFormat};
+use crate::error::CporError;
+use crate::output::merge::{merge_outputs, Merged};
+use crate::output::{Staged, Writer, MARKER};
+use crate::rejects::Source;
+use crate::summary::{ClaimCount, ShardTimings, Summary, Timings};
+
+/// One shard's output directory and its summary.json.
+struct ShardOutput {
+    dir: PathBuf,
+    summary: Summary,
+    index: u32,
+    count: u32,
+}
+
+/// Reads a shard's summary.json, after checking that `dir` is an output of `cpor run --shard`.
+fn read_shard(dir: &Path) -> Result<ShardOutput, CporError> {
+    let fail = |cause: String| CporError::Shard { path: dir.to_path_buf(), cause: cause.into() };
+    if !dir.is_dir() {
+        return Err(fail("not a directory".into()));
+    }
+    let marker = std::fs::read_to_string(dir.join(MARKER)).unwrap_or_default();
+    if !marker.starts_with(&format!("cpor {} output", Writer::Run.as_str())) {
+        return Err(fail(format!("not an output of cpor run (no {MARKER} marker of a run)")));
+    }
+    let bytes = read_config_bytes(&dir.join("summary.json")).map_err(|e| fail(format!("summary.json: {e}")))?;
+    let summary: Summary =
+        serde_json::from_slice(&bytes).map_err(|e| fail(format!("summary.json is not a summary of cpor's: {e}")))?;
+    let Some(shard) = summary.shard else {
+        return Err(fail("the output of an unsharded run, not of cpor run --shard".into()));
+    };
+    Ok(ShardOutput { dir: dir.to_path_buf(), summary, index: shard.index, count: shard.count })
+}
+
+/// What must be equal in every shard: summary.json without the shard's own figures.
+fn shared_part(summary: &Summary) -> Result<Value, CporError> {
+    let mut shared = summary.clone();
+    shared.reset_counts();
+    if let Some(usage) = shared.inputs.get_mut(Source::Usage.as_str()) {
+        (usage.records, usage.accepted, usage.rejected, usage.deferred) = (0, 0, 0, 0);
+    }
+    shared.changes = None;
+    shared.shard = None;
+    shared.timings = Timings::default();
+    shared.shards = None;
+    serde_json::to_value(&shared).map_err(|e| CporError::Merge(e.to_string()))
+}
+
+/// The first place where `a` and `b` differ: its path (`inputs.usage.files[0].sha256`) and both values.
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<(String, String, String)> {
+    let shown = |v: &Value| {
+        let text = v.to_string();
+        if text.chars().count() > 80 {
+            format!("{}…", text.chars().take(80).collect::<String>())
+        } else {
+            text
+        }
+    };
+    let at = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (key, value) in x {
+                match y.get(key) {
+                    Some(other) => {
+                        if let Some(found) = first_difference(&at(key), value, other) {
+                            return Some(found);
+                        }
+                    }
+                    None => return Some((at(key), shown(value), "nothing".into())),
+                }
+            }
+            y.iter().find(|(key, _)| !x.contains_key(*key)).map(|(key, v)| (at(key), "nothing".into(), shown(v)))
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
+        }
+        _ => (a != b).then(|| (path.to_string(), shown(a), shown(b))),
+    }
+}
+
+/// Checks that `shards` are the N shards of one run; returns them in index order.
+fn check_set(mut shards: Vec<ShardOutput>) -> Result<Vec<ShardOutput>, CporError> {
+    let refuse = |message: String| Err(CporError::Merge(message));
+    let Some(first) = shards.first() else { return refuse("no shard directories given".into()) };
+    if let Some(other) = shards.iter().find(|s| s.count != first.count) {
+        return refuse(format!(
+            "{} is shard {} of {} but {} is shard {} of {}: shards of different runs",
+            first.dir.display(),
+            first.index,
+            first.count,
+            other.dir.display(),
+            other.index,
+            other.count
+        ));
+    }
+    let count = first.count;
+    shards.sort_by_key(|s| s.index);
+    if let Some(pair) = shards.windows(2).find(|pair| pair[0].index == pair[1].index) {
+        return refuse(format!(
+            "shard {}/{count} is given twice: {} and {}",
+            pair[0].index,
+            pair[0].dir.display(),
+            pair[1].dir.display()
+        ));
+    }
+    let missing: Vec<String> =
+        (0..count).filter(|i| !shards.iter().any(|s| s.index == *i)).map(|i| format!("{i}/{count}")).collect();
+    if !missing.is_empty() {
+        let plural = if missing.len() == 1 { "shard" } else { "shards" };
+        return refuse(format!("{plural} {} missing: {} of {count} given", missing.join(", "), shards.len()));
+    }
+    let reference = shared_part(&shards[0].summary)?;
+    for shard in &shards[1..] {
+        if let Some((path, a, b)) = first_difference("", &reference, &shared_part(&shard.summary)?) {
+            return refuse(format!(
+                "shard {} ({}) and shard {} ({}) differ in {path}: {a} and {b}",
+                shards[0].index,
+                shards[0].dir.display(),
+                shard.index,
+                shard.dir.display()
+            ));
+        }
+    }
+    Ok(shards)
+}
+
+/// Merges the shard directories into `out`; returns the merged summary, written last.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
+    let started = Instant::now();
+    let shards = check_set(dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?)?;
+    let staged = Staged::new(out, Writer::Run, dirs)?;
+    let mut summary = shards[0].summary.clone();
+    let format = match summary.format.as_str() {
+        "parquet" => OutputFormat::Parquet,
+        _ => OutputFormat::Csv,
+    };
+    let read = started.elapsed().as_secs_f64();
+    let shard_dirs: Vec<PathBuf> = shards.iter().map(|s| s.dir.clone()).collect();
+    let Merged { ledger, rejects, change_kinds } =
+        merge_outputs(&shard_dirs, format, summary.options.previous.is_some(), staged.dir())?;
+
+    // The claims' and responses' accounts are whole in every shard; usage is counted by shard.
+    if let Some(usage) = summary.inputs.get_mut(Source::Usage.as_str()) {
+        let each = shards.iter().filter_map(|s| s.summary.inputs.get(Source::Usage.as_str()));
+        (usage.records, usage.accepted, usage.rejected, usage.deferred) =
+            each.fold((0, 0, 0, 0), |t, u| (t.0 + u.records, t.1 + u.accepted, t.2 + u.rejected, t.3 + u.deferred));
+    }
+    summary.reset_counts();
+    summary.count_claims(ledger.iter().map(|l| ClaimCount {
+        partner_id: &l.partner_id,
+        engagement: &l.engagement,
+        status: l.status,
+        report_rows: l.report_rows,
+    }));
+    summary.count_rejects(&rejects);
+    summary.changes = change_kinds.map(|kinds| crate::changes::ChangeCounts::of_kinds(kinds.iter()));
+    summary.shard = None;
+    summary.check_accounting(&rejects)?;
+    summary.shards =
+        Some(shards.iter().map(|s| ShardTimings { index: s.index, timings: s.summary.timings.clone() }).collect());
+    let total = started.elapsed().as_secs_f64();
+    summary.timings = Timings { read, write: total - read, total, ..Timings::default() };
+    summary.write_files(staged.dir())?;
+    staged.commit()?;
+    Ok(summary)
+}

@@ -1,0 +1,276 @@
+//! `cpor merge`'s files (SPEC 10): the shards' ledgers, rejects, changes and reports, put together
+//! in the staging directory exactly as one run writes them. Each shard's tables are in the run's
+//! order already; together they are sorted again by that order (the ledger and changes by claim_id,
+//! rejects by source, file and record) and written by the run's own encoders, so that the bytes are
+//! the same. Report files are linked, not copied, where the shard and the output share a file system.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::changes::CHANGE_COLUMNS;
+use crate::config::OutputFormat;
+use crate::error::{Cause, CporError};
+use crate::evaluate::Status;
+use crate::rejects::{sort_rejects, Reject, RejectReason, Source};
+
+use super::columns::{reject_record, LEDGER_COLUMNS, REJECT_COLUMNS};
+use super::csv_file::write_csv;
+use super::parquet_file::{rejects_parquet, write_frame};
+use super::{io, pl};
+
+/// What summary.json counts of a ledger line (`summary::ClaimCount`), as merged.
+#[derive(Clone, Debug)]
+pub struct LedgerCount {
+    pub partner_id: String,
+    pub engagement: String,
+    pub status: Status,
+    pub report_rows: Option<u64>,
+}
+
+/// What the merge wrote, for summary.json.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Every ledger line, in the ledger's order.
+    pub ledger: Vec<LedgerCount>,
+    pub rejects: Vec<Reject>,
+    /// The kinds of the merged changes, when the shards compared with a previous run.
+    pub change_kinds: Option<Vec<String>>,
+}
+
+fn shard_error(path: &Path, cause: impl Into<Cause>) -> CporError {
+    CporError::Shard { path: path.to_path_buf(), cause: cause.into() }
+}
+
+/// Merges the shards' outputs, in `format`, into `out` (the staging directory).
+pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, out: &Path) -> Result<Merged, CporError> {
+    let ext = format.extension();
+    let ledger = match format {
+        OutputFormat::Csv => merge_ledger_csv(shards, &out.join("ledger.csv"))?,
+        OutputFormat::Parquet => merge_ledger_parquet(shards, &out.join("ledger.parquet"))?,
+    };
+    let mut rejects = Vec::new();
+    for shard in shards {
+        let path = shard.join(format!("rejects.{ext}"));
+        rejects.extend(match format {
+            OutputFormat::Csv => read_rejects_csv(&path)?,
+            OutputFormat::Parquet => read_rejects_parquet(&path)?,
+        });
+    }
+    sort_rejects(&mut rejects);
+    let path = out.join(format!("rejects.{ext}"));
+    match format {
+        OutputFormat::Csv => write_csv(&path, &REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?,
+        OutputFormat::Parquet => rejects_parquet(&path, &rejects).map_err(pl(&path))?,
+    }
+    let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
+    link_reports(shards, &out.join("reports"))?;
+    Ok(Merged { ledger, rejects, change_kinds })
+}
+
+/// A CSV table of a shard's, with the run's header.
+fn read_csv_table(path: &Path, header: &[&str]) -> Result<Vec<csv::StringRecord>, CporError> {
+    let fail = |cause: Cause| shard_error(path, cause);
+    let mut reader = csv::ReaderBuilder::new().from_path(path).map_err(|e| fail(e.into()))?;
+    let found = reader.headers().map_err(|e| fail(e.into()))?;
+    if !found.iter().eq(header.iter().copied()) {
+        return Err(fail(format!("the columns are not cpor's ({})", header.join(",")).into()));
+    }
+    reader.records().collect::<Result<_, _>>().map_err(|e| fail(e.into()))
+}
+
+/// Sorts the rows of several shards by claim_id, their first column; a claim in two shards is an
+/// error (each claim belongs to one tenant's shard).
+fn sort_by_claim(rows: &mut [csv::StringRecord], path: &Path) -> Result<(), CporError> {
+    rows.sort_by(|a, b| a.get(0).cmp(&b.get(0)));
+    match rows.windows(2).find(|pair| pair[0].get(0) == pair[1].get(0)) {
+        Some(pair) => Err(CporError::Merge(format!(
+            "claim {} is in the {} of two shards",
+            pair[0].get(0).unwrap_or_default(),
+            path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A ledger line's counted cells, by their text; `record` names the line in an error.
+fn ledger_count(partner: &str, engagement: &str, status: &str, rows: Option<u64>) -> Result<LedgerCount, String> {
+    let status = Status::parse(status).ok_or_else(|| format!("status '{}' is not a status", status.escape_debug()))?;
+    Ok(LedgerCount {
+        partner_id: partner.to_string(),
+        engagement: engagement.to_string(),
+        status,
+        report_rows: status.has_report().then_some(rows.unwrap_or(0)),
+    })
+}
+
+fn merge_ledger_csv(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, CporError> {
+    let mut rows = Vec::new();
+    for shard in shards {
+        rows.extend(read_csv_table(&shard.join("ledger.csv"), &LEDGER_COLUMNS)?);
+    }
+    sort_by_claim(&mut rows, out)?;
+    let column = |name: &str| LEDGER_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+    let (partner, engagement, status, report_rows) =
+        (column("partner_id"), column("engagement"), column("status"), column("report_rows"));
+    let counts = rows
+        .iter()
+        .map(|r| {
+            let cell = |k: usize| r.get(k).unwrap_or_default();
+            ledger_count(cell(partner), cell(engagement), cell(status), cell(report_rows).parse().ok())
+                .map_err(|m| CporError::Merge(format!("ledger line of claim {}: {m}", cell(0))))
+        })
+        .collect::<Result<_, _>>()?;
+    write_csv(out, &LEDGER_COLUMNS, rows.iter()).map_err(io(out))?;
+    Ok(counts)
+}
+
+/// A shard's Parquet table, with the run's columns.
+fn read_parquet_table(path: &Path, header: &[&str]) -> Result<DataFrame, CporError> {
+    let fail = |cause: Cause| shard_error(path, cause);
+    let file = File::open(path).map_err(|e| fail(e.into()))?;
+    let frame = crate::guard::guarded(|| ParquetReader::new(file).finish())
+        .map_err(|m| fail(m.into()))?
+        .map_err(|e| fail(e.into()))?;
+    if !frame.get_column_names().iter().map(|n| n.as_str()).eq(header.iter().copied()) {
+        return Err(fail(format!("the columns are not cpor's ({})", header.join(",")).into()));
+    }
+    Ok(frame)
+}
+
+fn merge_ledger_parquet(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, CporError> {
+    let polars = |e: PolarsError| CporError::Merge(format!("ledger.parquet: {e}"));
+    let mut frames = shards.iter().map(|shard| read_parquet_table(&shard.join("ledger.parquet"), &LEDGER_COLUMNS));
+    let mut ledger = match frames.next() {
+        Some(frame) => frame?,
+        None => return Err(CporError::Merge("no shards".into())),
+    };
+    for frame in frames {
+        ledger.vstack_mut(&frame?).map_err(polars)?;
+    }
+    let mut ledger =
+        ledger.sort(["claim_id"], SortMultipleOptions::default().with_maintain_order(true)).map_err(polars)?;
+    ledger.rechunk_mut();
+    let text = |name: &str| -> Result<Vec<Option<String>>, CporError> {
+        let column = ledger.column(name).map_err(polars)?.str().map_err(polars)?.clone();
+        Ok(column.iter().map(|s| s.map(str::to_string)).collect())
+    };
+    let ids = text("claim_id")?;
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(CporError::Merge(format!(
+            "claim {} is in the ledger.parquet of two shards",
+            pair[0].clone().unwrap_or_default()
+        )));
+    }
+    let (partners, engagements, statuses) = (text("partner_id")?, text("engagement")?, text("status")?);
+    let rows: Vec<Option<u64>> = ledger.column("report_rows").map_err(polars)?.u64().map_err(polars)?.iter().collect();
+    let mut counts = Vec::with_capacity(ids.len());
+    for k in 0..ids.len() {
+        let cell = |column: &[Option<String>]| column.get(k).cloned().flatten().unwrap_or_default();
+        let count =
+            ledger_count(&cell(&partners), &cell(&engagements), &cell(&statuses), rows.get(k).copied().flatten())
+                .map_err(|m| CporError::Merge(format!("ledger line of claim {}: {m}", cell(&ids))))?;
+        counts.push(count);
+    }
+    write_frame(out, ledger).map_err(pl(out))?;
+    Ok(counts)
+}
+
+/// A reject read back: its cells as `columns::reject_record` wrote them.
+fn reject_of(cells: [&str; 6], record: Option<u64>) -> Result<Reject, String> {
+    let [source, file, _, reason, detail, raw] = cells;
+    Ok(Reject {
+        source: Source::parse(source).ok_or_else(|| format!("source '{}' is not an input", source.escape_debug()))?,
+        file: file.to_string(),
+        record: record.ok_or("record is not a number")?,
+        reason: RejectReason::parse(reason)
+            .ok_or_else(|| format!("reason '{}' is not a reject reason", reason.escape_debug()))?,
+        detail: detail.to_string(),
+        raw: raw.to_string(),
+    })
+}
+
+fn read_rejects_csv(path: &Path) -> Result<Vec<Reject>, CporError> {
+    read_csv_table(path, &REJECT_COLUMNS)?
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let cell = |i: usize| r.get(i).unwrap_or_default();
+            reject_of([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5)], cell(2).parse().ok())
+                .map_err(|m| shard_error(path, format!("record {}: {m}", k + 1)))
+        })
+        .collect()
+}
+
+fn read_rejects_parquet(path: &Path) -> Result<Vec<Reject>, CporError> {
+    let frame = read_parquet_table(path, &REJECT_COLUMNS)?;
+    let polars = |e: PolarsError| shard_error(path, e);
+    let text = |name: &str| -> Result<Vec<String>, CporError> {
+        let column = frame.column(name).map_err(polars)?.str().map_err(polars)?.clone();
+        Ok(column.iter().map(|s| s.unwrap_or("").to_string()).collect())
+    };
+    let (sources, files, reasons, details, raws) =
+        (text("source")?, text("file")?, text("reason")?, text("detail")?, text("raw")?);
+    let records: Vec<Option<u64>> = frame.column("record").map_err(polars)?.u64().map_err(polars)?.iter().collect();
+    (0..frame.height())
+        .map(|k| {
+            let cells = [&sources[k], &files[k], "", &reasons[k], &details[k], &raws[k]];
+            reject_of(cells, records[k]).map_err(|m| shard_error(path, format!("record {}: {m}", k + 1)))
+        })
+        .collect()
+}
+
+/// Merges the shards' changes.csv; returns each change's kind.
+fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporError> {
+    let mut rows = Vec::new();
+    for shard in shards {
+        rows.extend(read_csv_table(&shard.join("changes.csv"), &CHANGE_COLUMNS)?);
+    }
+    sort_by_claim(&mut rows, out)?;
+    write_csv(out, &CHANGE_COLUMNS, rows.iter()).map_err(io(out))?;
+    Ok(rows.iter().map(|r| r.get(1).unwrap_or_default().to_string()).collect())
+}
+
+/// Puts every shard's report files under `reports`: a hard link to the shard's file where both are
+/// on one file system (no bytes copied, and the shard stays whole, so a merge can be run again), a
+/// copy otherwise. A partner's directory may come from several shards; a report file from one only.
+fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
+    fs::create_dir_all(reports).map_err(io(reports))?;
+    let mut partners: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for shard in shards {
+        let from = shard.join("reports");
+        for entry in fs::read_dir(&from).map_err(|e| shard_error(shard, e))? {
+            let entry = entry.map_err(|e| shard_error(shard, e))?;
+            let target = reports.join(entry.file_name());
+            if !entry.file_type().map_err(|e| shard_error(shard, e))?.is_dir() {
+                return Err(shard_error(&entry.path(), "not a partner's directory of reports"));
+            }
+            match fs::create_dir(&target) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(&target)(e)),
+                _ => partners.push((entry.path(), target)),
+            }
+        }
+    }
+    partners.par_iter().try_for_each(|(from, to)| {
+        for entry in fs::read_dir(from).map_err(|e| shard_error(from, e))? {
+            let entry = entry.map_err(|e| shard_error(from, e))?;
+            let target = to.join(entry.file_name());
+            match fs::hard_link(entry.path(), &target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(CporError::Merge(format!(
+                        "report {} is in two shards",
+                        Path::new(&to.file_name().unwrap_or_default()).join(entry.file_name()).display()
+                    )))
+                }
+                // Another file system, or one without links: the bytes are copied.
+                Err(_) => {
+                    fs::copy(entry.path(), &target).map_err(io(&target))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
