@@ -15,8 +15,8 @@ Progress goes to stderr, a line per shard (`shard 3/8 done in 12.4 s`, `shard 2/
 <error line>; retrying`). The exit code is the merge's (0 done, 1 refused or fatal, 3 a reject rate
 above --max-reject-rate); a shard that fails twice exits 1 naming it and the error line of its stderr,
 and the merge is not run; 2 is a usage error of this script. The error line is the last line of the
-shard's stderr that starts with `cpor: error:` or `error:` (cpor's one-line fatal message, or the
-first line of a usage error), else its last line.
+shard's stderr that starts with `error:` (the first line of a usage error) or `cpor: ` but not
+`cpor: warning:` (cpor's one-line fatal message), else its last line.
 
 The cpor binary is $CPOR_BIN, else `cpor` on the PATH (resolved here, and the same path used on the
 workers).
@@ -172,7 +172,7 @@ def run_shard(command, cwd):
             return seconds
         stderr.seek(0)
         lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith(("cpor: error:", "error:"))]
+    errors = [line for line in lines if line.startswith(("cpor: ", "error:")) and not line.startswith("cpor: warning:")]
     if code < 0:
         line = f"killed by signal {-code}" + (" (out of memory?)" if code == -9 else "")
     elif errors or lines:
@@ -279,8 +279,7 @@ def main(argv):
             cluster.close()
 
     merge = [cpor, "merge", *shard_dirs, "--out", out]
-    if "--quiet" in shard_args:
-        merge.append("--quiet")
+    merge += [flag for flag in ("--quiet", "--verbose") if flag in shard_args]  # the merge's only options
     log(f"merging {count} shards into {out}")
     code = subprocess.run(merge, stdin=subprocess.DEVNULL).returncode
     if code in (0, 3) and not options.keep_shards:

@@ -122,7 +122,7 @@ fn dask_retries_a_shard_that_fails_once() {
     assert!(!stderr.contains("(attempt 2)"), "{stderr}");
 }
 
-/// A stand-in for cpor that fails every run of shard 1 as cpor fails (one `cpor: error:` line after a
+/// A stand-in for cpor that fails every run of shard 1 as cpor fails (one `cpor: ...` line after a
 /// warning, exit 1) and runs the real binary otherwise.
 #[cfg(unix)]
 fn always_failing_shard_one(dir: &Path) -> PathBuf {
@@ -130,7 +130,7 @@ fn always_failing_shard_one(dir: &Path) -> PathBuf {
     let script = dir.join("cpor-failing-shard-1");
     let text = format!(
         "#!/bin/sh\ncase \" $* \" in *\" --shard 1/\"*)\n  echo 'cpor: warning: before the error' >&2\n  \
-         echo 'cpor: error: reading usage /nowhere/usage.csv: shard one always fails' >&2\n  exit 1;;\nesac\n\
+         echo 'cpor: cannot read usage file /nowhere/usage.csv: shard one always fails' >&2\n  exit 1;;\nesac\n\
          exec '{}' \"$@\"\n",
         cpor_bin().display()
     );
@@ -151,7 +151,7 @@ fn dask_stops_before_the_merge_when_a_shard_fails_twice() {
     let output = driver(&always_failing_shard_one(temp.path()), 3, &args, None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let error = "cpor: error: reading usage /nowhere/usage.csv: shard one always fails";
+    let error = "cpor: cannot read usage file /nowhere/usage.csv: shard one always fails";
     assert!(stderr.contains(&format!("shard 1/3 failed (attempt 1): {error}; retrying")), "{stderr}");
     let last = stderr.trim_end().lines().last().unwrap_or("");
     assert!(last.contains("shard 1/3") && last.ends_with(error), "the last line names the shard and its error: {last}");
