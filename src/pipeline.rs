@@ -172,16 +172,21 @@ fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) 
 
 /// The claims and responses, read and checked.
 struct ClaimsAndResponses {
-    /// Accepted claims (not deferred), in file order.
+    /// Accepted claims (not deferred), in file order; with `--shard`, those of the shard's tenants.
     claims: Vec<Claim>,
+    /// Accepted responses; with `--shard`, those of the shard's tenants.
     responses: Vec<Response>,
     /// Claims submitted after T.
     deferred_claims: Vec<Id>,
+    /// With `--shard` and `--previous`, the accepted claims of other shards' tenants.
+    elsewhere: FastSet<Id>,
     inputs: Vec<(Source, InputSummary)>,
 }
 
 /// Stages read and validate for claims, then responses: each record's own checks, the checks
-/// between records (`checks`) and deferral.
+/// between records (`checks`) and deferral. A shard (SPEC 10) checks every claim and response as one
+/// run does, and keeps only those of its tenants: the others are dropped as they are read, so that
+/// its memory holds its own.
 fn read_claims_and_responses(
     config: &RunConfig,
     progress: &Progress,
@@ -193,6 +198,8 @@ fn read_claims_and_responses(
     let mut claims: Vec<Claim> = Vec::new();
     let mut checks = ClaimChecks::default();
     let mut deferred_claims = Vec::new();
+    let mut elsewhere = FastSet::default();
+    let keeps = |tenant: Uuid| config.shard.is_none_or(|shard| shard.keeps(Some(tenant)));
     let claims_summary = read_input(
         &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
         (0, 1),
@@ -208,7 +215,11 @@ fn read_claims_and_responses(
                 deferred_claims.push(claim.id);
                 return Verdict::Deferred;
             }
-            claims.push(claim);
+            if keeps(claim.tenant) {
+                claims.push(claim);
+            } else if config.previous.is_some() {
+                elsewhere.insert(claim.id);
+            }
             Verdict::Accepted
         }),
     )?;
@@ -237,14 +248,22 @@ fn read_claims_and_responses(
             if let Some(fault) = check_against_claims(&r, &known) {
                 return Verdict::Rejected(fault);
             }
-            responses.push(r);
+            // Accepted, so of its claim's tenant.
+            if keeps(r.tenant) {
+                responses.push(r);
+            }
             Verdict::Accepted
         }),
     )?;
+    if config.shard.is_some_and(|shard| !shard.writes_shared()) {
+        // The claims' and responses' rejects are shard 0's to write.
+        rejects.clear();
+    }
     Ok(ClaimsAndResponses {
         claims,
         responses,
         deferred_claims,
+        elsewhere,
         inputs: vec![(Source::Claims, claims_summary), (Source::Responses, responses_summary)],
     })
 }
@@ -319,7 +338,8 @@ pub struct Evaluated {
     pub rejects: Vec<Reject>,
     /// Claims submitted after T.
     pub deferred_claims: Vec<Id>,
-    /// With `--shard`, the accepted claims of other shards' tenants (SPEC 10), not evaluated here.
+    /// With `--shard` and `--previous`, the accepted claims of other shards' tenants (SPEC 10),
+    /// not evaluated here.
     pub elsewhere: FastSet<Id>,
     pub inputs: Vec<(Source, InputSummary)>,
     /// Passes over the usage input (see `UsageIndex::begin_pass`).
@@ -342,23 +362,8 @@ pub fn evaluate_inputs_then(
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
     let as_of = config.as_of;
-    let ClaimsAndResponses { mut claims, responses, deferred_claims, mut inputs } =
+    let ClaimsAndResponses { claims, responses, deferred_claims, elsewhere, mut inputs } =
         read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
-    let mut elsewhere = FastSet::default();
-    if let Some(shard) = config.shard {
-        // A shard evaluates its tenants' claims only; every claim was read and checked, so the
-        // checks between claims and the responses' checks against them are those of one run.
-        claims.retain(|c| {
-            let keep = shard.keeps(Some(c.tenant));
-            if !keep {
-                elsewhere.insert(c.id.clone());
-            }
-            keep
-        });
-        if !shard.writes_shared() {
-            rejects.clear();
-        }
-    }
 
     let stage = Instant::now();
     let spinner = progress.spinner("evaluating claims");
