@@ -1,11 +1,13 @@
 //! The checks between claims (SPEC 2.1, 6): `duplicate_claim_id`, and `invalid_id` for a partner_id
-//! equal but for letter case to an earlier claim's.
+//! equal but for letter case to an earlier claim's — and, first, `invalid_id` for an id that would
+//! name the delivery manifest's file (`output::manifest`).
 //!
 //! Ids become file names: two that differ only in letter case would name one file, or one partner's
 //! folder, on a case-insensitive file system. The first in file order keeps its id; a later one equal
 //! but for case is refused like a repeat (README, "Safety").
 
 use crate::hashing::FastMap;
+use crate::output::manifest::is_manifest_name;
 use crate::records::Claim;
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{Id, Micros, Uuid};
@@ -28,10 +30,31 @@ pub struct ClaimChecks {
     known: FastMap<Id, KnownClaim>,
 }
 
+/// A claim whose report file or partner folder would be a delivery manifest's
+/// (`output::manifest`): `reports/<partner_id>/manifest.csv` is the partner's manifest, so a claim_id
+/// `manifest` or a partner_id `manifest.csv` (any letter case) cannot have a report there.
+fn reserved_name(claim: &Claim) -> Option<Fault> {
+    let fault = |column: &str, id: &Id| {
+        Fault::new(
+            RejectReason::InvalidId,
+            format!(
+                "{column} {id} is the name of the delivery manifest in the reports folder; it cannot name a report."
+            ),
+        )
+    };
+    if is_manifest_name(&format!("{}.csv", claim.id)) {
+        return Some(fault("claim_id", &claim.id));
+    }
+    is_manifest_name(claim.partner_id.as_str()).then(|| fault("partner_id", &claim.partner_id))
+}
+
 impl ClaimChecks {
     /// The fault of a claim that passed its own checks, or `None`, in which case the claim is known
     /// from now on (to later claims and to the responses).
     pub fn check(&mut self, claim: &Claim) -> Option<Fault> {
+        if let Some(fault) = reserved_name(claim) {
+            return Some(fault);
+        }
         if let Some(first) = self.claim_ids.get(&claim.id.folded()) {
             return Some(Fault::new(
                 RejectReason::DuplicateClaimId,

@@ -2,7 +2,8 @@
 //! in the staging directory exactly as one run writes them. Each shard's tables are in the run's
 //! order already; together they are sorted again by that order (the ledger and changes by claim_id,
 //! rejects by source, file and record) and written by the run's own encoders, so that the bytes are
-//! the same. Report files are linked, not copied, where the shard and the output share a file system.
+//! the same. Report files are linked, not copied, where the shard and the output share a file system;
+//! the manifests are written anew from the shards' lines (`manifest`).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::rejects::{sort_rejects, Reject, RejectReason, Source};
 
 use super::columns::{reject_record, LEDGER_COLUMNS, REJECT_COLUMNS};
 use super::csv_file::write_csv;
+use super::manifest::{is_manifest_name, read_manifest, write_manifests, MANIFEST};
 use super::parquet_file::{rejects_parquet, write_frame};
 use super::{io, pl};
 
@@ -66,7 +68,14 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
         OutputFormat::Parquet => rejects_parquet(&path, &rejects).map_err(pl(&path))?,
     }
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
-    link_reports(shards, &out.join("reports"))?;
+    let reports = out.join("reports");
+    link_reports(shards, &reports)?;
+    let mut lines = Vec::new();
+    for shard in shards {
+        let path = shard.join("reports").join(format!("{MANIFEST}.{ext}"));
+        lines.extend(read_manifest(&path, format).map_err(|e| shard_error(&path, e))?);
+    }
+    write_manifests(&reports, format, &mut lines)?;
     Ok(Merged { ledger, rejects, change_kinds })
 }
 
@@ -236,6 +245,7 @@ fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporErro
 /// Puts every shard's report files under `reports`: a hard link to the shard's file where both are
 /// on one file system (no bytes copied, and the shard stays whole, so a merge can be run again), a
 /// copy otherwise. A partner's directory may come from several shards; a report file from one only.
+/// The shards' manifests are not taken: the merged ones are written from their lines.
 fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
     fs::create_dir_all(reports).map_err(io(reports))?;
     let mut partners: Vec<(PathBuf, PathBuf)> = Vec::new();
@@ -243,6 +253,9 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
         let from = shard.join("reports");
         for entry in fs::read_dir(&from).map_err(|e| shard_error(shard, e))? {
             let entry = entry.map_err(|e| shard_error(shard, e))?;
+            if is_manifest_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
             let target = reports.join(entry.file_name());
             if !entry.file_type().map_err(|e| shard_error(shard, e))?.is_dir() {
                 return Err(shard_error(&entry.path(), "not a partner's directory of reports"));
@@ -256,6 +269,9 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
     partners.par_iter().try_for_each(|(from, to)| {
         for entry in fs::read_dir(from).map_err(|e| shard_error(from, e))? {
             let entry = entry.map_err(|e| shard_error(from, e))?;
+            if is_manifest_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
             let target = to.join(entry.file_name());
             match fs::hard_link(entry.path(), &target) {
                 Ok(()) => {}

@@ -19,6 +19,7 @@ use crate::rejects::Reject;
 
 mod columns;
 mod csv_file;
+pub mod manifest;
 pub mod merge;
 mod parquet_file;
 mod reports;
@@ -114,7 +115,8 @@ impl OutputDir {
         if let Some(creator) = &mut self.creator {
             creator.stop();
         }
-        write_reports(dir, outputs.ledger, config.format, progress)
+        let mut lines = write_reports(dir, outputs.ledger, config.format, progress)?;
+        manifest::write_manifests(&dir.join("reports"), config.format, &mut lines)
     }
 
     /// Swaps the staging directory into place (`Staging::commit`).

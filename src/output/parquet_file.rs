@@ -53,7 +53,8 @@ pub(super) fn ledger_parquet(path: &Path, rows: &[&DecidedClaim]) -> Result<(), 
     write_parquet(file, columns)
 }
 
-pub(super) fn report_parquet(file: File, claim: &Claim, report: &Report) -> Result<(), PolarsError> {
+/// A report as Parquet bytes, to be written and hashed for the manifest.
+pub(super) fn report_parquet(claim: &Claim, report: &Report) -> Result<Vec<u8>, PolarsError> {
     let n = report.rows.len();
     let same = |name: &str, value: String| str_col(name, vec![value; n]);
     let columns = vec![
@@ -68,7 +69,10 @@ pub(super) fn report_parquet(file: File, claim: &Claim, report: &Report) -> Resu
         u64_col("paid_seats", report.rows.iter().map(|r| r.counts.paid_seats()).collect()),
         u64_col("assigned_seats", report.rows.iter().map(|r| r.counts.assigned_seats()).collect()),
     ];
-    write_parquet(file, columns)
+    let mut bytes = Vec::new();
+    let mut frame = DataFrame::new_infer_height(columns)?;
+    ParquetWriter::new(&mut bytes).set_parallel(false).finish(&mut frame)?;
+    Ok(bytes)
 }
 
 pub(super) fn rejects_parquet(path: &Path, rejects: &[Reject]) -> Result<(), PolarsError> {

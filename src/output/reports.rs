@@ -20,7 +20,12 @@ use crate::ledger::DecidedClaim;
 use crate::progress::Progress;
 use crate::records::Claim;
 
+use sha2::{Digest, Sha256};
+
+use crate::input::hex;
+
 use super::csv_file::report_csv;
+use super::manifest::ManifestLine;
 use super::parquet_file::report_parquet;
 use super::{fail, io, pl};
 
@@ -114,7 +119,7 @@ pub(super) fn write_reports(
     ledger: &[&DecidedClaim],
     format: OutputFormat,
     progress: &Progress,
-) -> Result<(), CporError> {
+) -> Result<Vec<ManifestLine>, CporError> {
     let ext = format.extension();
     let reports_dir = dir.join("reports");
     let mut by_partner: BTreeMap<&str, Vec<&DecidedClaim>> = BTreeMap::new();
@@ -135,33 +140,46 @@ pub(super) fn write_reports(
         .thread_name(|i| format!("cpor-writer-{i}"))
         .build()
         .map_err(|e| fail(&reports_dir, e))?;
-    pool.install(|| {
-        by_partner.par_iter().try_for_each(|(partner, rows)| {
-            let partner_dir = reports_dir.join(partner);
-            let dir = File::open(&partner_dir).map_err(io(&partner_dir))?;
-            // `by_partner` holds only rows with a report.
-            for (row, report) in rows.iter().filter_map(|row| Some((row, row.report.as_ref()?))) {
-                let claim = &row.claim;
-                let name = format!("{}.{ext}", claim.id);
-                let path = || partner_dir.join(&name);
-                // Not truncated: a file that exists was created empty by the creator, in a staging
-                // directory no one else writes to, and truncating costs the file system a metadata
-                // update.
-                let file = open_in(&dir, &name, false).map_err(|e| io(&path())(e))?;
-                match format {
-                    OutputFormat::Csv => {
-                        (&file).write_all(report_csv(claim, report).as_bytes()).map_err(|e| io(&path())(e))?
-                    }
-                    OutputFormat::Parquet => report_parquet(file, claim, report).map_err(|e| pl(&path())(e))?,
+    let lines: Vec<Vec<ManifestLine>> = pool.install(|| {
+        by_partner
+            .par_iter()
+            .map(|(partner, rows)| {
+                let partner_dir = reports_dir.join(partner);
+                let dir = File::open(&partner_dir).map_err(io(&partner_dir))?;
+                let mut lines = Vec::with_capacity(rows.len());
+                // `by_partner` holds only rows with a report.
+                for (row, report) in rows.iter().filter_map(|row| Some((row, row.report.as_ref()?))) {
+                    let claim = &row.claim;
+                    let name = format!("{}.{ext}", claim.id);
+                    let path = || partner_dir.join(&name);
+                    let bytes = match format {
+                        OutputFormat::Csv => report_csv(claim, report).into_bytes(),
+                        OutputFormat::Parquet => report_parquet(claim, report).map_err(|e| pl(&path())(e))?,
+                    };
+                    // Not truncated: a file that exists was created empty by the creator, in a
+                    // staging directory no one else writes to, and truncating costs the file system
+                    // a metadata update.
+                    let file = open_in(&dir, &name, false).map_err(|e| io(&path())(e))?;
+                    (&file).write_all(&bytes).map_err(|e| io(&path())(e))?;
+                    lines.push(ManifestLine {
+                        partner_id: partner.to_string(),
+                        claim_id: claim.id.to_string(),
+                        path: format!("reports/{partner}/{name}"),
+                        rows: report.rows.len() as u64,
+                        bytes: bytes.len() as u64,
+                        sha256: hex(&Sha256::digest(&bytes)),
+                        window: report.window,
+                    });
+                    bar.inc(1);
                 }
-                bar.inc(1);
-            }
-            Ok::<(), CporError>(())
-        })
+                Ok::<_, CporError>(lines)
+            })
+            .collect::<Result<_, _>>()
     })?;
     bar.finish();
-    Ok(())
+    Ok(lines.into_iter().flatten().collect())
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

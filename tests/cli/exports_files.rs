@@ -90,7 +90,7 @@ fn assert_same_outputs(expected: &Path, got: &Path) {
         std::fs::read_to_string(got.join("ledger.csv")).expect("ledger"),
         std::fs::read_to_string(expected.join("ledger.csv")).expect("ledger")
     );
-    assert!(tree(&got.join("reports")) == tree(&expected.join("reports")), "reports differ");
+    assert!(report_tree(&got) == report_tree(&expected), "reports differ");
     let rejects = rejects_without_file(expected);
     assert!(rejects.len() >= 4, "the added rows are rejected: {rejects:?}");
     assert_eq!(rejects_without_file(got), rejects);
@@ -184,7 +184,7 @@ fn semicolon_windows_1252_in_a_zip_reads_as_the_csv() {
         std::fs::read_to_string(out3.join("ledger.csv")).expect("ledger"),
         std::fs::read_to_string(expected.join("ledger.csv")).expect("ledger")
     );
-    assert!(tree(&out3.join("reports")) == tree(&expected.join("reports")), "reports differ");
+    assert!(report_tree(&out3) == report_tree(&expected), "reports differ");
     let files = summary(&out3)["inputs"]["usage"]["files"].clone();
     let paths: Vec<&str> = files.as_array().expect("files").iter().filter_map(|f| f["path"].as_str()).collect();
     assert_eq!(paths.len(), 2, "{paths:?}");

@@ -14,6 +14,7 @@ mod exports_values;
 mod fixtures;
 mod generate_layout;
 mod hostile;
+mod manifest;
 mod parquet;
 mod properties;
 mod shards;

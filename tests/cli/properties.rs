@@ -187,7 +187,7 @@ fn check(data: &Dataset) -> Result<(), TestCaseError> {
     let usage = accepted_usage(data);
     let ledger = read_csv(&out.join("ledger.csv"));
     let as_of_day = local_date(&ts(data.as_of), zone);
-    let reports = tree(&out.join("reports"));
+    let reports = report_tree(&out);
     let mut expected_reports = 0;
     for claim in &ledger[1..] {
         let (id, partner, tenant, engagement, workload, sub) =

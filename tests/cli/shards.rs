@@ -183,7 +183,7 @@ fn a_shard_holds_only_its_tenants() {
         for row in &ledger[1..] {
             assert_eq!(shard_of(&row[2], 3), index as u64, "claim {} of tenant {} in shard {index}", row[0], row[2]);
         }
-        for report in tree(&dir.join("reports")).keys() {
+        for report in report_tree(&dir).keys() {
             let rows = read_csv(&dir.join("reports").join(report));
             assert!(rows[1..].iter().all(|r| shard_of(&r[2], 3) == index as u64), "{report} in shard {index}");
         }

@@ -96,6 +96,14 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// The report files of an output directory, by path below `reports/`, without the delivery manifests
+/// (tests/cli/manifest.rs checks those).
+pub fn report_tree(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = tree(&out.join("reports"));
+    files.retain(|name, _| !cpor::output::manifest::is_manifest_name(name.rsplit('/').next().unwrap_or(name)));
+    files
+}
+
 /// Every output file but the summary, whose run-time figures differ from run to run; SPEC promises
 /// identical bytes for the ledger, reports and rejects.
 pub fn outputs_without_summary(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -139,8 +147,8 @@ pub fn compare_with_expected(fixture: &Path, out: &Path) -> Vec<String> {
     if rejects != want {
         problems.push(format!("rejects differ: got {rejects:?}, expected {want:?}"));
     }
-    let reports = tree(&out.join("reports"));
-    let want = tree(&expected.join("reports"));
+    let reports = report_tree(&out);
+    let want = report_tree(&expected);
     if reports.keys().collect::<Vec<_>>() != want.keys().collect::<Vec<_>>() {
         problems.push(format!("report files differ: got {:?}, expected {:?}", reports.keys(), want.keys()));
     } else {

@@ -135,12 +135,15 @@ fn formulas_and_control_characters_are_invalid_text() {
     assert_eq!(rejects[&("claims".into(), "8".into())], "invalid_id");
     // No cell a spreadsheet would run, in the ledger or any report; no folder or file from a bad id.
     let mut files = vec![out.join("ledger.csv")];
-    for partner in std::fs::read_dir(out.join("reports")).expect("reports") {
-        let partner = partner.expect("entry").path();
-        assert!(!partner.file_name().expect("name").to_string_lossy().starts_with('-'));
-        files.extend(std::fs::read_dir(&partner).expect("partner").map(|e| e.expect("entry").path()));
-    }
+    files.extend(report_tree(&out).into_keys().map(|name| out.join("reports").join(name)));
     assert_eq!(files.len(), 2, "the ledger and C0's report: {files:?}");
+    // The manifests hold the ids too.
+    files.extend(
+        tree(&out.join("reports"))
+            .into_keys()
+            .filter(|n| n.ends_with("manifest.csv"))
+            .map(|n| out.join("reports").join(n)),
+    );
     for file in files {
         for row in read_csv(&file) {
             for cell in row {
@@ -176,7 +179,7 @@ fn ids_equal_but_for_letter_case_never_share_a_folder_or_file() {
 }
 
 fn report_paths(out: &Path) -> Vec<String> {
-    tree(&out.join("reports")).into_keys().collect()
+    report_tree(&out).into_keys().collect()
 }
 
 #[test]
@@ -386,7 +389,7 @@ fn check_run(out: &Path, usage: &[u8]) -> Result<(), TestCaseError> {
     let ledger: BTreeMap<String, Vec<String>> =
         read_csv(&out.join("ledger.csv")).into_iter().skip(1).map(|r| (r[0].clone(), r)).collect();
     let usage = usage_rows(usage);
-    for (path, _) in tree(&out.join("reports")) {
+    for (path, _) in report_tree(&out) {
         let (partner, file) = path.split_once('/').unwrap_or(("", ""));
         let claim_id = file.trim_end_matches(".csv");
         let claim = ledger.get(claim_id).ok_or_else(|| TestCaseError::fail(format!("{path}: no ledger row")))?;

@@ -1,0 +1,158 @@
+//! The delivery manifests: `reports/manifest.<ext>` lists every report file — partner, claim, path,
+//! rows, bytes, sha256 and access window — and `reports/<partner_id>/manifest.<ext>` that partner's
+//! lines only, so that a partner can check that a delivery is complete and untampered. Both are
+//! sorted by (partner_id, claim_id) and written in the run's format, so they are the same bytes on
+//! every rerun; `cpor merge` reads the shards' manifests back and writes them anew (`merge`).
+//!
+//! The name `manifest` is therefore not free for a report: a claim_id `manifest` or a partner_id
+//! `manifest.csv` / `manifest.parquet` (in any letter case) is rejected as `invalid_id`
+//! (`checks::claims`), so a manifest and a report can never be one file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::config::OutputFormat;
+use crate::error::{Cause, CporError};
+use crate::types::{format_date, parse_date, Days};
+
+use super::csv_file::write_csv;
+use super::{io, pl};
+
+/// The manifest's file stem, in `reports/` and in each partner's folder.
+pub const MANIFEST: &str = "manifest";
+
+pub const MANIFEST_COLUMNS: [&str; 8] =
+    ["partner_id", "claim_id", "path", "rows", "bytes", "sha256", "window_start", "window_end_exclusive"];
+
+/// One report file as the manifests list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestLine {
+    pub partner_id: String,
+    pub claim_id: String,
+    /// The file's path in the output directory: `reports/<partner_id>/<claim_id>.<ext>`.
+    pub path: String,
+    /// Data rows, the header aside.
+    pub rows: u64,
+    pub bytes: u64,
+    /// Lower-case hexadecimal.
+    pub sha256: String,
+    /// The access window (SPEC 5): its first local date, and the local date after its last.
+    pub window: (Days, Days),
+}
+
+impl ManifestLine {
+    fn record(&self) -> [String; 8] {
+        [
+            self.partner_id.clone(),
+            self.claim_id.clone(),
+            self.path.clone(),
+            self.rows.to_string(),
+            self.bytes.to_string(),
+            self.sha256.clone(),
+            format_date(self.window.0),
+            format_date(self.window.1),
+        ]
+    }
+}
+
+/// Whether a report's file name (`<claim_id>.<ext>`) or a partner's folder name would be a manifest's.
+pub fn is_manifest_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["csv", "parquet"].iter().any(|ext| lower == format!("{MANIFEST}.{ext}"))
+}
+
+/// Writes `reports/manifest.<ext>` and each partner's, sorting `lines` first.
+pub(super) fn write_manifests(
+    reports: &Path,
+    format: OutputFormat,
+    lines: &mut [ManifestLine],
+) -> Result<(), CporError> {
+    lines.sort_by(|a, b| (&a.partner_id, &a.claim_id).cmp(&(&b.partner_id, &b.claim_id)));
+    let name = format!("{MANIFEST}.{}", format.extension());
+    write_manifest(&reports.join(&name), format, lines)?;
+    for partner in lines.chunk_by(|a, b| a.partner_id == b.partner_id) {
+        write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner)?;
+    }
+    Ok(())
+}
+
+fn write_manifest(path: &Path, format: OutputFormat, lines: &[ManifestLine]) -> Result<(), CporError> {
+    match format {
+        OutputFormat::Csv => {
+            write_csv(path, &MANIFEST_COLUMNS, lines.iter().map(ManifestLine::record)).map_err(io(path))
+        }
+        OutputFormat::Parquet => manifest_parquet(path, lines).map_err(pl(path)),
+    }
+}
+
+fn manifest_parquet(path: &Path, lines: &[ManifestLine]) -> Result<(), PolarsError> {
+    let text = |pick: fn(&ManifestLine) -> &String| -> Vec<String> { lines.iter().map(|l| pick(l).clone()).collect() };
+    let count = |pick: fn(&ManifestLine) -> u64| -> Vec<u64> { lines.iter().map(pick).collect() };
+    let date = |name: &str, pick: fn(&ManifestLine) -> Days| {
+        Series::new(name.into(), lines.iter().map(pick).collect::<Vec<i32>>()).into_date().into_column()
+    };
+    let mut frame = DataFrame::new_infer_height(vec![
+        Column::new("partner_id".into(), text(|l| &l.partner_id)),
+        Column::new("claim_id".into(), text(|l| &l.claim_id)),
+        Column::new("path".into(), text(|l| &l.path)),
+        Column::new("rows".into(), count(|l| l.rows)),
+        Column::new("bytes".into(), count(|l| l.bytes)),
+        Column::new("sha256".into(), text(|l| &l.sha256)),
+        date("window_start", |l| l.window.0),
+        date("window_end_exclusive", |l| l.window.1),
+    ])?;
+    ParquetWriter::new(BufWriter::new(File::create(path)?)).set_parallel(false).finish(&mut frame)?;
+    Ok(())
+}
+
+/// Reads a manifest of cpor's back (`cpor merge`); `fail` names the file in an error.
+pub(super) fn read_manifest(path: &Path, format: OutputFormat) -> Result<Vec<ManifestLine>, Cause> {
+    let line = |cells: [&str; 8]| -> Result<ManifestLine, Cause> {
+        let number = |text: &str| text.parse::<u64>().map_err(|_| format!("'{}' is not a count", text.escape_debug()));
+        let date = |text: &str| parse_date(text).ok_or_else(|| format!("'{}' is not a date", text.escape_debug()));
+        Ok(ManifestLine {
+            partner_id: cells[0].to_string(),
+            claim_id: cells[1].to_string(),
+            path: cells[2].to_string(),
+            rows: number(cells[3])?,
+            bytes: number(cells[4])?,
+            sha256: cells[5].to_string(),
+            window: (date(cells[6])?, date(cells[7])?),
+        })
+    };
+    match format {
+        OutputFormat::Csv => {
+            let mut reader = csv::Reader::from_path(path)?;
+            if !reader.headers()?.iter().eq(MANIFEST_COLUMNS) {
+                return Err("not a manifest of cpor's".into());
+            }
+            let mut lines = Vec::new();
+            for record in reader.records() {
+                let record = record?;
+                let cell = |k: usize| record.get(k).unwrap_or_default();
+                lines.push(line([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)])?);
+            }
+            Ok(lines)
+        }
+        OutputFormat::Parquet => {
+            let frame = crate::guard::guarded(|| ParquetReader::new(File::open(path)?).finish())??;
+            if !frame.get_column_names().iter().map(|n| n.as_str()).eq(MANIFEST_COLUMNS) {
+                return Err("not a manifest of cpor's".into());
+            }
+            let text = |k: usize| -> Result<Vec<String>, PolarsError> {
+                let column = frame.column(MANIFEST_COLUMNS[k])?.cast(&DataType::String)?;
+                Ok(column.str()?.iter().map(|s| s.unwrap_or_default().to_string()).collect())
+            };
+            let columns: Vec<Vec<String>> = (0..8).map(text).collect::<Result<_, _>>()?;
+            (0..frame.height())
+                .map(|r| {
+                    let cell = |k: usize| columns[k][r].as_str();
+                    line([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)])
+                })
+                .collect()
+        }
+    }
+}
