@@ -90,7 +90,7 @@ fn assert_same_outputs(expected: &Path, got: &Path) {
         std::fs::read_to_string(got.join("ledger.csv")).expect("ledger"),
         std::fs::read_to_string(expected.join("ledger.csv")).expect("ledger")
     );
-    assert!(report_tree(&got) == report_tree(&expected), "reports differ");
+    assert!(report_tree(got) == report_tree(expected), "reports differ");
     let rejects = rejects_without_file(expected);
     assert!(rejects.len() >= 4, "the added rows are rejected: {rejects:?}");
     assert_eq!(rejects_without_file(got), rejects);

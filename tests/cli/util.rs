@@ -147,7 +147,7 @@ pub fn compare_with_expected(fixture: &Path, out: &Path) -> Vec<String> {
     if rejects != want {
         problems.push(format!("rejects differ: got {rejects:?}, expected {want:?}"));
     }
-    let reports = report_tree(&out);
+    let reports = report_tree(out);
     let want = report_tree(&expected);
     if reports.keys().collect::<Vec<_>>() != want.keys().collect::<Vec<_>>() {
         problems.push(format!("report files differ: got {:?}, expected {:?}", reports.keys(), want.keys()));

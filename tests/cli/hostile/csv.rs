@@ -179,7 +179,7 @@ fn ids_equal_but_for_letter_case_never_share_a_folder_or_file() {
 }
 
 fn report_paths(out: &Path) -> Vec<String> {
-    report_tree(&out).into_keys().collect()
+    report_tree(out).into_keys().collect()
 }
 
 #[test]
@@ -389,7 +389,7 @@ fn check_run(out: &Path, usage: &[u8]) -> Result<(), TestCaseError> {
     let ledger: BTreeMap<String, Vec<String>> =
         read_csv(&out.join("ledger.csv")).into_iter().skip(1).map(|r| (r[0].clone(), r)).collect();
     let usage = usage_rows(usage);
-    for (path, _) in report_tree(&out) {
+    for (path, _) in report_tree(out) {
         let (partner, file) = path.split_once('/').unwrap_or(("", ""));
         let claim_id = file.trim_end_matches(".csv");
         let claim = ledger.get(claim_id).ok_or_else(|| TestCaseError::fail(format!("{path}: no ledger row")))?;
