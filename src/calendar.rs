@@ -252,15 +252,21 @@ impl Calendar {
     /// not close within the calendar's range (a large N, dense holidays, or a notification at the end
     /// of time).
     pub fn deadline(&self, notified_at: Micros, country: Option<Country>) -> Option<Days> {
-        let first = self.local_day(notified_at);
-        let n = i64::from(self.window_days.max(1));
+        self.nth_business_day_after(notified_at, self.window_days.max(1), country)
+    }
+
+    /// The `n`-th business day of a claim of `country` strictly after the local date of `t` (that
+    /// date itself for `n` = 0); `None` beyond 9999-12-31.
+    fn nth_business_day_after(&self, t: Micros, n: u32, country: Option<Country>) -> Option<Days> {
+        let first = self.local_day(t);
+        let n = i64::from(n);
         let last = i64::from(MAX_DAYS);
         if self.business_days_between(first, last, country) < n {
             return None;
         }
-        // The smallest day d in (first, last] with n business days in (first, d]: it is a business
-        // day, the n-th.
-        let (mut low, mut high) = (first + 1, last);
+        // The smallest day d in [first, last] with n business days in (first, d]: for n ≥ 1 it is a
+        // business day, the n-th.
+        let (mut low, mut high) = (first, last);
         while low < high {
             let mid = low + (high - low) / 2;
             if self.business_days_between(first, mid, country) >= n {
@@ -272,6 +278,15 @@ impl Calendar {
         Days::try_from(low).ok()
     }
 
+    /// The end of the `n`-th business day after the local date of `t` — the first instant of the
+    /// next local day — for a claim of `country`: a window closing by then closes "within the next n
+    /// business days" (`--soon-days`). `None` beyond SPEC 2.4's range.
+    pub fn end_of_business_days_after(&self, t: Micros, n: u32, country: Option<Country>) -> Option<Micros> {
+        let day = self.nth_business_day_after(t, n, country)?;
+        let end = self.start_of_day(day.checked_add(1)?);
+        timestamp_in_range(end).then_some(end)
+    }
+
     /// The first instant of the local day after the deadline; a response strictly before it is
     /// inside the window.
     ///
@@ -280,9 +295,7 @@ impl Calendar {
     /// starts after that instant. Such a claim stays pending whatever the as-of instant, an opt-out or
     /// an acceptance still ends or decides it, and the ledger's window_closes_at is empty.
     pub fn window_closes_at(&self, notified_at: Micros, country: Option<Country>) -> Option<Micros> {
-        let deadline = self.deadline(notified_at, country)?;
-        let closes = self.start_of_day(deadline.checked_add(1)?);
-        timestamp_in_range(closes).then_some(closes)
+        self.end_of_business_days_after(notified_at, self.window_days.max(1), country)
     }
 }
 

@@ -208,6 +208,10 @@ pub struct RunArgs {
     /// A former output directory: write changes.csv with what changed since.
     #[arg(long, value_name = "DIR")]
     pub previous: Option<PathBuf>,
+    /// Windows closing within this many business days after the as-of date are listed as closing
+    /// soon (summary.json, summary.html, stdout), from 0 to 3650 [default: 2].
+    #[arg(long, value_name = "N", value_parser = parse_soon_days)]
+    pub soon_days: Option<u32>,
     /// Run shard I of N (0 ≤ I < N): only the tenants of that shard are evaluated and reported;
     /// `cpor merge` puts the N shards' outputs together (SPEC 10).
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
@@ -245,6 +249,16 @@ pub fn parse_window_days(text: &str) -> Result<u32, String> {
             "'{}' is not a whole number of business days from {WINDOW_DAYS_MIN} to {WINDOW_DAYS_MAX}",
             text.escape_debug()
         )),
+    }
+}
+
+/// `--soon-days`: a whole number of business days from 0 to [`WINDOW_DAYS_MAX`].
+pub fn parse_soon_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n <= WINDOW_DAYS_MAX => Ok(n),
+        _ => {
+            Err(format!("'{}' is not a whole number of business days from 0 to {WINDOW_DAYS_MAX}", text.escape_debug()))
+        }
     }
 }
 
@@ -330,6 +344,8 @@ pub struct RunConfig {
     pub columns: ColumnMap,
     /// `--shard I/N`: only this shard's tenants (SPEC 10).
     pub shard: Option<Shard>,
+    /// `--soon-days`: business days ahead in which a closing window is "closing soon".
+    pub soon_days: u32,
 }
 
 /// A usage error found after parsing (exit code 2).
@@ -454,6 +470,9 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
                 run.format = run.format.or(Some(format));
             }
             "previous" => run.previous = run.previous.take().or(Some(PathBuf::from(scalar()?))),
+            "soon-days" => {
+                run.soon_days = run.soon_days.or(Some(parse_soon_days(&scalar()?).map_err(|e| bad(key, e))?))
+            }
             "shard" => run.shard = run.shard.or(Some(Shard::parse(&scalar()?).map_err(|e| bad(key, e))?)),
             // The value forms of real exports (SPEC 9.3).
             "date-order" => {
@@ -575,6 +594,7 @@ impl RunConfig {
             engagements: EngagementNames::new(&input.engagement_names),
             columns: input.columns.clone(),
             shard: args.shard,
+            soon_days: args.soon_days.unwrap_or(2),
         })
     }
 }

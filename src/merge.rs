@@ -16,7 +16,7 @@ use crate::error::CporError;
 use crate::output::merge::{merge_outputs, Merged};
 use crate::output::{Staged, Writer, MARKER};
 use crate::rejects::Source;
-use crate::summary::{ClaimCount, ShardTimings, Summary, Timings};
+use crate::summary::{sort_closing_soon, ClaimCount, ShardTimings, Summary, Timings};
 
 /// One shard's output directory and its summary.json.
 struct ShardOutput {
@@ -166,6 +166,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
         report_rows: l.report_rows,
     }));
     summary.count_rejects(&rejects);
+    summary.closing_soon = shards.iter().flat_map(|s| s.summary.closing_soon.iter().cloned()).collect();
+    sort_closing_soon(&mut summary.closing_soon);
     summary.changes = change_kinds.map(|kinds| crate::changes::ChangeCounts::of_kinds(kinds.iter()));
     summary.shard = None;
     summary.check_accounting(&rejects)?;

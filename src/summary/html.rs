@@ -81,6 +81,17 @@ pub fn render(summary: &Summary) -> String {
         .collect();
     body.push_str(&table(&header, &rows));
 
+    body.push_str(&format!("<h2>Windows closing soon</h2><p>{}.</p>", escape(&summary.closing_soon_line())));
+    if !summary.closing_soon.is_empty() {
+        let header = ["window closes at", "claim", "partner", "tenant"];
+        let rows: Vec<Vec<String>> = summary
+            .closing_soon
+            .iter()
+            .map(|c| vec![c.window_closes_at.clone(), c.claim_id.clone(), c.partner_id.clone(), c.tenant_id.clone()])
+            .collect();
+        body.push_str(&table(&header, &rows));
+    }
+
     body.push_str("<h2>Inputs</h2>");
     let rows: Vec<Vec<String>> = summary
         .inputs

@@ -15,7 +15,7 @@ use crate::pipeline::Evaluated;
 pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
 use crate::shard::Shard;
-use crate::types::format_timestamp;
+use crate::types::{format_timestamp, parse_timestamp};
 
 pub mod html;
 
@@ -62,6 +62,8 @@ pub struct Options {
     pub columns: BTreeMap<String, BTreeMap<String, String>>,
     /// `--previous`.
     pub previous: Option<String>,
+    /// `--soon-days`: the business days ahead that `closing_soon` looks.
+    pub soon_days: u32,
 }
 
 impl Options {
@@ -81,8 +83,24 @@ impl Options {
                 .collect(),
             columns: config.columns.tables(),
             previous: config.previous.as_ref().map(|p| p.display().to_string()),
+            soon_days: config.soon_days,
         }
     }
+}
+
+/// A claim pending at T whose window closes within `--soon-days` business days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClosingSoon {
+    pub claim_id: String,
+    pub partner_id: String,
+    pub tenant_id: String,
+    pub window_closes_at: String,
+}
+
+/// Sorts claims closing soon by closing time, then claim_id: the order of summary.json and
+/// summary.html, in a run and in merged shards.
+pub fn sort_closing_soon(claims: &mut [ClosingSoon]) {
+    claims.sort_by_cached_key(|c| (parse_timestamp(&c.window_closes_at), c.claim_id.clone()));
 }
 
 /// A shard's own timings, in a merged run's summary.json (SPEC 10).
@@ -115,6 +133,9 @@ pub struct Summary {
     pub changes: Option<crate::changes::ChangeCounts>,
     pub rejects_by_reason: BTreeMap<String, u64>,
     pub reports: ReportsSummary,
+    /// Claims pending at T whose window closes within `options.soon_days` business days after the
+    /// local date of T (for the claim's country), by closing time.
+    pub closing_soon: Vec<ClosingSoon>,
     /// Inputs whose share of rejected records is above max_reject_rate (exit code 3).
     pub reject_rate_exceeded: Vec<String>,
     /// Findings an operator should see, one line each: a file with a header and no data rows
@@ -153,6 +174,7 @@ impl Summary {
             changes: None,
             rejects_by_reason: BTreeMap::new(),
             reports: ReportsSummary::default(),
+            closing_soon: Vec::new(),
             reject_rate_exceeded: Vec::new(),
             warnings: Vec::new(),
             usage_passes: 1,
@@ -171,6 +193,7 @@ impl Summary {
         self.by_engagement.clear();
         self.largest_partners.clear();
         self.reports = ReportsSummary::default();
+        self.closing_soon.clear();
         self.rejects_by_reason = RejectReason::ALL.iter().map(|r| (r.as_str().to_string(), 0)).collect();
         self.reject_rate_exceeded.clear();
     }
@@ -202,6 +225,24 @@ impl Summary {
             status: d.evaluation.status,
             report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
         }));
+        let soon = |claim: &crate::records::Claim| {
+            config.calendar.end_of_business_days_after(config.as_of, config.soon_days, claim.country)
+        };
+        summary.closing_soon = evaluated
+            .decided
+            .iter()
+            .filter(|d| d.evaluation.status == Status::Pending)
+            .filter_map(|d| {
+                let closes = d.evaluation.window_closes_at?;
+                (soon(&d.claim).is_none_or(|limit| closes <= limit)).then(|| ClosingSoon {
+                    claim_id: d.claim.id.to_string(),
+                    partner_id: d.claim.partner_id.to_string(),
+                    tenant_id: d.claim.tenant.to_string(),
+                    window_closes_at: format_timestamp(closes),
+                })
+            })
+            .collect();
+        sort_closing_soon(&mut summary.closing_soon);
         summary.usage_passes = evaluated.usage_passes;
         summary.timings = evaluated.timings.clone();
         Ok(summary)
@@ -289,6 +330,18 @@ impl Summary {
         Ok(())
     }
 
+    /// "37 windows close within 2 business days".
+    pub fn closing_soon_line(&self) -> String {
+        let (n, days) = (self.closing_soon.len(), self.options.soon_days);
+        let windows = if n == 1 { "1 window closes".to_string() } else { format!("{n} windows close") };
+        let within = match days {
+            0 => "by the end of the as-of date".to_string(),
+            1 => "within 1 business day".to_string(),
+            d => format!("within {d} business days"),
+        };
+        format!("{windows} {within}")
+    }
+
     /// The short human summary printed last on stdout.
     pub fn human(&self) -> String {
         let mut out = String::new();
@@ -307,6 +360,8 @@ impl Summary {
             .collect();
         out.push_str(&format!("rejected: {}\n", rejected.join(", ")));
         out.push_str(&format!("reports: {} files, {} rows\n", self.reports.files, self.reports.rows));
+        out.push_str(&self.closing_soon_line());
+        out.push('\n');
         if let Some(changes) = &self.changes {
             out.push_str(&format!("changes since the previous run: {}\n", changes.human()));
         }
