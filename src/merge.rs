@@ -167,6 +167,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
     }));
     summary.count_rejects(&rejects);
     summary.closing_soon = shards.iter().flat_map(|s| s.summary.closing_soon.iter().cloned()).collect();
+    for shard in &shards {
+        for (engagement, weeks) in &shard.summary.official_by_week {
+            let merged = summary.official_by_week.entry(engagement.clone()).or_default();
+            for (week, claims) in weeks {
+                *merged.entry(week.clone()).or_default() += claims;
+            }
+        }
+    }
     sort_closing_soon(&mut summary.closing_soon);
     summary.changes = change_kinds.map(|kinds| crate::changes::ChangeCounts::of_kinds(kinds.iter()));
     summary.shard = None;

@@ -1,8 +1,11 @@
 //! summary.html (SPEC 7, beside summary.json): one self-contained page for analysts — counts by status and engagement, rejects by
-//! reason, the largest partners, the changes since the previous run — with inline SVG bar charts and
-//! nothing loaded from the network. Written as well-formed XHTML so any XML parser can read it.
+//! reason, the largest partners, the changes since the previous run, the claims becoming official week
+//! by week, the windows closing soon — with inline SVG charts and nothing loaded from the network. Written as well-formed XHTML so any XML parser can read it.
+
+use std::collections::BTreeMap;
 
 use crate::summary::Summary;
+use crate::types::{format_date, parse_date, Days};
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -29,6 +32,71 @@ fn bar_chart(items: &[(String, u64)]) -> String {
             row - 6,
             label_width + width + 6,
             y + 15
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Colours of the weekly chart's lines, one per engagement, told apart also by the legend's order.
+const LINE_COLOURS: [&str; 6] = ["#3b6ea8", "#d9822b", "#2f9e44", "#c2255c", "#6741d9", "#495057"];
+
+/// A line chart of claims becoming official per week, one line per engagement: `series` is
+/// engagement → week (its Monday, `YYYY-MM-DD`) → claims. Weeks without any are drawn at 0.
+fn weekly_chart(series: &BTreeMap<String, BTreeMap<String, u64>>) -> String {
+    let weeks: Vec<Days> = {
+        let all: Vec<Days> = series.values().flat_map(|w| w.keys()).filter_map(|d| parse_date(d)).collect();
+        let (first, last) = (all.iter().min().copied().unwrap_or(0), all.iter().max().copied().unwrap_or(0));
+        (0..=((last - first) / 7).min(520)).map(|k| first + 7 * k).collect()
+    };
+    let max = series.values().flat_map(|w| w.values()).copied().max().unwrap_or(0).max(1);
+    let (left, top, width, height, legend) = (50.0, 10.0, 800.0, 220.0, 22);
+    let x = |k: usize| left + if weeks.len() > 1 { k as f64 * width / (weeks.len() - 1) as f64 } else { width / 2.0 };
+    let y = |v: u64| top + height - v as f64 / max as f64 * height;
+    let total_height = top + height + 40.0 + (legend * series.len()) as f64;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{total_height}" role="img"><title>Claims becoming official per week, by engagement</title>"#,
+        left + width + 40.0
+    );
+    // The value axis: 0, half and the largest week.
+    for v in [0, max / 2, max] {
+        svg.push_str(&format!(
+            r##"<line x1="{left}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#ddd"/><text x="{2}" y="{3:.1}" text-anchor="end" font-size="12">{v}</text>"##,
+            y(v),
+            left + width,
+            left - 6.0,
+            y(v) + 4.0
+        ));
+    }
+    // The week axis: about eight dates.
+    let step = weeks.len().div_ceil(8).max(1);
+    for (k, week) in weeks.iter().enumerate().filter(|(k, _)| k % step == 0 || *k + 1 == weeks.len()) {
+        svg.push_str(&format!(
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="12">{}</text>"#,
+            x(k),
+            top + height + 18.0,
+            format_date(*week)
+        ));
+    }
+    for (n, (engagement, counts)) in series.iter().enumerate() {
+        let colour = LINE_COLOURS[n % LINE_COLOURS.len()];
+        let points: Vec<String> = weeks
+            .iter()
+            .enumerate()
+            .map(|(k, week)| format!("{:.1},{:.1}", x(k), y(counts.get(&format_date(*week)).copied().unwrap_or(0))))
+            .collect();
+        svg.push_str(&format!(
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        ));
+        let total: u64 = counts.values().sum();
+        let ly = top + height + 40.0 + (legend * n) as f64;
+        svg.push_str(&format!(
+            r#"<rect x="{left}" y="{:.1}" width="14" height="4" fill="{colour}"/><text x="{}" y="{:.1}" font-size="13">{} ({total} claims)</text>"#,
+            ly - 4.0,
+            left + 20.0,
+            ly + 1.0,
+            escape(engagement)
         ));
     }
     svg.push_str("</svg>");
@@ -80,6 +148,13 @@ pub fn render(summary: &Summary) -> String {
         })
         .collect();
     body.push_str(&table(&header, &rows));
+
+    body.push_str("<h2>Claims becoming official, by week</h2>");
+    if summary.official_by_week.is_empty() {
+        body.push_str("<p>No claim has become official.</p>");
+    } else {
+        body.push_str(&weekly_chart(&summary.official_by_week));
+    }
 
     body.push_str(&format!("<h2>Windows closing soon</h2><p>{}.</p>", escape(&summary.closing_soon_line())));
     if !summary.closing_soon.is_empty() {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::weekday;
 use crate::config::RunConfig;
 use crate::error::{Cause, CporError};
 use crate::evaluate::Status;
@@ -15,7 +16,7 @@ use crate::pipeline::Evaluated;
 pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
 use crate::shard::Shard;
-use crate::types::{format_timestamp, parse_timestamp};
+use crate::types::{format_date, format_timestamp, parse_timestamp, Days};
 
 pub mod html;
 
@@ -133,6 +134,9 @@ pub struct Summary {
     pub changes: Option<crate::changes::ChangeCounts>,
     pub rejects_by_reason: BTreeMap<String, u64>,
     pub reports: ReportsSummary,
+    /// Engagement code → the Monday of each week (local dates) → claims that became official in that
+    /// week (official and revoked claims, by official_at): summary.html's official-over-time chart.
+    pub official_by_week: BTreeMap<String, BTreeMap<String, u64>>,
     /// Claims pending at T whose window closes within `options.soon_days` business days after the
     /// local date of T (for the claim's country), by closing time.
     pub closing_soon: Vec<ClosingSoon>,
@@ -174,6 +178,7 @@ impl Summary {
             changes: None,
             rejects_by_reason: BTreeMap::new(),
             reports: ReportsSummary::default(),
+            official_by_week: BTreeMap::new(),
             closing_soon: Vec::new(),
             reject_rate_exceeded: Vec::new(),
             warnings: Vec::new(),
@@ -193,6 +198,7 @@ impl Summary {
         self.by_engagement.clear();
         self.largest_partners.clear();
         self.reports = ReportsSummary::default();
+        self.official_by_week.clear();
         self.closing_soon.clear();
         self.rejects_by_reason = RejectReason::ALL.iter().map(|r| (r.as_str().to_string(), 0)).collect();
         self.reject_rate_exceeded.clear();
@@ -225,6 +231,18 @@ impl Summary {
             status: d.evaluation.status,
             report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
         }));
+        for decided in &evaluated.decided {
+            if let Some(official_at) = decided.evaluation.official_at() {
+                let date = config.calendar.local_date(official_at);
+                let monday = date - weekday(date).num_days_from_monday() as Days;
+                *summary
+                    .official_by_week
+                    .entry(decided.claim.engagement.as_str().to_string())
+                    .or_default()
+                    .entry(format_date(monday))
+                    .or_default() += 1;
+            }
+        }
         let soon = |claim: &crate::records::Claim| {
             config.calendar.end_of_business_days_after(config.as_of, config.soon_days, claim.country)
         };

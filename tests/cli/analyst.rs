@@ -211,3 +211,37 @@ fn summary_html_is_produced_and_well_formed() {
     }
     assert!(well_formed("<p>a < b</p>").is_err() && well_formed("<p><b></p></b>").is_err());
 }
+
+/// summary.json's claims becoming official per week add up to the ledger's: each official or revoked
+/// claim once, in the week (from Monday, local dates) of its official_at; summary.html draws a line
+/// per engagement.
+#[test]
+fn claims_becoming_official_by_week() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    assert!(sample_run(&out, &[]).status.success());
+    let ledger = read_csv(&out.join("ledger.csv"));
+    let column = |name: &str| ledger[0].iter().position(|c| c == name).expect(name);
+    let (engagement, official_at) = (column("engagement"), column("official_at"));
+    let mut expected: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for row in &ledger[1..] {
+        if row[official_at].is_empty() {
+            continue;
+        }
+        let date = chrono::NaiveDate::parse_from_str(&row[official_at][..10], "%Y-%m-%d").expect("a date");
+        let monday = date - chrono::Duration::days(i64::from(chrono::Datelike::weekday(&date).num_days_from_monday()));
+        *expected.entry((row[engagement].clone(), monday.to_string())).or_default() += 1;
+    }
+    assert!(expected.len() > 5, "the sample has claims becoming official over several weeks");
+    let summary = summary(&out);
+    let mut got: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for (code, weeks) in summary["official_by_week"].as_object().expect("official_by_week") {
+        for (week, claims) in weeks.as_object().expect("weeks") {
+            got.insert((code.clone(), week.clone()), claims.as_u64().expect("a count"));
+        }
+    }
+    assert_eq!(got, expected);
+    let html = std::fs::read_to_string(out.join("summary.html")).expect("summary.html");
+    let engagements: std::collections::BTreeSet<&String> = expected.keys().map(|(e, _)| e).collect();
+    assert_eq!(html.matches("<polyline").count(), engagements.len(), "a line per engagement");
+}
