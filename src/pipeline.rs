@@ -18,9 +18,12 @@ use crate::error::CporError;
 use crate::evaluate::evaluate;
 use crate::hashing::{FastMap, FastSet};
 use crate::input::columns::ColumnMap;
-use crate::input::{estimate_records, read_file, resolve, Checked, FileStats, InputFile, RecordParser, UsedColumns};
+use crate::input::{
+    estimate_records, progress_size, read_file, resolve, text_bytes_read, Checked, FileStats, InputFile, RecordParser,
+    UsedColumns,
+};
 use crate::ledger::DecidedClaim;
-use crate::progress::Progress;
+use crate::progress::{Progress, Size};
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
 use crate::rejects::{sort_rejects, Reject, Source};
 use crate::report::build_reports;
@@ -108,7 +111,10 @@ fn read_input<P: RecordParser>(
         (_, 1) => String::new(),
         (pass, passes) => format!(", pass {} of {passes}", pass + 1),
     };
-    let spinner = progress.spinner(&format!("reading {}{label}", P::SOURCE));
+    let size = progress_size(files.files);
+    let stage = progress.stage(&format!("reading {}{label}", P::SOURCE), "rows", size);
+    let bytes_before = text_bytes_read();
+    let mut rows_read = 0u64;
     // Rows of other shards' tenants (SPEC 10): in the files, not in this run's accounts.
     let mut elsewhere = 0u64;
     for file in files.files {
@@ -134,7 +140,11 @@ fn read_input<P: RecordParser>(
                     }
                 }
             }
-            spinner.inc(batch.len() as u64);
+            rows_read += batch.len() as u64;
+            match size {
+                Size::Bytes(_) => stage.set_position(text_bytes_read() - bytes_before),
+                Size::Items(_) | Size::Unknown => stage.inc(batch.len() as u64),
+            }
         })?;
         summary.records += stats.records - std::mem::take(&mut elsewhere);
         timings.validate += stats.validating.as_secs_f64();
@@ -142,12 +152,12 @@ fn read_input<P: RecordParser>(
         if let Some(sha256) = stats.sha256 {
             let file = FileSummary { path: stats.given, sha256, records: stats.records, columns: stats.columns };
             if let Some(warning) = file.warning(P::SOURCE) {
-                spinner.suspend(|| eprintln!("cpor: warning: {warning}"));
+                stage.suspend(|| eprintln!("cpor: warning: {warning}"));
             }
             summary.files.push(file);
         }
     }
-    spinner.finish();
+    stage.finish(rows_read);
     timings.read += started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -365,12 +375,12 @@ pub fn evaluate_inputs_then(
     let ClaimsAndResponses { claims, responses, deferred_claims, elsewhere, mut inputs } =
         read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
 
-    let stage = Instant::now();
-    let spinner = progress.spinner("evaluating claims");
+    let started = Instant::now();
+    let stage = progress.stage("evaluating claims", "claims", Size::Items(claims.len() as u64));
     let evaluations = evaluate(&claims, &responses, &config.calendar, as_of);
     let mut decided = DecidedClaim::all(claims, evaluations);
-    spinner.finish();
-    timings.evaluate = stage.elapsed().as_secs_f64();
+    stage.finish(decided.len() as u64);
+    timings.evaluate = started.elapsed().as_secs_f64();
 
     let with_report = || decided.iter().filter(|d| d.has_report()).map(|d| &d.claim);
     before_usage(&mut with_report());

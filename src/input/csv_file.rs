@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
@@ -82,7 +83,7 @@ pub(super) fn read_batches(
         let mut archive =
             zip::ZipArchive::new(opened).map_err(|e| ReadError::Message(format!("not a readable zip archive: {e}")))?;
         let entry = archive.by_name(member).map_err(|e| ReadError::Message(format!("member {member}: {e}")))?;
-        read_text(entry, file.text, map, handle)?;
+        read_text(Counted(entry), file.text, map, handle)?;
         return Ok(None);
     }
     std::thread::scope(|scope| {
@@ -97,7 +98,7 @@ pub(super) fn read_batches(
                 hex(&hasher.finalize())
             })
         });
-        let stored = Hashing { source: opened, sink: hash.then_some(sender) };
+        let stored = Hashing { source: Counted(opened), sink: hash.then_some(sender) };
         if file.gzip {
             let gunzip = GzipErrors(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, stored)));
             read_text(gunzip, file.text, map, handle)?;
@@ -107,6 +108,22 @@ pub(super) fn read_batches(
         // The reader, and with it the sender, is gone: the hasher has seen every chunk.
         hasher.map(|h| h.join().map_err(|_| ReadError::Message("the hashing thread failed".into()))).transpose()
     })
+}
+
+/// Bytes of text files read so far, as stored (compressed for a `.gz`, decompressed for a zip
+/// member), by the whole process: the progress display's measure of how far a text input is read
+/// (`super::text_bytes_read`). Nothing else reads it.
+pub(super) static TEXT_BYTES_READ: AtomicU64 = AtomicU64::new(0);
+
+/// A reader that adds what it reads to [`TEXT_BYTES_READ`].
+struct Counted<R>(R);
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(out)?;
+        TEXT_BYTES_READ.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// A reader of the file's bytes as stored that hands each read's bytes to the hashing thread (on a

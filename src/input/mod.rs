@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Cause, CporError};
 use crate::input::columns::{match_columns, tried_names, ColumnMap, Unmatched};
+use crate::progress::Size;
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{Days, Micros};
 
@@ -487,6 +488,35 @@ pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, Cpor
         };
     }
     Ok(records)
+}
+
+/// An input's size for the progress display (`crate::progress`): its rows when every file is
+/// Parquet (from the files' metadata), its bytes as stored when every file is text (a zip member's
+/// uncompressed size), unknown when the two are mixed or a size cannot be read.
+pub fn progress_size(files: &[InputFile]) -> Size {
+    let size = |file: &InputFile| -> Option<u64> {
+        match (&file.member, file.format) {
+            (None, FileFormat::Parquet) => parquet_file::row_count(&file.path).ok(),
+            (Some(member), _) => member_size(&file.path, member).ok(),
+            (None, FileFormat::Csv) => std::fs::metadata(&file.path).ok().map(|m| m.len()),
+        }
+    };
+    let parquet = |file: &InputFile| file.format == FileFormat::Parquet && file.member.is_none();
+    if files.iter().any(|f| f.format == FileFormat::Parquet && f.member.is_some()) {
+        // Read from a temporary copy, counted neither as rows nor as text.
+        return Size::Unknown;
+    }
+    let total: Option<u64> = files.iter().map(size).sum();
+    match total {
+        Some(rows) if files.iter().all(parquet) => Size::Items(rows),
+        Some(bytes) if !files.iter().any(parquet) => Size::Bytes(bytes),
+        _ => Size::Unknown,
+    }
+}
+
+/// Bytes of text files read so far by the process, as [`progress_size`] measures them.
+pub fn text_bytes_read() -> u64 {
+    csv_file::TEXT_BYTES_READ.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A zip member's uncompressed size, from the archive's directory.

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::config::OutputFormat;
 use crate::error::CporError;
 use crate::ledger::DecidedClaim;
-use crate::progress::Progress;
+use crate::progress::{Progress, Size};
 use crate::records::Claim;
 
 use sha2::{Digest, Sha256};
@@ -132,7 +132,8 @@ pub(super) fn write_reports(
         let path = reports_dir.join(partner);
         fs::DirBuilder::new().recursive(true).create(&path).map_err(io(&path))?;
     }
-    let bar = progress.bar("writing reports", by_partner.iter().map(|(_, rows)| rows.len() as u64).sum());
+    let total = by_partner.iter().map(|(_, rows)| rows.len() as u64).sum();
+    let bar = progress.stage("writing reports", "files", Size::Items(total));
     // Creating files waits on the file system as much as on the CPU: a pool of its own, larger than
     // the core count, keeps the disk busy (BENCHMARKS.md).
     let pool = rayon::ThreadPoolBuilder::new()
@@ -176,7 +177,7 @@ pub(super) fn write_reports(
             })
             .collect::<Result<_, _>>()
     })?;
-    bar.finish();
+    bar.finish(total);
     Ok(lines.into_iter().flatten().collect())
 }
 

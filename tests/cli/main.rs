@@ -17,6 +17,7 @@ mod generate_layout;
 mod hostile;
 mod manifest;
 mod parquet;
+mod progress;
 mod properties;
 mod shards;
 mod util;
