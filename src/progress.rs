@@ -125,8 +125,8 @@ mod tests {
 
     #[test]
     fn rates_read_as_whole_numbers_with_units() {
-        assert_eq!(rate(3_617_979.2301, "rows"), "3.6 M rows/s");
-        assert_eq!(rate(545_973.7904, "rows"), "546 k rows/s");
+        assert_eq!(rate(3_617_979.230_1, "rows"), "3.6 M rows/s");
+        assert_eq!(rate(545_973.790_4, "rows"), "546 k rows/s");
         assert_eq!(rate(850.4, "claims"), "850 claims/s");
         assert_eq!(rate(27_066_368.0, "rows"), "27 M rows/s");
         assert_eq!(rate(f64::NAN, "rows"), "0 rows/s");
