@@ -9,6 +9,7 @@ mod analyst;
 mod exports_columns;
 mod exports_example;
 mod exports_files;
+mod exports_layouts;
 mod exports_values;
 mod fixtures;
 mod generate_layout;
