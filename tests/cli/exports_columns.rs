@@ -173,6 +173,13 @@ fn a_mapped_header_the_file_lacks_is_fatal() {
     let output = run(&input, &out, &["--config", &config.display().to_string()]);
     assert_one_fatal_line(&output, &["usage.csv", "'assigned_seats'", "'Seats Assigned'", "[columns.usage]"]);
     assert!(!out.exists(), "nothing written");
+    // Over an earlier output: that output stays as it was.
+    run_ok(&args(&input, &out, &[]));
+    let before = tree(&out);
+    let output = run(&input, &out, &["--config", &config.display().to_string()]);
+    assert_one_fatal_line(&output, &["usage.csv", "'Seats Assigned'"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert!(tree(&out) == before, "the earlier output changed");
 }
 
 #[test]

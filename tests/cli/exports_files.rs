@@ -266,7 +266,47 @@ fn broken_files_are_one_line_fatal_errors() {
     std::fs::write(&no_bom, &utf16le_with_bom(&text)[2..]).expect("write");
     let stderr = fails(temp.path(), "--usage", &no_bom, &[], 1);
     assert!(stderr.contains("UTF-16") && stderr.contains("--encoding utf-16le"), "{stderr}");
+    let big_endian: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    std::fs::write(&no_bom, big_endian).expect("write");
+    let stderr = fails(temp.path(), "--usage", &no_bom, &[], 1);
+    assert!(stderr.contains("usage16.csv") && stderr.contains("looks like UTF-16"), "{stderr}");
+    assert!(stderr.contains("--encoding utf-16be"), "{stderr}");
 
     let stderr = fails(temp.path(), "--usage", &plain.join("usage.csv"), &["--encoding", "klingon"], 2);
     assert!(stderr.contains("klingon"), "{stderr}");
+}
+
+/// A zip archive of one stored member, its headers then patched as another archiver would have
+/// written them: `method` the compression method, `encrypted` the flag of a password-protected member.
+fn patched_zip(member: &str, bytes: &[u8], method: u16, encrypted: bool) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    writer.start_file(member, options).expect("member");
+    writer.write_all(bytes).expect("member");
+    let mut zip = writer.finish().expect("zip").into_inner();
+    // The local header (PK 3 4) has its flags at 6 and method at 8; the central directory's entry
+    // (PK 1 2) at 8 and 10.
+    for (signature, flags_at) in [(b"PK\x03\x04", 6), (b"PK\x01\x02", 8)] {
+        let at = zip.windows(4).position(|w| w == signature).expect("a zip header");
+        zip[at + flags_at] |= u8::from(encrypted);
+        zip[at + flags_at + 2..at + flags_at + 4].copy_from_slice(&method.to_le_bytes());
+    }
+    zip
+}
+
+/// SPEC 9.2: a zip whose only input member cannot be read — compressed in a way cpor does not
+/// read, or encrypted — is one fatal line naming the member, not an empty input.
+#[test]
+fn a_zip_with_no_readable_member_is_one_fatal_line() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    baseline(temp.path());
+    let usage = std::fs::read(temp.path().join("plain/usage.csv")).expect("usage");
+    let bzip2 = temp.path().join("bzip2.zip");
+    std::fs::write(&bzip2, patched_zip("usage.csv", &usage, 12, false)).expect("write");
+    let stderr = fails(temp.path(), "--usage", &bzip2, &[], 1);
+    assert!(stderr.contains("bzip2.zip/usage.csv") && stderr.contains("compression method"), "{stderr}");
+    let encrypted = temp.path().join("locked.zip");
+    std::fs::write(&encrypted, patched_zip("usage.csv", &usage, 0, true)).expect("write");
+    let stderr = fails(temp.path(), "--usage", &encrypted, &[], 1);
+    assert!(stderr.contains("locked.zip/usage.csv") && stderr.contains("assword"), "{stderr}");
 }

@@ -23,21 +23,6 @@ fn args(claims: &str, responses: &str, usage: &str, out: &Path, extra: &[&str]) 
     args
 }
 
-/// The ledger row of a claim, by header name.
-fn ledger_row(out: &Path, claim: &str) -> std::collections::BTreeMap<String, String> {
-    let rows = read_csv(&out.join("ledger.csv"));
-    let row = rows.iter().find(|r| r[0] == claim).unwrap_or_else(|| panic!("{claim} in the ledger"));
-    rows[0].iter().cloned().zip(row.iter().cloned()).collect()
-}
-
-/// (date, active_users) of a report's rows.
-fn report(out: &Path, partner: &str, claim: &str) -> Vec<(String, String)> {
-    let rows = read_csv(&out.join("reports").join(partner).join(format!("{claim}.csv")));
-    let date = rows[0].iter().position(|h| h == "date").expect("date column");
-    let active = rows[0].iter().position(|h| h == "active_users").expect("active_users column");
-    rows[1..].iter().map(|r| (r[date].clone(), r[active].clone())).collect()
-}
-
 /// Hand-checked, as of 2026-05-10T12:00:00Z in UTC, window 5 business days:
 /// - M1 (T1, Teams) notified Wednesday 2026-01-28: deadline Wednesday 2026-02-04, official at
 ///   2026-02-05T00:00:00Z; access window [2026-02-05, 2026-05-11).

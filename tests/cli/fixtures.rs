@@ -18,7 +18,8 @@ use crate::util::*;
 const NOT_SCENARIOS: [&str; 2] = [
     // Awkward Parquet files for tests/cli/hostile/parquet.rs.
     "hostile",
-    // Datasets in real export layouts (SPEC 9), run with their own flags by tests/cli/exports_example.rs.
+    // Datasets in real export layouts (SPEC 9), run with their own flags by tests/cli/exports_example.rs
+    // and tests/cli/exports_layouts.rs.
     "exports",
 ];
 

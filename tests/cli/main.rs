@@ -11,6 +11,7 @@ mod dask;
 mod exports_columns;
 mod exports_example;
 mod exports_files;
+mod exports_layouts;
 mod exports_values;
 mod fixtures;
 mod generate_layout;

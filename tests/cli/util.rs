@@ -129,6 +129,21 @@ pub fn reject_keys(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The ledger row of a claim, by header name.
+pub fn ledger_row(out: &Path, claim: &str) -> BTreeMap<String, String> {
+    let rows = read_csv(&out.join("ledger.csv"));
+    let row = rows.iter().find(|r| r[0] == claim).unwrap_or_else(|| panic!("{claim} in the ledger"));
+    rows[0].iter().cloned().zip(row.iter().cloned()).collect()
+}
+
+/// (date, active_users) of a report's rows.
+pub fn report(out: &Path, partner: &str, claim: &str) -> Vec<(String, String)> {
+    let rows = read_csv(&out.join("reports").join(partner).join(format!("{claim}.csv")));
+    let date = rows[0].iter().position(|h| h == "date").expect("date column");
+    let active = rows[0].iter().position(|h| h == "active_users").expect("active_users column");
+    rows[1..].iter().map(|r| (r[date].clone(), r[active].clone())).collect()
+}
+
 pub fn summary(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("JSON")
 }
