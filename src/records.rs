@@ -358,6 +358,35 @@ impl RecentUuid {
     }
 }
 
+/// The workload texts a parsing thread met last, with their keys: a tenant's rows spell a workload
+/// in a few ways ("Teams", "TEAMS"), and one series' rows may alternate between them.
+#[derive(Default)]
+pub struct RecentWorkloads {
+    /// Up to `RECENT_WORKLOADS` texts, each buffer reused; the oldest is replaced first.
+    entries: Vec<(String, WorkloadKey)>,
+    next: usize,
+}
+
+const RECENT_WORKLOADS: usize = 4;
+
+impl RecentWorkloads {
+    #[inline]
+    fn get(&self, text: &str) -> Option<WorkloadKey> {
+        self.entries.iter().find(|(last, _)| last == text).map(|(_, key)| key.clone())
+    }
+
+    fn put(&mut self, text: &str, key: &WorkloadKey) {
+        if self.entries.len() < RECENT_WORKLOADS {
+            self.entries.push((text.to_string(), key.clone()));
+        } else if let Some((last, last_key)) = self.entries.get_mut(self.next) {
+            last.clear();
+            last.push_str(text);
+            *last_key = key.clone();
+        }
+        self.next = (self.next + 1) % RECENT_WORKLOADS;
+    }
+}
+
 /// What a thread parsing usage remembers from row to row.
 #[derive(Default)]
 pub struct UsageScratch {
@@ -365,8 +394,8 @@ pub struct UsageScratch {
     /// The last tenant a shard looked up, and whether the shard keeps it: a tenant's rows come together.
     kept: Option<(Uuid, bool)>,
     subscription: RecentUuid,
-    /// The last workload text (trimmed, as written) and its key.
-    workload: Option<(String, WorkloadKey)>,
+    /// The last few workload texts (trimmed, as written) and their keys.
+    workload: RecentWorkloads,
 }
 
 /// Usage rows (SPEC 2.3): the checks of a record on its own.
@@ -386,9 +415,9 @@ impl UsageParser {
     /// The row's workload key, its text checked (SPEC 2.4 **text**). The last workload a thread saw
     /// passed that check, so a repeat of it is its key at once.
     fn workload(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<WorkloadKey, Fault> {
-        if let (Cell::Text(text), Some((last, key))) = (row.get(1), &scratch.workload) {
-            if **last == *text {
-                return Ok(key.clone());
+        if let Cell::Text(text) = row.get(1) {
+            if let Some(key) = scratch.workload.get(text) {
+                return Ok(key);
             }
         }
         let text = text(row, Self::COLUMNS, 1)?;
@@ -400,15 +429,7 @@ impl UsageParser {
         let key = with_lowercase(text, |lower| {
             self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
         });
-        // The text's buffer is reused: a tenant's workloads alternate, each change a new last.
-        match &mut scratch.workload {
-            Some((last, last_key)) => {
-                last.clear();
-                last.push_str(text);
-                *last_key = key.clone();
-            }
-            None => scratch.workload = Some((text.to_string(), key.clone())),
-        }
+        scratch.workload.put(text, &key);
         key
     }
 
@@ -416,14 +437,25 @@ impl UsageParser {
     /// needs no trimming and passes SPEC 2.4's **text** check; `None`: anything else.
     #[inline]
     fn plain_workload(&self, scratch: &mut UsageScratch, text: &str) -> Option<WorkloadKey> {
-        match &scratch.workload {
-            Some((last, key)) if **last == *text => Some(key.clone()),
-            _ if !text.is_empty() && trim_cell(text).len() == text.len() && text_fault(text).is_none() => {
+        match scratch.workload.get(text) {
+            Some(key) => Some(key),
+            None if !text.is_empty() && trim_cell(text).len() == text.len() && text_fault(text).is_none() => {
                 Some(self.new_workload(scratch, text))
             }
             _ => None,
         }
     }
+}
+
+/// The tenant, workload and subscription cells `UsageParser::plain_row` last resolved in one
+/// chunk of a batch, by their views in the column: equal views are equal texts (a text of up to 12
+/// bytes is held in its view, a longer one is a place in the column's buffers), so a run of one
+/// tenant's rows is compared 16 bytes at a time, and its UUIDs are parsed once per run.
+#[derive(Default)]
+struct LastViews {
+    tenant: Option<(u128, Uuid)>,
+    workload: Option<(u128, WorkloadKey)>,
+    subscription: Option<(u128, Uuid)>,
 }
 
 /// The typed columns of a usage batch that `UsageParser::plain_row` reads.
@@ -470,12 +502,43 @@ impl UsageParser {
     /// in range, counts ≥ 0 and at least one — which `parse` would accept as the same record. `None`:
     /// anything else, left to `parse` (which finds the fault, or the new workload's key).
     #[inline]
-    fn plain_row(&self, scratch: &mut UsageScratch, columns: &UsageColumns<'_>, row: usize) -> Option<UsageRow> {
-        let tenant = scratch.tenant.of_text(columns.tenant.get(row)?)?;
-        let workload = self.plain_workload(scratch, columns.workload.get(row)?)?;
-        let subscription = match columns.subscription.and_then(|a| a.get(row)) {
+    fn plain_row(
+        &self,
+        scratch: &mut UsageScratch,
+        last: &mut LastViews,
+        columns: &UsageColumns<'_>,
+        row: usize,
+    ) -> Option<UsageRow> {
+        let text = columns.tenant.get(row)?;
+        let view = columns.tenant.views()[row].as_u128();
+        let tenant = match last.tenant {
+            Some((last, value)) if last == view => value,
+            _ => {
+                let value = scratch.tenant.of_text(text)?;
+                last.tenant = Some((view, value));
+                value
+            }
+        };
+        let text = columns.workload.get(row)?;
+        let view = columns.workload.views()[row].as_u128();
+        let workload = match &last.workload {
+            Some((last, key)) if *last == view => key.clone(),
+            _ => {
+                let key = self.plain_workload(scratch, text)?;
+                last.workload = Some((view, key.clone()));
+                key
+            }
+        };
+        let subscription = match columns.subscription.and_then(|a| Some((a.get(row)?, a.views()[row].as_u128()))) {
             None => None,
-            Some(text) => Some(scratch.subscription.of_text(text)?),
+            Some((_, view)) if last.subscription.is_some_and(|(last, _)| last == view) => {
+                last.subscription.map(|(_, value)| value)
+            }
+            Some((text, view)) => {
+                let value = scratch.subscription.of_text(text)?;
+                last.subscription = Some((view, value));
+                Some(value)
+            }
         };
         let date = columns.date.get(row).filter(|&d| date_in_range(d))?;
         let date = if self.period == UsagePeriod::Month { month_start(date) } else { date };
@@ -539,12 +602,13 @@ impl RecordParser for UsageParser {
         out: &mut [Option<Result<UsageRow, Fault>>],
     ) -> bool {
         let Some(columns) = UsageColumns::of(batch) else { return false };
+        let mut last = LastViews::default();
         for (slot, row) in out.iter_mut().zip(rows) {
             if self.shard.is_some() && !self.keeps(scratch, Some(&batch.row(row))) {
                 *slot = None;
                 continue;
             }
-            *slot = Some(match self.plain_row(scratch, &columns, row) {
+            *slot = Some(match self.plain_row(scratch, &mut last, &columns, row) {
                 Some(record) => Ok(record),
                 None => self.parse(scratch, &batch.row(row)),
             });

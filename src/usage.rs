@@ -408,10 +408,13 @@ impl UsageIndex {
                 let members = std::mem::take(&mut bucket.members);
                 let mut decided = Vec::new();
                 for run in &members {
-                    for i in run.start as usize..run.end as usize {
-                        // A run's rows passed their own checks: the lookup always finds one.
-                        let Some(Some(Ok(row))) = rows.get(i) else { continue };
-                        if let Some(verdict) = bucket.decide(row, workloads[i], last_day, wanted) {
+                    let range = run.start as usize..run.end as usize;
+                    let run_rows = rows.get(range.clone()).into_iter().flatten();
+                    let run_workloads = workloads.get(range.clone()).into_iter().flatten();
+                    for ((i, row), &workload) in range.zip(run_rows).zip(run_workloads) {
+                        // A run's rows passed their own checks: each is `Some(Ok(_))`.
+                        let Some(Ok(row)) = row else { continue };
+                        if let Some(verdict) = bucket.decide(row, workload, last_day, wanted) {
                             decided.push((i, verdict));
                         }
                     }

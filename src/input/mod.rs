@@ -23,11 +23,11 @@ use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{Days, Micros};
 
 /// Rows per batch: large enough to keep both cores busy, small enough to bound memory.
-pub const BATCH_ROWS: usize = 1 << 16;
+pub const BATCH_ROWS: usize = 1 << 14;
 
 /// Rows a parsing thread checks at a time: a sixteenth of a batch, so that both cores stay busy to
 /// the batch's end.
-const CHUNK_ROWS: usize = 1 << 12;
+const CHUNK_ROWS: usize = 1 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
