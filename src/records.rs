@@ -542,13 +542,14 @@ impl UsageParser {
         };
         let date = columns.date.get(row).filter(|&d| date_in_range(d))?;
         let date = if self.period == UsagePeriod::Month { month_start(date) } else { date };
-        let mut counts = [None; 3];
-        for (slot, column) in counts.iter_mut().zip(&columns.counts) {
+        // Built in place, not through `Counts::new`'s options: this runs for every row.
+        let mut counts = Counts::default();
+        for (i, column) in columns.counts.iter().enumerate() {
             if let Some(value) = column.and_then(|a| a.get(row)) {
-                *slot = Some(u64::try_from(value).ok()?);
+                counts.values[i] = u64::try_from(value).ok()?;
+                counts.present |= 1 << i;
             }
         }
-        let counts = Counts::new(counts);
         (!counts.is_empty()).then_some(UsageRow { tenant, workload, subscription, date, counts })
     }
 }
