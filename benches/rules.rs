@@ -1,5 +1,6 @@
-//! Inner rules, timed with criterion: calendar arithmetic, the response walk, and the report
-//! scoping filter. End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
+//! Inner rules, timed with criterion: calendar arithmetic, the response walk, the report scoping
+//! filter, usage keys, and the usage rows' own checks (UUIDs; a Parquet file's rows, read and
+//! checked). End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
 
 // A bench on fixed inputs stops loudly if a fixed input does not parse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,12 +9,17 @@ use std::hint::black_box;
 
 use chrono_tz::Tz;
 use cpor::calendar::{days, Calendar, Holiday, Weekend};
+use cpor::config::OutputFormat;
 use cpor::evaluate::walk;
-use cpor::records::{Claim, Counts, UsageRow, WorkloadKey};
+use cpor::generate::{generate, Layout};
+use cpor::hashing::FastMap;
+use cpor::input::columns::ColumnMap;
+use cpor::input::{read_file, FileFormat, InputFile};
+use cpor::records::{Claim, Counts, RecentUuid, UsageParser, UsageRow, WorkloadKey};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
 use cpor::usage::{KeptRow, UsageIndex};
-use cpor::values::UsagePeriod;
+use cpor::values::{DateOrder, UsagePeriod};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn calendar(c: &mut Criterion) {
@@ -103,5 +109,53 @@ fn usage_keys(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, calendar, response_walk, scoping, usage_keys);
+/// A UUID column's texts as a parsing thread meets them: 65,536 texts in runs of 50 equal ones,
+/// checked through the thread's last UUID (`RecentUuid`), and each parsed on its own.
+fn uuids(c: &mut Criterion) {
+    let texts: Vec<String> = (0..65_536u32)
+        .map(|i| Uuid(0x9e37_79b9_7f4a_7c15_u128.wrapping_mul(u128::from(i / 50) + 1)))
+        .map(|u| String::from_utf8(u.to_text().to_vec()).unwrap())
+        .collect();
+    c.bench_function("UUID texts of 65536 usage rows, runs of 50, through the last UUID", |b| {
+        b.iter(|| {
+            let mut recent = RecentUuid::default();
+            texts.iter().filter_map(|t| recent.of_text(black_box(t))).count()
+        })
+    });
+    c.bench_function("UUID texts of 65536 usage rows, each parsed", |b| {
+        b.iter(|| texts.iter().filter_map(|t| Uuid::parse(black_box(t))).count())
+    });
+}
+
+/// A usage Parquet file of `cpor generate` (6,000 tenants, about 300,000 rows) read and each row
+/// checked (SPEC 2.3's own checks), records dropped batch by batch: the validate stage of a run
+/// without the uniqueness rule. The file is decoded on a thread of its own meanwhile.
+fn usage_rows(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    generate(6_000, 30, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
+    let file = InputFile::plain(data.join("usage.parquet"), FileFormat::Parquet);
+    let parser = UsageParser {
+        workloads: FastMap::default(),
+        date_order: DateOrder::default(),
+        period: UsagePeriod::Day,
+        shard: None,
+    };
+    let mut group = c.benchmark_group("usage rows");
+    group.sample_size(20);
+    group.bench_function("a generated usage.parquet of 6000 tenants, read and checked", |b| {
+        b.iter(|| {
+            let mut accepted = 0usize;
+            read_file(&parser, &file, &ColumnMap::default(), false, |_, _, checked| {
+                accepted += checked.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+                checked.clear();
+            })
+            .unwrap();
+            accepted
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, calendar, response_walk, scoping, usage_keys, uuids, usage_rows);
 criterion_main!(benches);

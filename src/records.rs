@@ -7,8 +7,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use polars::prelude::StaticArray;
+
 use crate::hashing::FastMap;
-use crate::input::{Cell, ColumnSpec, RecordParser, RowView};
+use crate::input::{
+    trim_cell, BatchView, Cell, ColumnOf, ColumnSpec, DateArray, IntArray, RecordParser, RowView, TextArray, Typed,
+};
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::shard::Shard;
 use crate::types::{
@@ -317,28 +321,69 @@ impl RecordParser for ResponseParser {
 }
 
 /// The last UUID text a parsing thread read in one column, and its value: a tenant's rows, and a
-/// subscription's, usually come one after the other.
-#[derive(Default)]
+/// subscription's, usually come one after the other. Only a text that is a UUID is remembered, so
+/// the text is always 36 bytes: compared without a call.
 pub struct RecentUuid {
-    text: String,
+    text: [u8; 36],
     value: Option<Uuid>,
 }
 
+impl Default for RecentUuid {
+    fn default() -> Self {
+        RecentUuid { text: [0; 36], value: None }
+    }
+}
+
 impl RecentUuid {
+    /// The UUID of a text (trimmed or not), `None` when it is not one.
+    #[inline]
+    pub fn of_text(&mut self, text: &str) -> Option<Uuid> {
+        let bytes: &[u8; 36] = text.as_bytes().try_into().ok()?;
+        if let Some(value) = self.value.filter(|_| *bytes == self.text) {
+            return Some(value);
+        }
+        let value = Uuid::parse(text)?;
+        self.text = *bytes;
+        self.value = Some(value);
+        Some(value)
+    }
+
     fn uuid(&mut self, row: &RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Option<Uuid>, Fault> {
-        let cell = row.get(k);
-        if let (Cell::Text(text), Some(value)) = (cell, self.value) {
-            if text == self.text {
+        if let Cell::Text(text) = row.get(k) {
+            if let Some(value) = self.of_text(text) {
                 return Ok(Some(value));
             }
         }
-        let parsed = uuid(row, columns, k)?;
-        if let (Cell::Text(text), Some(value)) = (cell, parsed) {
-            self.text.clear();
-            self.text.push_str(text);
-            self.value = Some(value);
+        uuid(row, columns, k)
+    }
+}
+
+/// The workload texts a parsing thread met last, with their keys: a tenant's rows spell a workload
+/// in a few ways ("Teams", "TEAMS"), and one series' rows may alternate between them.
+#[derive(Default)]
+pub struct RecentWorkloads {
+    /// Up to `RECENT_WORKLOADS` texts, each buffer reused; the oldest is replaced first.
+    entries: Vec<(String, WorkloadKey)>,
+    next: usize,
+}
+
+const RECENT_WORKLOADS: usize = 4;
+
+impl RecentWorkloads {
+    #[inline]
+    fn get(&self, text: &str) -> Option<WorkloadKey> {
+        self.entries.iter().find(|(last, _)| last == text).map(|(_, key)| key.clone())
+    }
+
+    fn put(&mut self, text: &str, key: &WorkloadKey) {
+        if self.entries.len() < RECENT_WORKLOADS {
+            self.entries.push((text.to_string(), key.clone()));
+        } else if let Some((last, last_key)) = self.entries.get_mut(self.next) {
+            last.clear();
+            last.push_str(text);
+            *last_key = key.clone();
         }
-        Ok(parsed)
+        self.next = (self.next + 1) % RECENT_WORKLOADS;
     }
 }
 
@@ -349,8 +394,8 @@ pub struct UsageScratch {
     /// The last tenant a shard looked up, and whether the shard keeps it: a tenant's rows come together.
     kept: Option<(Uuid, bool)>,
     subscription: RecentUuid,
-    /// The last workload text (trimmed, as written) and its key.
-    workload: Option<(Box<str>, WorkloadKey)>,
+    /// The last few workload texts (trimmed, as written) and their keys.
+    workload: RecentWorkloads,
 }
 
 /// Usage rows (SPEC 2.3): the checks of a record on its own.
@@ -370,17 +415,142 @@ impl UsageParser {
     /// The row's workload key, its text checked (SPEC 2.4 **text**). The last workload a thread saw
     /// passed that check, so a repeat of it is its key at once.
     fn workload(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<WorkloadKey, Fault> {
-        if let (Cell::Text(text), Some((last, key))) = (row.get(1), &scratch.workload) {
-            if **last == *text {
-                return Ok(key.clone());
+        if let Cell::Text(text) = row.get(1) {
+            if let Some(key) = scratch.workload.get(text) {
+                return Ok(key);
             }
         }
         let text = text(row, Self::COLUMNS, 1)?;
-        let key = with_lowercase(&text, |lower| {
+        Ok(self.new_workload(scratch, &text))
+    }
+
+    /// The key of a workload text that passed its checks, remembered as the thread's last.
+    fn new_workload(&self, scratch: &mut UsageScratch, text: &str) -> WorkloadKey {
+        let key = with_lowercase(text, |lower| {
             self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
         });
-        scratch.workload = Some((text.as_ref().into(), key.clone()));
-        Ok(key)
+        scratch.workload.put(text, &key);
+        key
+    }
+
+    /// The key of a workload cell as stored, when it is the thread's last workload or a text that
+    /// needs no trimming and passes SPEC 2.4's **text** check; `None`: anything else.
+    #[inline]
+    fn plain_workload(&self, scratch: &mut UsageScratch, text: &str) -> Option<WorkloadKey> {
+        match scratch.workload.get(text) {
+            Some(key) => Some(key),
+            None if !text.is_empty() && trim_cell(text).len() == text.len() && text_fault(text).is_none() => {
+                Some(self.new_workload(scratch, text))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The tenant, workload and subscription cells `UsageParser::plain_row` last resolved in one
+/// chunk of a batch, by their views in the column: equal views are equal texts (a text of up to 12
+/// bytes is held in its view, a longer one is a place in the column's buffers), so a run of one
+/// tenant's rows is compared 16 bytes at a time, and its UUIDs are parsed once per run.
+#[derive(Default)]
+struct LastViews {
+    tenant: Option<(u128, Uuid)>,
+    workload: Option<(u128, WorkloadKey)>,
+    subscription: Option<(u128, Uuid)>,
+}
+
+/// The typed columns of a usage batch that `UsageParser::plain_row` reads.
+struct UsageColumns<'a> {
+    tenant: &'a TextArray,
+    workload: &'a TextArray,
+    subscription: Option<&'a TextArray>,
+    date: &'a DateArray,
+    counts: [Option<&'a IntArray>; 3],
+}
+
+impl<'a> UsageColumns<'a> {
+    /// The batch's columns when they are of the types read directly: text ids and workload, a date
+    /// column and integer counts; a missing optional column reads as empty.
+    fn of(batch: &BatchView<'a>) -> Option<UsageColumns<'a>> {
+        let text = |k| match batch.column(k) {
+            ColumnOf::Typed(Typed::Text(a)) => Some(a),
+            _ => None,
+        };
+        let optional = |k| match batch.column(k) {
+            ColumnOf::Absent => Some(None),
+            ColumnOf::Typed(Typed::Int(a)) => Some(Some(a)),
+            _ => None,
+        };
+        let subscription = match batch.column(2) {
+            ColumnOf::Absent => None,
+            ColumnOf::Typed(Typed::Text(a)) => Some(a),
+            _ => return None,
+        };
+        let ColumnOf::Typed(Typed::Date(date)) = batch.column(3) else { return None };
+        Some(UsageColumns {
+            tenant: text(0)?,
+            workload: text(1)?,
+            subscription,
+            date,
+            counts: [optional(COUNT_COLUMNS[0])?, optional(COUNT_COLUMNS[1])?, optional(COUNT_COLUMNS[2])?],
+        })
+    }
+}
+
+impl UsageParser {
+    /// A row's record read straight from typed columns when every cell is in its plain form — a
+    /// UUID tenant, the workload of the thread's previous row, an empty or UUID subscription, a date
+    /// in range, counts ≥ 0 and at least one — which `parse` would accept as the same record. `None`:
+    /// anything else, left to `parse` (which finds the fault, or the new workload's key).
+    #[inline]
+    fn plain_row(
+        &self,
+        scratch: &mut UsageScratch,
+        last: &mut LastViews,
+        columns: &UsageColumns<'_>,
+        row: usize,
+    ) -> Option<UsageRow> {
+        let text = columns.tenant.get(row)?;
+        let view = columns.tenant.views()[row].as_u128();
+        let tenant = match last.tenant {
+            Some((last, value)) if last == view => value,
+            _ => {
+                let value = scratch.tenant.of_text(text)?;
+                last.tenant = Some((view, value));
+                value
+            }
+        };
+        let text = columns.workload.get(row)?;
+        let view = columns.workload.views()[row].as_u128();
+        let workload = match &last.workload {
+            Some((last, key)) if *last == view => key.clone(),
+            _ => {
+                let key = self.plain_workload(scratch, text)?;
+                last.workload = Some((view, key.clone()));
+                key
+            }
+        };
+        let subscription = match columns.subscription.and_then(|a| Some((a.get(row)?, a.views()[row].as_u128()))) {
+            None => None,
+            Some((_, view)) if last.subscription.is_some_and(|(last, _)| last == view) => {
+                last.subscription.map(|(_, value)| value)
+            }
+            Some((text, view)) => {
+                let value = scratch.subscription.of_text(text)?;
+                last.subscription = Some((view, value));
+                Some(value)
+            }
+        };
+        let date = columns.date.get(row).filter(|&d| date_in_range(d))?;
+        let date = if self.period == UsagePeriod::Month { month_start(date) } else { date };
+        // Built in place, not through `Counts::new`'s options: this runs for every row.
+        let mut counts = Counts::default();
+        for (i, column) in columns.counts.iter().enumerate() {
+            if let Some(value) = column.and_then(|a| a.get(row)) {
+                counts.values[i] = u64::try_from(value).ok()?;
+                counts.present |= 1 << i;
+            }
+        }
+        (!counts.is_empty()).then_some(UsageRow { tenant, workload, subscription, date, counts })
     }
 }
 
@@ -421,6 +591,30 @@ impl RecordParser for UsageParser {
             }
             (None, _) => shard.keeps(None),
         }
+    }
+
+    /// Typed Parquet columns are read directly; a row not in its plain form (`plain_row`), and a
+    /// row of a file whose columns are of other types, go through `parse`.
+    fn parse_rows(
+        &self,
+        scratch: &mut UsageScratch,
+        batch: &BatchView<'_>,
+        rows: std::ops::Range<usize>,
+        out: &mut [Option<Result<UsageRow, Fault>>],
+    ) -> bool {
+        let Some(columns) = UsageColumns::of(batch) else { return false };
+        let mut last = LastViews::default();
+        for (slot, row) in out.iter_mut().zip(rows) {
+            if self.shard.is_some() && !self.keeps(scratch, Some(&batch.row(row))) {
+                *slot = None;
+                continue;
+            }
+            *slot = Some(match self.plain_row(scratch, &mut last, &columns, row) {
+                Some(record) => Ok(record),
+                None => self.parse(scratch, &batch.row(row)),
+            });
+        }
+        true
     }
 
     fn parse(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<UsageRow, Fault> {

@@ -138,8 +138,9 @@ struct Bucket {
     /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
     kept: Vec<KeptRow>,
     kept_groups: Vec<u32>,
-    /// The current batch's rows of this bucket: (row, workload id), in file order.
-    members: Vec<(u32, u32)>,
+    /// The current batch's rows of this bucket, in file order: runs of consecutive rows of one
+    /// tenant that passed their own checks, as ranges of row numbers.
+    members: Vec<Range<u32>>,
 }
 
 impl Bucket {
@@ -261,6 +262,8 @@ pub struct UsageIndex {
     /// The current pass and the number of passes.
     pass: usize,
     passes: usize,
+    /// The current batch's workload ids, by row; reused from batch to batch.
+    row_workloads: Vec<u32>,
 }
 
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
@@ -309,6 +312,7 @@ impl UsageIndex {
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
             passes: 1,
+            row_workloads: Vec::new(),
         }
     }
 
@@ -339,46 +343,82 @@ impl UsageIndex {
         let (pass, passes) = (self.pass, self.passes);
         // The last workload no claim names, and its id: its rows share one text.
         let mut last_other: Option<(&Arc<str>, u32)> = None;
+        // Each row's workload id, by row number (0 for the rows not decided here).
+        let workloads = &mut self.row_workloads;
+        workloads.clear();
+        workloads.resize(checked.len(), 0);
+        // The current run of one tenant's rows, with whether this pass decides them: its bucket
+        // and pass are found once per run, not per row.
+        let mut run: Option<(Uuid, Range<u32>, bool)> = None;
+        let buckets = &mut self.buckets;
+        let close = |run: Option<(Uuid, Range<u32>, bool)>, buckets: &mut Vec<Bucket>| {
+            if let Some((tenant, rows, true)) = run {
+                buckets[bucket_of(tenant)].members.push(rows);
+            }
+        };
         for (i, record) in checked.iter().enumerate() {
             let Some(record) = record else {
                 not_accepted.push((i, Verdict::Elsewhere));
                 continue;
             };
-            match record {
-                Ok(row) if passes > 1 && pass_of(row.tenant, passes) != pass => not_accepted.push((i, Verdict::Later)),
-                Err(_) if pass > 0 => not_accepted.push((i, Verdict::Later)),
-                Ok(row) => {
-                    let workload = match &row.workload {
-                        WorkloadKey::Known(id) => *id,
-                        WorkloadKey::Other(name) => match last_other {
-                            Some((last, id)) if Arc::ptr_eq(last, name) => id,
-                            _ => {
-                                let id = self.workloads.intern(name);
-                                last_other = Some((name, id));
-                                id
-                            }
-                        },
-                    };
-                    self.buckets[bucket_of(row.tenant)].members.push((i as u32, workload));
+            let row = match record {
+                Ok(row) => row,
+                Err(_) if pass > 0 => {
+                    not_accepted.push((i, Verdict::Later));
+                    continue;
                 }
-                Err(fault) => not_accepted.push((i, Verdict::Rejected(fault.clone()))),
+                Err(fault) => {
+                    not_accepted.push((i, Verdict::Rejected(fault.clone())));
+                    continue;
+                }
+            };
+            let this = match &mut run {
+                Some((tenant, rows, this)) if *tenant == row.tenant && rows.end == i as u32 => {
+                    rows.end += 1;
+                    *this
+                }
+                _ => {
+                    let this = passes == 1 || pass_of(row.tenant, passes) == pass;
+                    close(run.replace((row.tenant, i as u32..i as u32 + 1, this)), buckets);
+                    this
+                }
+            };
+            if !this {
+                not_accepted.push((i, Verdict::Later));
+                continue;
             }
+            workloads[i] = match &row.workload {
+                WorkloadKey::Known(id) => *id,
+                WorkloadKey::Other(name) => match last_other {
+                    Some((last, id)) if Arc::ptr_eq(last, name) => id,
+                    _ => {
+                        let id = self.workloads.intern(name);
+                        last_other = Some((name, id));
+                        id
+                    }
+                },
+            };
         }
-        let (last_day, wanted, rows) = (self.last_day, &self.wanted, &*checked);
+        close(run, buckets);
+        let (last_day, wanted, rows, workloads) = (self.last_day, &self.wanted, &*checked, &*workloads);
         let decided: Vec<Vec<(usize, Verdict)>> = self
             .buckets
             .par_iter_mut()
             .map(|bucket| {
                 let members = std::mem::take(&mut bucket.members);
-                let decided = members
-                    .iter()
-                    .filter_map(|&(i, workload)| {
-                        // Members are the rows that passed their own checks, by their index in this
-                        // batch: the lookup always finds one.
-                        let row = rows.get(i as usize)?.as_ref()?.as_ref().ok()?;
-                        bucket.decide(row, workload, last_day, wanted).map(|verdict| (i as usize, verdict))
-                    })
-                    .collect();
+                let mut decided = Vec::new();
+                for run in &members {
+                    let range = run.start as usize..run.end as usize;
+                    let run_rows = rows.get(range.clone()).into_iter().flatten();
+                    let run_workloads = workloads.get(range.clone()).into_iter().flatten();
+                    for ((i, row), &workload) in range.zip(run_rows).zip(run_workloads) {
+                        // A run's rows passed their own checks: each is `Some(Ok(_))`.
+                        let Some(Ok(row)) = row else { continue };
+                        if let Some(verdict) = bucket.decide(row, workload, last_day, wanted) {
+                            decided.push((i, verdict));
+                        }
+                    }
+                }
                 bucket.members = members;
                 decided
             })

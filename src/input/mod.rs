@@ -24,7 +24,11 @@ use crate::rejects::{Fault, RejectReason, Source};
 use crate::types::{Days, Micros};
 
 /// Rows per batch: large enough to keep both cores busy, small enough to bound memory.
-pub const BATCH_ROWS: usize = 1 << 16;
+pub const BATCH_ROWS: usize = 1 << 14;
+
+/// Rows a parsing thread checks at a time: a sixteenth of a batch, so that both cores stay busy to
+/// the batch's end.
+const CHUNK_ROWS: usize = 1 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
@@ -232,6 +236,59 @@ pub trait Batch: Sync {
     fn malformed(&self, row: usize) -> Option<Fault>;
     /// The record as a JSON object of column name → original text (`{"_line": …}` when malformed).
     fn raw(&self, row: usize) -> String;
+    /// Column `col` as one typed array, when the batch holds it so (a Parquet batch's text, date and
+    /// integer columns): a parser may then read the column directly, without a call per cell.
+    fn typed(&self, _col: usize) -> Option<Typed<'_>> {
+        None
+    }
+}
+
+/// A Parquet text column as polars decodes it.
+pub type TextArray = <polars::prelude::StringType as polars::prelude::PolarsDataType>::Array;
+/// A Parquet date column's days since 1970-01-01.
+pub type DateArray = <polars::prelude::Int32Type as polars::prelude::PolarsDataType>::Array;
+/// A Parquet signed integer column, widened to 64 bits.
+pub type IntArray = <polars::prelude::Int64Type as polars::prelude::PolarsDataType>::Array;
+
+/// A column of a batch as one typed array (`Batch::typed`). Its cells are what `Batch::cell` gives:
+/// a text cell is the array's value trimmed, `Null` when that is empty.
+#[derive(Clone, Copy)]
+pub enum Typed<'a> {
+    Text(&'a TextArray),
+    Date(&'a DateArray),
+    Int(&'a IntArray),
+}
+
+/// A batch seen through the file's column map, for a parser that reads whole columns
+/// (`RecordParser::parse_rows`).
+pub struct BatchView<'a> {
+    batch: &'a dyn Batch,
+    columns: &'a [Option<usize>],
+}
+
+/// A column of the source's column list in a batch, for `BatchView::column`.
+#[derive(Clone, Copy)]
+pub enum ColumnOf<'a> {
+    /// The file lacks the column: every cell is `Null`.
+    Absent,
+    Typed(Typed<'a>),
+    /// A column read cell by cell only.
+    Cells,
+}
+
+impl<'a> BatchView<'a> {
+    /// The `k`-th column of the source's column list.
+    pub fn column(&self, k: usize) -> ColumnOf<'a> {
+        match self.columns[k] {
+            None => ColumnOf::Absent,
+            Some(col) => self.batch.typed(col).map_or(ColumnOf::Cells, ColumnOf::Typed),
+        }
+    }
+
+    /// Row `row` of the batch, read cell by cell.
+    pub fn row(&self, row: usize) -> RowView<'a> {
+        RowView { batch: self.batch, row, columns: self.columns }
+    }
 }
 
 /// What a reader hands each batch to, with the file's column map.
@@ -277,6 +334,18 @@ pub trait RecordParser: Sync {
     /// which has no tenant_id to read.
     fn keeps(&self, _scratch: &mut Self::Scratch, _row: Option<&RowView<'_>>) -> bool {
         true
+    }
+    /// Checks rows `rows` of a well-formed batch into `out`, one slot per row, as `keeps` and
+    /// `parse` would row by row, when the parser reads this batch's columns directly (typed
+    /// Parquet columns); returns false, having written nothing, when it does not.
+    fn parse_rows(
+        &self,
+        _scratch: &mut Self::Scratch,
+        _batch: &BatchView<'_>,
+        _rows: std::ops::Range<usize>,
+        _out: &mut [Option<Result<Self::Record, Fault>>],
+    ) -> bool {
+        false
     }
 }
 
@@ -396,16 +465,29 @@ pub fn read_file<P: RecordParser>(
             let mut records = 0u64;
             let mut handle = |batch: &dyn Batch, columns: &[Option<usize>]| {
                 let started = std::time::Instant::now();
-                (0..batch.len())
-                    .into_par_iter()
-                    .map_init(P::Scratch::default, |scratch, row| match batch.malformed(row) {
-                        Some(fault) => parser.keeps(scratch, None).then_some(Err(fault)),
-                        None => {
-                            let view = RowView { batch, row, columns };
-                            parser.keeps(scratch, Some(&view)).then(|| parser.parse(scratch, &view))
+                let one = |scratch: &mut P::Scratch, row: usize| match batch.malformed(row) {
+                    Some(fault) => parser.keeps(scratch, None).then_some(Err(fault)),
+                    None => {
+                        let view = RowView { batch, row, columns };
+                        parser.keeps(scratch, Some(&view)).then(|| parser.parse(scratch, &view))
+                    }
+                };
+                // Slots first, then each chunk of rows checked in place: a parser that reads whole
+                // columns does a chunk at once, others row by row.
+                checked.clear();
+                checked.resize_with(batch.len(), || None);
+                let whole = BatchView { batch, columns };
+                checked.par_chunks_mut(CHUNK_ROWS).enumerate().for_each_init(
+                    P::Scratch::default,
+                    |scratch, (i, out)| {
+                        let start = i * CHUNK_ROWS;
+                        if !parser.parse_rows(scratch, &whole, start..start + out.len(), out) {
+                            for (slot, row) in out.iter_mut().zip(start..) {
+                                *slot = one(scratch, row);
+                            }
                         }
-                    })
-                    .collect_into_vec(&mut checked);
+                    },
+                );
                 consume(batch, records + 1, &mut checked);
                 records += batch.len() as u64;
                 validating += started.elapsed();

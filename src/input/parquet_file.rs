@@ -18,7 +18,7 @@ use polars::prelude::*;
 
 use crate::guard::guarded;
 
-use super::{hex, json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, BATCH_ROWS};
+use super::{hex, json_object, trim_cell, Batch, BatchHandler, Cell, ReadError, Typed, BATCH_ROWS};
 use crate::error::CporError;
 use crate::rejects::Fault;
 use crate::types::{date_in_range, format_date, format_timestamp, timestamp_in_range};
@@ -128,6 +128,15 @@ impl Batch for ParquetBatch<'_> {
 
     fn malformed(&self, _row: usize) -> Option<Fault> {
         None
+    }
+
+    fn typed(&self, col: usize) -> Option<Typed<'_>> {
+        match self.columns.get(col)? {
+            Col::Text(ca) => Some(Typed::Text(ca)),
+            Col::Date(ca) => Some(Typed::Date(ca)),
+            Col::Int(ca) => Some(Typed::Int(ca)),
+            _ => None,
+        }
     }
 
     /// The used columns of the record (the others were never decoded), each as its stored value.
