@@ -108,7 +108,7 @@ fn manifest_parquet(path: &Path, lines: &[ManifestLine]) -> Result<(), PolarsErr
     Ok(())
 }
 
-/// Reads a manifest of cpor's back (`cpor merge`); `fail` names the file in an error.
+/// Reads a manifest of cpor's back (`cpor merge`); the caller names the file in an error.
 pub(super) fn read_manifest(path: &Path, format: OutputFormat) -> Result<Vec<ManifestLine>, Cause> {
     let line = |cells: [&str; 8]| -> Result<ManifestLine, Cause> {
         let number = |text: &str| text.parse::<u64>().map_err(|_| format!("'{}' is not a count", text.escape_debug()));

@@ -104,7 +104,7 @@ fn sort_by_claim(rows: &mut [csv::StringRecord], path: &Path) -> Result<(), Cpor
     }
 }
 
-/// A ledger line's counted cells, by their text; `record` names the line in an error.
+/// A ledger line's counted cells, from their text.
 fn ledger_count(partner: &str, engagement: &str, status: &str, rows: Option<u64>) -> Result<LedgerCount, String> {
     let status = Status::parse(status).ok_or_else(|| format!("status '{}' is not a status", status.escape_debug()))?;
     Ok(LedgerCount {
