@@ -15,7 +15,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::config::OutputFormat;
-use crate::error::{Cause, CporError};
+use crate::error::CporError;
 use crate::types::{format_date, parse_date, Days};
 
 use super::csv_file::write_csv;
@@ -55,6 +55,24 @@ impl ManifestLine {
             format_date(self.window.0),
             format_date(self.window.1),
         ]
+    }
+
+    /// A line read back (`cpor merge`): its cells as `record` writes them.
+    pub(super) fn of_cells(cells: &[String]) -> Result<ManifestLine, String> {
+        let [partner_id, claim_id, path, rows, bytes, sha256, start, end] = cells else {
+            return Err("not eight cells".into());
+        };
+        let number = |text: &str| text.parse::<u64>().map_err(|_| format!("'{}' is not a count", text.escape_debug()));
+        let date = |text: &str| parse_date(text).ok_or_else(|| format!("'{}' is not a date", text.escape_debug()));
+        Ok(ManifestLine {
+            partner_id: partner_id.clone(),
+            claim_id: claim_id.clone(),
+            path: path.clone(),
+            rows: number(rows)?,
+            bytes: number(bytes)?,
+            sha256: sha256.clone(),
+            window: (date(start)?, date(end)?),
+        })
     }
 }
 
@@ -106,53 +124,4 @@ fn manifest_parquet(path: &Path, lines: &[ManifestLine]) -> Result<(), PolarsErr
     ])?;
     ParquetWriter::new(BufWriter::new(File::create(path)?)).set_parallel(false).finish(&mut frame)?;
     Ok(())
-}
-
-/// Reads a manifest of cpor's back (`cpor merge`); the caller names the file in an error.
-pub(super) fn read_manifest(path: &Path, format: OutputFormat) -> Result<Vec<ManifestLine>, Cause> {
-    let line = |cells: [&str; 8]| -> Result<ManifestLine, Cause> {
-        let number = |text: &str| text.parse::<u64>().map_err(|_| format!("'{}' is not a count", text.escape_debug()));
-        let date = |text: &str| parse_date(text).ok_or_else(|| format!("'{}' is not a date", text.escape_debug()));
-        Ok(ManifestLine {
-            partner_id: cells[0].to_string(),
-            claim_id: cells[1].to_string(),
-            path: cells[2].to_string(),
-            rows: number(cells[3])?,
-            bytes: number(cells[4])?,
-            sha256: cells[5].to_string(),
-            window: (date(cells[6])?, date(cells[7])?),
-        })
-    };
-    match format {
-        OutputFormat::Csv => {
-            let mut reader = csv::Reader::from_path(path)?;
-            if !reader.headers()?.iter().eq(MANIFEST_COLUMNS) {
-                return Err("not a manifest of cpor's".into());
-            }
-            let mut lines = Vec::new();
-            for record in reader.records() {
-                let record = record?;
-                let cell = |k: usize| record.get(k).unwrap_or_default();
-                lines.push(line([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)])?);
-            }
-            Ok(lines)
-        }
-        OutputFormat::Parquet => {
-            let frame = crate::guard::guarded(|| ParquetReader::new(File::open(path)?).finish())??;
-            if !frame.get_column_names().iter().map(|n| n.as_str()).eq(MANIFEST_COLUMNS) {
-                return Err("not a manifest of cpor's".into());
-            }
-            let text = |k: usize| -> Result<Vec<String>, PolarsError> {
-                let column = frame.column(MANIFEST_COLUMNS[k])?.cast(&DataType::String)?;
-                Ok(column.str()?.iter().map(|s| s.unwrap_or_default().to_string()).collect())
-            };
-            let columns: Vec<Vec<String>> = (0..8).map(text).collect::<Result<_, _>>()?;
-            (0..frame.height())
-                .map(|r| {
-                    let cell = |k: usize| columns[k][r].as_str();
-                    line([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)])
-                })
-                .collect()
-        }
-    }
 }

@@ -19,7 +19,7 @@ use crate::rejects::{sort_rejects, Reject, RejectReason, Source};
 
 use super::columns::{reject_record, LEDGER_COLUMNS, REJECT_COLUMNS};
 use super::csv_file::write_csv;
-use super::manifest::{is_manifest_name, read_manifest, write_manifests, MANIFEST};
+use super::manifest::{is_manifest_name, write_manifests, ManifestLine, MANIFEST, MANIFEST_COLUMNS};
 use super::parquet_file::{rejects_parquet, write_frame};
 use super::{io, pl};
 
@@ -56,10 +56,9 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     let mut rejects = Vec::new();
     for shard in shards {
         let path = shard.join(format!("rejects.{ext}"));
-        rejects.extend(match format {
-            OutputFormat::Csv => read_rejects_csv(&path)?,
-            OutputFormat::Parquet => read_rejects_parquet(&path)?,
-        });
+        for (k, cells) in read_cells(&path, format, &REJECT_COLUMNS, &REJECT_TYPES)?.iter().enumerate() {
+            rejects.push(reject_of(cells).map_err(|m| shard_error(&path, format!("record {}: {m}", k + 1)))?);
+        }
     }
     sort_rejects(&mut rejects);
     let path = out.join(format!("rejects.{ext}"));
@@ -70,11 +69,7 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
     let reports = out.join("reports");
     link_reports(shards, &reports)?;
-    let mut lines = Vec::new();
-    for shard in shards {
-        let path = shard.join("reports").join(format!("{MANIFEST}.{ext}"));
-        lines.extend(read_manifest(&path, format).map_err(|e| shard_error(&path, e))?);
-    }
+    let mut lines = read_manifests(shards, format)?;
     write_manifests(&reports, format, &mut lines)?;
     Ok(Merged { ledger, rejects, change_kinds })
 }
@@ -188,47 +183,69 @@ fn merge_ledger_parquet(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCoun
 }
 
 /// A reject read back: its cells as `columns::reject_record` wrote them.
-fn reject_of(cells: [&str; 6], record: Option<u64>) -> Result<Reject, String> {
-    let [source, file, _, reason, detail, raw] = cells;
+fn reject_of(cells: &[String]) -> Result<Reject, String> {
+    let [source, file, record, reason, detail, raw] = cells else { return Err("not six cells".into()) };
     Ok(Reject {
         source: Source::parse(source).ok_or_else(|| format!("source '{}' is not an input", source.escape_debug()))?,
-        file: file.to_string(),
-        record: record.ok_or("record is not a number")?,
+        file: file.clone(),
+        record: record.parse().map_err(|_| "record is not a number")?,
         reason: RejectReason::parse(reason)
             .ok_or_else(|| format!("reason '{}' is not a reject reason", reason.escape_debug()))?,
-        detail: detail.to_string(),
-        raw: raw.to_string(),
+        detail: detail.clone(),
+        raw: raw.clone(),
     })
 }
 
-fn read_rejects_csv(path: &Path) -> Result<Vec<Reject>, CporError> {
-    read_csv_table(path, &REJECT_COLUMNS)?
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let cell = |i: usize| r.get(i).unwrap_or_default();
-            reject_of([cell(0), cell(1), cell(2), cell(3), cell(4), cell(5)], cell(2).parse().ok())
-                .map_err(|m| shard_error(path, format!("record {}: {m}", k + 1)))
-        })
-        .collect()
+/// The rejects' columns that the Parquet encoder writes other than as text.
+const REJECT_TYPES: [(&str, DataType); 1] = [("record", DataType::UInt64)];
+
+/// The manifests' columns that the Parquet encoder writes other than as text.
+const MANIFEST_TYPES: [(&str, DataType); 4] = [
+    ("rows", DataType::UInt64),
+    ("bytes", DataType::UInt64),
+    ("window_start", DataType::Date),
+    ("window_end_exclusive", DataType::Date),
+];
+
+/// A table of a shard's with the run's `header`, CSV or Parquet, as the text of its cells: a Parquet
+/// null is empty, a count its digits, a date `YYYY-MM-DD`, as the CSV encoder writes them. In Parquet,
+/// the columns of `typed` must have their type and every other column must be text.
+fn read_cells(
+    path: &Path,
+    format: OutputFormat,
+    header: &[&str],
+    typed: &[(&str, DataType)],
+) -> Result<Vec<Vec<String>>, CporError> {
+    if format == OutputFormat::Csv {
+        let records = read_csv_table(path, header)?;
+        return Ok(records.iter().map(|r| r.iter().map(str::to_string).collect()).collect());
+    }
+    let frame = read_parquet_table(path, header)?;
+    let polars = |e: PolarsError| shard_error(path, e);
+    let mut columns = Vec::with_capacity(header.len());
+    for name in header {
+        let column = frame.column(name).map_err(polars)?;
+        let expected = typed.iter().find(|(n, _)| n == name).map_or(&DataType::String, |(_, t)| t);
+        if column.dtype() != expected {
+            return Err(shard_error(path, format!("column {name} is {}, not {expected}", column.dtype())));
+        }
+        let text = column.cast(&DataType::String).map_err(polars)?;
+        let text: Vec<String> = text.str().map_err(polars)?.iter().map(|s| s.unwrap_or_default().to_string()).collect();
+        columns.push(text);
+    }
+    Ok((0..frame.height()).map(|r| columns.iter().map(|c| c[r].clone()).collect()).collect())
 }
 
-fn read_rejects_parquet(path: &Path) -> Result<Vec<Reject>, CporError> {
-    let frame = read_parquet_table(path, &REJECT_COLUMNS)?;
-    let polars = |e: PolarsError| shard_error(path, e);
-    let text = |name: &str| -> Result<Vec<String>, CporError> {
-        let column = frame.column(name).map_err(polars)?.str().map_err(polars)?.clone();
-        Ok(column.iter().map(|s| s.unwrap_or("").to_string()).collect())
-    };
-    let (sources, files, reasons, details, raws) =
-        (text("source")?, text("file")?, text("reason")?, text("detail")?, text("raw")?);
-    let records: Vec<Option<u64>> = frame.column("record").map_err(polars)?.u64().map_err(polars)?.iter().collect();
-    (0..frame.height())
-        .map(|k| {
-            let cells = [&sources[k], &files[k], "", &reasons[k], &details[k], &raws[k]];
-            reject_of(cells, records[k]).map_err(|m| shard_error(path, format!("record {}: {m}", k + 1)))
-        })
-        .collect()
+/// Each shard's `reports/manifest.<ext>`, read back.
+fn read_manifests(shards: &[PathBuf], format: OutputFormat) -> Result<Vec<ManifestLine>, CporError> {
+    let mut lines = Vec::new();
+    for shard in shards {
+        let path = shard.join("reports").join(format!("{MANIFEST}.{}", format.extension()));
+        for (k, cells) in read_cells(&path, format, &MANIFEST_COLUMNS, &MANIFEST_TYPES)?.iter().enumerate() {
+            lines.push(ManifestLine::of_cells(cells).map_err(|m| shard_error(&path, format!("line {}: {m}", k + 1)))?);
+        }
+    }
+    Ok(lines)
 }
 
 /// Merges the shards' changes.csv; returns each change's kind.
