@@ -176,6 +176,7 @@ fn a_shard_holds_only_its_tenants() {
     run_ok(&unsharded);
     let total = summary(&temp.path().join("one"))["inputs"]["usage"]["records"].as_u64().expect("records");
     let mut usage_records = 0;
+    let mut invalid_tenants = 0;
     for index in 0..3u32 {
         let dir = temp.path().join(format!("shard-{index}"));
         run_shard(&args, index, 3, &dir);
@@ -194,7 +195,17 @@ fn a_shard_holds_only_its_tenants() {
         let rejects = read_csv(&dir.join("rejects.csv"));
         let shared = rejects[1..].iter().filter(|r| r[0] != "usage").count();
         assert_eq!(shared > 0, index == 0, "claims' and responses' rejects are shard 0's only");
+        // A rejected usage row is its tenant's shard's, or shard 0's when its tenant_id is not valid.
+        for reject in rejects[1..].iter().filter(|r| r[0] == "usage") {
+            let raw: serde_json::Value = serde_json::from_str(&reject[5]).expect("raw is JSON");
+            let tenant = raw["tenant_id"].as_str().unwrap_or_default();
+            let valid = cpor::types::Uuid::parse(tenant).is_some();
+            let owner = if valid { shard_of(tenant, 3) } else { 0 };
+            assert_eq!(owner, index as u64, "usage record {} ({}) in shard {index}", reject[2], reject[3]);
+            invalid_tenants += u64::from(!valid);
+        }
     }
+    assert!(invalid_tenants > 0, "the fixture has usage rows without a valid tenant_id");
     assert_eq!(usage_records, total, "every usage row is in exactly one shard");
 }
 
