@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::claims::{ClaimChecks, KnownClaim};
+use crate::checks::claims::{ClaimChecks, KnownClaims};
 use crate::checks::responses::{check_against_claims, ResponseIds};
 use crate::checks::Verdict;
 use crate::config::RunConfig;
 use crate::error::CporError;
 use crate::evaluate::evaluate;
-use crate::hashing::{FastMap, FastSet};
+use crate::hashing::FastSet;
 use crate::input::columns::ColumnMap;
 use crate::input::{
     estimate_records, progress_size, read_file, resolve, text_bytes_read, Checked, FileStats, InputFile, RecordParser,
@@ -180,6 +180,15 @@ fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) 
     }
 }
 
+/// The rows of an input when its files tell them without being read (every file Parquet), else 0:
+/// room to reserve in the tables of its ids.
+fn known_rows(files: &[InputFile]) -> usize {
+    match progress_size(files) {
+        Size::Items(rows) => usize::try_from(rows).unwrap_or(0),
+        Size::Bytes(_) | Size::Unknown => 0,
+    }
+}
+
 /// The claims and responses, read and checked.
 struct ClaimsAndResponses {
     /// Accepted claims (not deferred), in file order; with `--shard`, those of the shard's tenants.
@@ -206,14 +215,15 @@ fn read_claims_and_responses(
     let as_of = config.as_of;
     // Claims: own checks, then the checks between claims (first in file order wins), then deferral.
     let mut claims: Vec<Claim> = Vec::new();
-    let mut checks = ClaimChecks::default();
+    let claim_files = resolve(Source::Claims, &config.inputs.claims, config.text)?;
+    let mut checks = ClaimChecks::with_capacity(known_rows(&claim_files));
     let mut deferred_claims = Vec::new();
     let mut elsewhere = FastSet::default();
     let keeps = |tenant: Uuid| config.shard.is_none_or(|shard| shard.keeps(Some(tenant)));
     let claims_summary = read_input(
         &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
         (0, 1),
-        InputFiles { files: &resolve(Source::Claims, &config.inputs.claims, config.text)?, columns: &config.columns },
+        InputFiles { files: &claim_files, columns: &config.columns },
         progress,
         rejects,
         timings,
@@ -233,18 +243,16 @@ fn read_claims_and_responses(
             Verdict::Accepted
         }),
     )?;
-    let known: FastMap<Id, KnownClaim> = checks.into_known();
+    let known: KnownClaims = checks.into_known();
 
     // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
     let mut responses: Vec<Response> = Vec::new();
-    let mut response_ids = ResponseIds::default();
+    let response_files = resolve(Source::Responses, &config.inputs.responses, config.text)?;
+    let mut response_ids = ResponseIds::with_capacity(known_rows(&response_files));
     let responses_summary = read_input(
         &ResponseParser { date_order: config.date_order },
         (0, 1),
-        InputFiles {
-            files: &resolve(Source::Responses, &config.inputs.responses, config.text)?,
-            columns: &config.columns,
-        },
+        InputFiles { files: &response_files, columns: &config.columns },
         progress,
         rejects,
         timings,

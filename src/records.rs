@@ -604,10 +604,23 @@ impl RecordParser for UsageParser {
     ) -> bool {
         let Some(columns) = UsageColumns::of(batch) else { return false };
         let mut last = LastViews::default();
+        // A shard's verdict on the last tenant cell, by its view (see `LastViews`).
+        let mut last_kept: Option<(u128, bool)> = None;
         for (slot, row) in out.iter_mut().zip(rows) {
-            if self.shard.is_some() && !self.keeps(scratch, Some(&batch.row(row))) {
-                *slot = None;
-                continue;
+            if self.shard.is_some() {
+                let view = columns.tenant.get(row).map(|_| columns.tenant.views()[row].as_u128());
+                let kept = match (view, last_kept) {
+                    (Some(view), Some((last, kept))) if view == last => kept,
+                    _ => {
+                        let kept = self.keeps(scratch, Some(&batch.row(row)));
+                        last_kept = view.map(|view| (view, kept));
+                        kept
+                    }
+                };
+                if !kept {
+                    *slot = None;
+                    continue;
+                }
             }
             *slot = Some(match self.plain_row(scratch, &mut last, &columns, row) {
                 Some(record) => Ok(record),

@@ -5,6 +5,7 @@
 //! are days since the epoch ([`Days`]).
 
 use std::fmt;
+use std::hash::BuildHasher;
 
 use chrono::NaiveDate;
 
@@ -51,10 +52,25 @@ impl Id {
         ok.then(|| Id(text.into()))
     }
 
-    /// The id in lower case: two ids equal in this form would name one file on a case-insensitive
-    /// file system.
-    pub fn folded(&self) -> Box<str> {
-        self.0.to_ascii_lowercase().into()
+    /// Whether the two ids are equal but for letter case: they would name one file on a
+    /// case-insensitive file system.
+    pub fn eq_folded(&self, other: &Id) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+
+    /// A hash of the id in lower case, equal for ids that are [`Id::eq_folded`]; taken without
+    /// allocating ([`Id::parse`] keeps ids ASCII and at most 64 bytes).
+    pub fn folded_hash(&self) -> u64 {
+        let hasher = foldhash::fast::FixedState::default();
+        let mut buffer = [0u8; 64];
+        match buffer.get_mut(..self.0.len()) {
+            Some(folded) => {
+                folded.copy_from_slice(self.0.as_bytes());
+                folded.make_ascii_lowercase();
+                hasher.hash_one(&*folded)
+            }
+            None => hasher.hash_one(self.0.to_ascii_lowercase().as_bytes()),
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -332,8 +332,8 @@ impl UsageIndex {
         self.workloads.snapshot()
     }
 
-    /// Decides a batch of records in file order; returns the rows not accepted, in row order, with
-    /// their verdicts (the records that failed their own checks among them, and those of other
+    /// Decides a batch of records in file order; returns the rows not accepted, in no set order
+    /// (rejects are sorted once, at the end), with their verdicts (the records that failed their own checks among them, and those of other
     /// passes). Leaves `checked` empty.
     pub fn decide(&mut self, checked: &mut Checked<UsageRow>) -> Vec<(usize, Verdict)> {
         let mut not_accepted = Vec::new();
@@ -424,7 +424,6 @@ impl UsageIndex {
             })
             .collect();
         not_accepted.extend(decided.into_iter().flatten());
-        not_accepted.sort_unstable_by_key(|(i, _)| *i);
         checked.clear();
         not_accepted
     }

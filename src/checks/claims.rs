@@ -6,8 +6,9 @@
 //! folder, on a case-insensitive file system. The first in file order keeps its id; a later one equal
 //! but for case is refused like a repeat (README, "Safety").
 
-use crate::hashing::FastMap;
-use crate::output::manifest::is_manifest_name;
+use hashbrown::HashTable;
+
+use crate::output::manifest::{is_manifest_name, MANIFEST};
 use crate::records::Claim;
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{Id, Micros, Uuid};
@@ -16,18 +17,55 @@ use crate::types::{Id, Micros, Uuid};
 /// or not.
 #[derive(Debug)]
 pub struct KnownClaim {
+    pub id: Id,
     pub tenant: Uuid,
     pub notified_at: Option<Micros>,
 }
 
-/// The claim and partner ids seen so far, in file order.
-#[derive(Default)]
+/// The claims known once every claim is read, by claim_id; no two are equal but for letter case.
+pub struct KnownClaims {
+    claims: Vec<KnownClaim>,
+    /// Indexes into `claims` by the folded claim_id's hash: a slot is 9 bytes, so the table of a
+    /// large input stays in the processor's cache, where one of the claims themselves would not.
+    by_id: HashTable<usize>,
+}
+
+impl KnownClaims {
+    /// The claim of exactly this claim_id.
+    pub fn get(&self, id: &Id) -> Option<&KnownClaim> {
+        let claims = &self.claims;
+        let index = self.by_id.find(id.folded_hash(), |&i| claims.get(i).is_some_and(|known| known.id == *id))?;
+        claims.get(*index)
+    }
+
+    /// The claim whose claim_id is equal to `id` but for letter case, if any.
+    fn get_folded(&self, id: &Id, hash: u64) -> Option<&KnownClaim> {
+        let claims = &self.claims;
+        let index = self.by_id.find(hash, |&i| claims.get(i).is_some_and(|known| known.id.eq_folded(id)))?;
+        claims.get(*index)
+    }
+
+    /// Adds a claim no known claim_id equals but for letter case, whose folded hash is `hash`.
+    fn insert(&mut self, known: KnownClaim, hash: u64) {
+        let claims = &self.claims;
+        let rehash = |&i: &usize| claims.get(i).map_or(0, |known| known.id.folded_hash());
+        self.by_id.insert_unique(hash, claims.len(), rehash);
+        self.claims.push(known);
+    }
+}
+
+/// The claim and partner ids seen so far, in file order. Both are keyed by the id's folded form,
+/// hashed and compared without allocating (a run checks millions of claims).
 pub struct ClaimChecks {
-    /// Folded claim_id → its first spelling.
-    claim_ids: FastMap<Box<str>, Id>,
-    /// Folded partner_id → its first spelling.
-    partner_ids: FastMap<Box<str>, Id>,
-    known: FastMap<Id, KnownClaim>,
+    known: KnownClaims,
+    /// The first spelling of each folded partner_id.
+    partner_ids: HashTable<Id>,
+}
+
+impl Default for ClaimChecks {
+    fn default() -> Self {
+        ClaimChecks::with_capacity(0)
+    }
 }
 
 /// A claim whose report file or partner folder would be a delivery manifest's
@@ -42,33 +80,41 @@ fn reserved_name(claim: &Claim) -> Option<Fault> {
             ),
         )
     };
-    if is_manifest_name(&format!("{}.csv", claim.id)) {
+    if claim.id.as_str().eq_ignore_ascii_case(MANIFEST) {
         return Some(fault("claim_id", &claim.id));
     }
     is_manifest_name(claim.partner_id.as_str()).then(|| fault("partner_id", &claim.partner_id))
 }
 
 impl ClaimChecks {
+    /// Room for `claims` claims from the start (the input's row count, when its files tell it).
+    pub fn with_capacity(claims: usize) -> ClaimChecks {
+        let known = KnownClaims { claims: Vec::with_capacity(claims), by_id: HashTable::with_capacity(claims) };
+        ClaimChecks { known, partner_ids: HashTable::new() }
+    }
+
     /// The fault of a claim that passed its own checks, or `None`, in which case the claim is known
     /// from now on (to later claims and to the responses).
     pub fn check(&mut self, claim: &Claim) -> Option<Fault> {
         if let Some(fault) = reserved_name(claim) {
             return Some(fault);
         }
-        if let Some(first) = self.claim_ids.get(&claim.id.folded()) {
+        let claim_hash = claim.id.folded_hash();
+        if let Some(first) = self.known.get_folded(&claim.id, claim_hash) {
             return Some(Fault::new(
                 RejectReason::DuplicateClaimId,
-                if *first == claim.id {
+                if first.id == claim.id {
                     format!("claim_id {} appeared earlier in file order.", claim.id)
                 } else {
                     format!(
-                        "claim_id {} differs only in letter case from claim_id {first}, earlier in file order.",
-                        claim.id
+                        "claim_id {} differs only in letter case from claim_id {}, earlier in file order.",
+                        claim.id, first.id
                     )
                 },
             ));
         }
-        match self.partner_ids.get(&claim.partner_id.folded()) {
+        let partner_hash = claim.partner_id.folded_hash();
+        match self.partner_ids.find(partner_hash, |first| first.eq_folded(&claim.partner_id)) {
             Some(first) if *first != claim.partner_id => {
                 return Some(Fault::new(
                     RejectReason::InvalidId,
@@ -80,16 +126,16 @@ impl ClaimChecks {
             }
             Some(_) => {}
             None => {
-                self.partner_ids.insert(claim.partner_id.folded(), claim.partner_id.clone());
+                self.partner_ids.insert_unique(partner_hash, claim.partner_id.clone(), Id::folded_hash);
             }
         }
-        self.claim_ids.insert(claim.id.folded(), claim.id.clone());
-        self.known.insert(claim.id.clone(), KnownClaim { tenant: claim.tenant, notified_at: claim.notified_at });
+        let known = KnownClaim { id: claim.id.clone(), tenant: claim.tenant, notified_at: claim.notified_at };
+        self.known.insert(known, claim_hash);
         None
     }
 
     /// The claims known once every claim is read, for the responses' cross-file checks.
-    pub fn into_known(self) -> FastMap<Id, KnownClaim> {
+    pub fn into_known(self) -> KnownClaims {
         self.known
     }
 }
@@ -138,7 +184,7 @@ mod tests {
             }
         }
         let known = checks.into_known();
-        let mut ids: Vec<&str> = known.keys().map(|id| id.as_str()).collect();
+        let mut ids: Vec<&str> = known.claims.iter().map(|known| known.id.as_str()).collect();
         ids.sort_unstable();
         assert_eq!(ids, ["C1", "C2", "C3"], "only claims that passed are known to the responses");
     }

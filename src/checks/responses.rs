@@ -2,18 +2,23 @@
 //! `duplicate_response_id`, then `unknown_claim`, `tenant_mismatch` and
 //! `response_before_notification`, in that order.
 
-use crate::hashing::{FastMap, FastSet};
+use crate::hashing::FastSet;
 use crate::records::Response;
 use crate::rejects::{Fault, RejectReason};
 use crate::types::Id;
 
-use super::claims::KnownClaim;
+use super::claims::KnownClaims;
 
 /// The response ids seen so far, in file order.
 #[derive(Default)]
 pub struct ResponseIds(FastSet<Id>);
 
 impl ResponseIds {
+    /// Room for `responses` ids from the start (the input's row count, when its files tell it).
+    pub fn with_capacity(responses: usize) -> ResponseIds {
+        ResponseIds(FastSet::with_capacity_and_hasher(responses, Default::default()))
+    }
+
     /// `duplicate_response_id` for an id seen before; takes the id otherwise.
     pub fn check(&mut self, response: &Response) -> Option<Fault> {
         (!self.0.insert(response.id.clone())).then(|| {
@@ -27,7 +32,7 @@ impl ResponseIds {
 
 /// The cross-file checks of a response that is not deferred, against every claim that passed its
 /// own checks and the checks between claims (deferred claims included).
-pub fn check_against_claims(response: &Response, known: &FastMap<Id, KnownClaim>) -> Option<Fault> {
+pub fn check_against_claims(response: &Response, known: &KnownClaims) -> Option<Fault> {
     let r = response;
     let Some(claim) = known.get(&r.claim_id) else {
         return Some(Fault::new(RejectReason::UnknownClaim, format!("claim_id {} names no valid claim.", r.claim_id)));
@@ -53,7 +58,9 @@ pub fn check_against_claims(response: &Response, known: &FastMap<Id, KnownClaim>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{ResponseKind, Uuid};
+    use crate::checks::claims::ClaimChecks;
+    use crate::records::Claim;
+    use crate::types::{Engagement, ResponseKind, Uuid};
 
     fn response(id: &str, claim: &str, tenant: u128, at: i64) -> Response {
         Response {
@@ -76,11 +83,25 @@ mod tests {
 
     #[test]
     fn cross_file_checks_in_list_order() {
-        let mut known = FastMap::default();
-        known.insert(Id::parse("C1").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: Some(100) });
-        known.insert(Id::parse("C2").expect("id"), KnownClaim { tenant: Uuid(1), notified_at: None });
+        let mut checks = ClaimChecks::default();
+        for (id, notified_at) in [("C1", Some(100)), ("C2", None)] {
+            let claim = Claim {
+                id: Id::parse(id).expect("id"),
+                partner_id: Id::parse("P1").expect("id"),
+                tenant: Uuid(1),
+                engagement: Engagement::ModernWorkSecurityUsage,
+                workload: "Teams".into(),
+                subscription: None,
+                country: None,
+                submitted_at: 0,
+                notified_at,
+            };
+            assert!(checks.check(&claim).is_none());
+        }
+        let known = checks.into_known();
         let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());
         assert_eq!(reason(response("R", "C9", 2, 50)), Some("unknown_claim"));
+        assert_eq!(reason(response("R", "c1", 1, 100)), Some("unknown_claim"), "claim_id as spelled");
         assert_eq!(reason(response("R", "C1", 2, 50)), Some("tenant_mismatch"), "before the time check");
         assert_eq!(reason(response("R", "C1", 1, 50)), Some("response_before_notification"));
         assert_eq!(reason(response("R", "C2", 1, 50)), Some("response_before_notification"), "never notified");

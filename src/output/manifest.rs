@@ -78,8 +78,9 @@ impl ManifestLine {
 
 /// Whether a report's file name (`<claim_id>.<ext>`) or a partner's folder name would be a manifest's.
 pub fn is_manifest_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    ["csv", "parquet"].iter().any(|ext| lower == format!("{MANIFEST}.{ext}"))
+    name.split_once('.').is_some_and(|(stem, extension)| {
+        stem.eq_ignore_ascii_case(MANIFEST) && ["csv", "parquet"].iter().any(|e| extension.eq_ignore_ascii_case(e))
+    })
 }
 
 /// Writes `reports/manifest.<ext>` and each partner's, sorting `lines` first.
