@@ -103,7 +103,7 @@ fn read_input<P: RecordParser>(
     progress: &Progress,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
-    mut decide: impl FnMut(&mut Checked<P::Record>) -> Vec<(usize, Verdict)>,
+    mut decide: impl FnMut(&mut Checked<P::Record>) -> Vec<(usize, Verdict)> + Send,
 ) -> Result<InputSummary, CporError> {
     let started = Instant::now();
     let mut summary = InputSummary::default();
@@ -163,7 +163,7 @@ fn read_input<P: RecordParser>(
 }
 
 /// Adapts a decision on one record that passed its own checks to a batch.
-fn each<T>(mut decide: impl FnMut(T) -> Verdict) -> impl FnMut(&mut Checked<T>) -> Vec<(usize, Verdict)> {
+fn each<T>(mut decide: impl FnMut(T) -> Verdict + Send) -> impl FnMut(&mut Checked<T>) -> Vec<(usize, Verdict)> + Send {
     move |checked| {
         checked
             .drain(..)

@@ -13,6 +13,7 @@ mod text;
 
 pub use text::{parse_delimiter, parse_encoding, TextOptions};
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -29,6 +30,32 @@ pub const BATCH_ROWS: usize = 1 << 14;
 /// Rows a parsing thread checks at a time: a sixteenth of a batch, so that both cores stay busy to
 /// the batch's end.
 const CHUNK_ROWS: usize = 1 << 10;
+
+/// Rows `read_file` hands on at a time: a batch's checked records go to `consume` in parts of this
+/// many, each decided while the next is checked.
+const PART_ROWS: usize = 1 << 12;
+
+/// Rows `start..start + len` of a batch, numbered from 0: the part of a batch that `consume` sees.
+struct Part<'a> {
+    batch: &'a dyn Batch,
+    start: usize,
+    len: usize,
+}
+
+impl Batch for Part<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        self.batch.cell(self.start + row, col)
+    }
+    fn malformed(&self, row: usize) -> Option<Fault> {
+        self.batch.malformed(self.start + row)
+    }
+    fn raw(&self, row: usize) -> String {
+        self.batch.raw(self.start + row)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
@@ -436,21 +463,23 @@ pub struct FileStats {
 }
 
 /// Reads one file batch by batch. Each batch's records are checked in parallel; `consume` receives
-/// the batch, the record number of its first row and its checked records, in file order (the batch
-/// stays available for the raw text of rejects). `hash`: whether to hash the file meanwhile (a file
+/// them in parts of up to [`PART_ROWS`] rows, in file order, on one thread at a time: the part's rows
+/// (available for the raw text of rejects), the record number of its first row and its checked
+/// records, while the next part is checked. `hash`: whether to hash the file meanwhile (a file
 /// read again, in a later pass, need not be).
 pub fn read_file<P: RecordParser>(
     parser: &P,
     file: &InputFile,
     column_map: &ColumnMap,
     hash: bool,
-    mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>),
+    mut consume: impl FnMut(&dyn Batch, u64, &mut Checked<P::Record>) + Send,
 ) -> Result<FileStats, CporError> {
     let unreadable =
         |cause: Cause| CporError::Unreadable { source_name: P::SOURCE.as_str(), path: file.shown(), cause };
     // The hash runs on its own thread, not in rayon's pool: the read below calls into polars' pool.
     let mut validating = std::time::Duration::ZERO;
-    let mut checked: Checked<P::Record> = Vec::new();
+    // A part's checked records, and the next part's, checked meanwhile.
+    let (mut checked, mut spare): (Checked<P::Record>, Checked<P::Record>) = (Vec::new(), Vec::new());
     let used = std::sync::OnceLock::new();
     let (hash, records) = std::thread::scope(|scope| {
         // A Parquet file is hashed on a thread of its own, not in rayon's pool: the read below calls
@@ -472,23 +501,42 @@ pub fn read_file<P: RecordParser>(
                         parser.keeps(scratch, Some(&view)).then(|| parser.parse(scratch, &view))
                     }
                 };
-                // Slots first, then each chunk of rows checked in place: a parser that reads whole
-                // columns does a chunk at once, others row by row.
-                checked.clear();
-                checked.resize_with(batch.len(), || None);
+                // Checks the rows of `part` into `out`, chunk by chunk on every core: a parser that
+                // reads whole columns does a chunk at once, others row by row.
                 let whole = BatchView { batch, columns };
-                checked.par_chunks_mut(CHUNK_ROWS).enumerate().for_each_init(
-                    P::Scratch::default,
-                    |scratch, (i, out)| {
-                        let start = i * CHUNK_ROWS;
+                let check = |part: Range<usize>, out: &mut Checked<P::Record>| {
+                    out.clear();
+                    out.resize_with(part.len(), || None);
+                    out.par_chunks_mut(CHUNK_ROWS).enumerate().for_each_init(P::Scratch::default, |scratch, (i, out)| {
+                        let start = part.start + i * CHUNK_ROWS;
                         if !parser.parse_rows(scratch, &whole, start..start + out.len(), out) {
                             for (slot, row) in out.iter_mut().zip(start..) {
                                 *slot = one(scratch, row);
                             }
                         }
-                    },
-                );
-                consume(batch, records + 1, &mut checked);
+                    });
+                };
+                // The batch in parts, each handed to `consume` (in file order, on one thread) while
+                // the next is checked: deciding a part overlaps checking the next.
+                let parts: Vec<Range<usize>> =
+                    (0..batch.len()).step_by(PART_ROWS).map(|start| start..batch.len().min(start + PART_ROWS)).collect();
+                if let Some(first) = parts.first() {
+                    check(first.clone(), &mut checked);
+                }
+                for (k, part) in parts.iter().enumerate() {
+                    let view = Part { batch, start: part.start, len: part.len() };
+                    let first_record = records + 1 + part.start as u64;
+                    let (current, next) = (&mut checked, &mut spare);
+                    rayon::join(
+                        || consume(&view, first_record, current),
+                        || {
+                            if let Some(next_part) = parts.get(k + 1) {
+                                check(next_part.clone(), next);
+                            }
+                        },
+                    );
+                    std::mem::swap(&mut checked, &mut spare);
+                }
                 records += batch.len() as u64;
                 validating += started.elapsed();
             };

@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::records::Claim;
 use crate::report::Report;
 use crate::types::{push_digits, write_date};
@@ -54,18 +56,36 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> String {
     out
 }
 
+/// Rows a thread encodes at a time in [`write_csv`].
+const ENCODE_ROWS: usize = 1 << 13;
+
 /// Writes a CSV file through the `csv` crate: a run's rows as it makes them, or a shard's rows as
-/// `cpor merge` read them back, with the same quoting.
-pub(super) fn write_csv<R, F>(path: &Path, header: &[&str], rows: impl Iterator<Item = R>) -> std::io::Result<()>
-where
-    R: IntoIterator<Item = F>,
-    F: AsRef<[u8]>,
-{
-    let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    let mut writer = csv::Writer::from_writer(file);
+/// `cpor merge` read them back, with the same quoting. `encode` writes one row. The rows are
+/// encoded in chunks on every core and written in order (a ledger has a row per claim: millions),
+/// at most one chunk per core held at a time beyond the file's buffer.
+pub(super) fn write_csv<T: Sync>(
+    path: &Path,
+    header: &[&str],
+    rows: &[T],
+    encode: impl Fn(&mut csv::Writer<Vec<u8>>, &T) -> csv::Result<()> + Sync,
+) -> std::io::Result<()> {
+    let chunk = |rows: &[T]| -> std::io::Result<Vec<u8>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            encode(&mut writer, row)?;
+        }
+        writer.into_inner().map_err(|e| e.into_error())
+    };
+    let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    let mut writer = csv::Writer::from_writer(&mut file);
     writer.write_record(header)?;
-    for row in rows {
-        writer.write_record(row)?;
+    writer.flush()?;
+    drop(writer);
+    for group in rows.chunks(ENCODE_ROWS * rayon::current_num_threads().max(1)) {
+        let encoded: Vec<std::io::Result<Vec<u8>>> = group.par_chunks(ENCODE_ROWS).map(chunk).collect();
+        for bytes in encoded {
+            file.write_all(&bytes?)?;
+        }
     }
-    writer.into_inner().map_err(|e| e.into_error())?.flush()
+    file.flush()
 }

@@ -13,6 +13,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::config::OutputFormat;
 use crate::error::CporError;
@@ -89,19 +90,20 @@ pub(super) fn write_manifests(
     format: OutputFormat,
     lines: &mut [ManifestLine],
 ) -> Result<(), CporError> {
-    lines.sort_by(|a, b| (&a.partner_id, &a.claim_id).cmp(&(&b.partner_id, &b.claim_id)));
+    // (partner_id, claim_id) names one report: no two lines are equal, so any sort is this order.
+    lines.par_sort_unstable_by(|a, b| (&a.partner_id, &a.claim_id).cmp(&(&b.partner_id, &b.claim_id)));
     let name = format!("{MANIFEST}.{}", format.extension());
     write_manifest(&reports.join(&name), format, lines)?;
-    for partner in lines.chunk_by(|a, b| a.partner_id == b.partner_id) {
-        write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner)?;
-    }
-    Ok(())
+    let partners: Vec<&[ManifestLine]> = lines.chunk_by(|a, b| a.partner_id == b.partner_id).collect();
+    partners.par_iter().try_for_each(|partner| {
+        write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner)
+    })
 }
 
 fn write_manifest(path: &Path, format: OutputFormat, lines: &[ManifestLine]) -> Result<(), CporError> {
     match format {
         OutputFormat::Csv => {
-            write_csv(path, &MANIFEST_COLUMNS, lines.iter().map(ManifestLine::record)).map_err(io(path))
+            write_csv(path, &MANIFEST_COLUMNS, lines, |w, l| w.write_record(l.record())).map_err(io(path))
         }
         OutputFormat::Parquet => manifest_parquet(path, lines).map_err(pl(path)),
     }

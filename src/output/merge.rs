@@ -63,7 +63,7 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     sort_rejects(&mut rejects);
     let path = out.join(format!("rejects.{ext}"));
     match format {
-        OutputFormat::Csv => write_csv(&path, &REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?,
+        OutputFormat::Csv => write_csv(&path, &REJECT_COLUMNS, &rejects, |w, r| w.write_record(reject_record(r))).map_err(io(&path))?,
         OutputFormat::Parquet => rejects_parquet(&path, &rejects).map_err(pl(&path))?,
     }
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
@@ -127,7 +127,7 @@ fn merge_ledger_csv(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, 
                 .map_err(|m| CporError::Merge(format!("ledger line of claim {}: {m}", cell(0))))
         })
         .collect::<Result<_, _>>()?;
-    write_csv(out, &LEDGER_COLUMNS, rows.iter()).map_err(io(out))?;
+    write_csv(out, &LEDGER_COLUMNS, &rows, |w, r| w.write_record(r)).map_err(io(out))?;
     Ok(counts)
 }
 
@@ -255,7 +255,7 @@ fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporErro
         rows.extend(read_csv_table(&shard.join("changes.csv"), &CHANGE_COLUMNS)?);
     }
     sort_by_claim(&mut rows, out)?;
-    write_csv(out, &CHANGE_COLUMNS, rows.iter()).map_err(io(out))?;
+    write_csv(out, &CHANGE_COLUMNS, &rows, |w, r| w.write_record(r)).map_err(io(out))?;
     Ok(rows.iter().map(|r| r.get(1).unwrap_or_default().to_string()).collect())
 }
 

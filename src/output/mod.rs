@@ -90,7 +90,7 @@ impl OutputDir {
         let ledger_path = dir.join(format!("ledger.{ext}"));
         match config.format {
             OutputFormat::Csv => {
-                write_csv(&ledger_path, &LEDGER_COLUMNS, outputs.ledger.iter().map(|r| ledger_record(r)))
+                write_csv(&ledger_path, &LEDGER_COLUMNS, outputs.ledger, |w, r| w.write_record(ledger_record(r)))
                     .map_err(io(&ledger_path))?
             }
             OutputFormat::Parquet => {
@@ -99,7 +99,7 @@ impl OutputDir {
         }
         let rejects_path = dir.join(format!("rejects.{ext}"));
         match config.format {
-            OutputFormat::Csv => write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects.iter().map(reject_record))
+            OutputFormat::Csv => write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects, |w, r| w.write_record(reject_record(r)))
                 .map_err(io(&rejects_path))?,
             OutputFormat::Parquet => {
                 parquet_file::rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?
@@ -108,7 +108,7 @@ impl OutputDir {
 
         if let Some(changes) = outputs.changes {
             let path = dir.join("changes.csv");
-            write_csv(&path, &CHANGE_COLUMNS, changes.iter().map(Change::record)).map_err(io(&path))?;
+            write_csv(&path, &CHANGE_COLUMNS, changes, |w, c| w.write_record(c.record())).map_err(io(&path))?;
         }
 
         // Directories and files the creator made already exist; the rest are made by the writers.
@@ -131,7 +131,7 @@ impl OutputDir {
 /// directory, and swaps it into place.
 pub fn write_validation(staged: Staged, rejects: &[Reject], json: &str) -> Result<(), CporError> {
     let path = staged.dir().join("rejects.csv");
-    write_csv(&path, &REJECT_COLUMNS, rejects.iter().map(reject_record)).map_err(io(&path))?;
+    write_csv(&path, &REJECT_COLUMNS, rejects, |w, r| w.write_record(reject_record(r))).map_err(io(&path))?;
     let path = staged.dir().join("validation.json");
     fs::write(&path, json).map_err(io(&path))?;
     staged.commit()
