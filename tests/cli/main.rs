@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analyst;
+mod batches;
 mod closing_soon;
 mod dask;
 mod exports_columns;

@@ -21,7 +21,7 @@ pub enum Columns {
 
 /// Writes `csv` as Parquet. A timestamp, date or count column becomes typed only when every
 /// non-empty cell parses; any other column stays text.
-fn to_parquet(csv: &Path, parquet: &Path, mode: Columns) {
+pub fn to_parquet(csv: &Path, parquet: &Path, mode: Columns) {
     let typed = mode != Columns::Text;
     let rows = read_csv(csv);
     let (header, rows) = (&rows[0], &rows[1..]);
