@@ -261,12 +261,24 @@ impl Calendar {
         let first = self.local_day(t);
         let n = i64::from(n);
         let last = i64::from(MAX_DAYS);
-        if self.business_days_between(first, last, country) < n {
-            return None;
-        }
         // The smallest day d in [first, last] with n business days in (first, d]: for n ≥ 1 it is a
-        // business day, the n-th.
-        let (mut low, mut high) = (first, last);
+        // business day, the n-th. The count grows by at most one a day, so d is at least n days
+        // after `first`: spans from `first` that double from n bound it (a few counts, where a
+        // search of the whole range to 9999-12-31 took twenty-two), then a binary search finds it.
+        let (mut low, mut high) = (first, first);
+        let mut span = n.max(1);
+        loop {
+            high = first.saturating_add(span).min(last).max(high);
+            if self.business_days_between(first, high, country) >= n {
+                break;
+            }
+            if high >= last {
+                return None;
+            }
+            // Every day up to `high` has fewer than n business days since `first`.
+            low = high + 1;
+            span = span.saturating_mul(2);
+        }
         while low < high {
             let mid = low + (high - low) / 2;
             if self.business_days_between(first, mid, country) >= n {

@@ -507,19 +507,24 @@ pub fn read_file<P: RecordParser>(
                 let check = |part: Range<usize>, out: &mut Checked<P::Record>| {
                     out.clear();
                     out.resize_with(part.len(), || None);
-                    out.par_chunks_mut(CHUNK_ROWS).enumerate().for_each_init(P::Scratch::default, |scratch, (i, out)| {
-                        let start = part.start + i * CHUNK_ROWS;
-                        if !parser.parse_rows(scratch, &whole, start..start + out.len(), out) {
-                            for (slot, row) in out.iter_mut().zip(start..) {
-                                *slot = one(scratch, row);
+                    out.par_chunks_mut(CHUNK_ROWS).enumerate().for_each_init(
+                        P::Scratch::default,
+                        |scratch, (i, out)| {
+                            let start = part.start + i * CHUNK_ROWS;
+                            if !parser.parse_rows(scratch, &whole, start..start + out.len(), out) {
+                                for (slot, row) in out.iter_mut().zip(start..) {
+                                    *slot = one(scratch, row);
+                                }
                             }
-                        }
-                    });
+                        },
+                    );
                 };
                 // The batch in parts, each handed to `consume` (in file order, on one thread) while
                 // the next is checked: deciding a part overlaps checking the next.
-                let parts: Vec<Range<usize>> =
-                    (0..batch.len()).step_by(PART_ROWS).map(|start| start..batch.len().min(start + PART_ROWS)).collect();
+                let parts: Vec<Range<usize>> = (0..batch.len())
+                    .step_by(PART_ROWS)
+                    .map(|start| start..batch.len().min(start + PART_ROWS))
+                    .collect();
                 if let Some(first) = parts.first() {
                     check(first.clone(), &mut checked);
                 }

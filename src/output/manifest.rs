@@ -95,9 +95,9 @@ pub(super) fn write_manifests(
     let name = format!("{MANIFEST}.{}", format.extension());
     write_manifest(&reports.join(&name), format, lines)?;
     let partners: Vec<&[ManifestLine]> = lines.chunk_by(|a, b| a.partner_id == b.partner_id).collect();
-    partners.par_iter().try_for_each(|partner| {
-        write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner)
-    })
+    partners
+        .par_iter()
+        .try_for_each(|partner| write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner))
 }
 
 fn write_manifest(path: &Path, format: OutputFormat, lines: &[ManifestLine]) -> Result<(), CporError> {

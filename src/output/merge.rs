@@ -63,7 +63,9 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     sort_rejects(&mut rejects);
     let path = out.join(format!("rejects.{ext}"));
     match format {
-        OutputFormat::Csv => write_csv(&path, &REJECT_COLUMNS, &rejects, |w, r| w.write_record(reject_record(r))).map_err(io(&path))?,
+        OutputFormat::Csv => {
+            write_csv(&path, &REJECT_COLUMNS, &rejects, |w, r| w.write_record(reject_record(r))).map_err(io(&path))?
+        }
         OutputFormat::Parquet => rejects_parquet(&path, &rejects).map_err(pl(&path))?,
     }
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };

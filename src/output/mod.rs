@@ -99,8 +99,10 @@ impl OutputDir {
         }
         let rejects_path = dir.join(format!("rejects.{ext}"));
         match config.format {
-            OutputFormat::Csv => write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects, |w, r| w.write_record(reject_record(r)))
-                .map_err(io(&rejects_path))?,
+            OutputFormat::Csv => {
+                write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects, |w, r| w.write_record(reject_record(r)))
+                    .map_err(io(&rejects_path))?
+            }
             OutputFormat::Parquet => {
                 parquet_file::rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?
             }
