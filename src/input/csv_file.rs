@@ -154,7 +154,7 @@ impl<R: Read> Read for GzipErrors<R> {
 }
 
 /// Decodes the text (`super::text`), sniffs its delimiter unless one is given, and reads its records.
-fn read_text<R: Read>(
+fn read_text<R: Read + Send>(
     source: R,
     options: TextOptions,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
@@ -175,7 +175,7 @@ fn read_text<R: Read>(
     read_stream(TextStream::new(source), delimiter, map, handle)
 }
 
-fn read_stream<R: Read>(
+fn read_stream<R: Read + Send>(
     stream: TextStream<R>,
     delimiter: u8,
     map: impl Fn(&[String]) -> Result<Vec<Option<usize>>, CporError>,
@@ -200,37 +200,71 @@ fn read_stream<R: Read>(
     };
     let columns = map(&header)?;
     let names = unique_names(&header);
-    let mut records: Vec<ByteRecord> = Vec::with_capacity(BATCH_ROWS);
-    loop {
-        let mut malformed = HashMap::new();
-        records.clear();
-        let mut record = ByteRecord::new();
-        while records.len() < BATCH_ROWS {
-            let start = reader.position().byte();
-            reader.get_ref().mark(start);
-            if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+    // The records are read on a thread of their own, a batch ahead of the checks: reading (one
+    // thread, the bulk of a large CSV's time) overlaps checking and deciding. A batch's record
+    // buffers come back to be filled again.
+    std::thread::scope(|scope| {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Result<Records, ReadError>>(1);
+        let (give_back, returned) = std::sync::mpsc::channel::<Vec<ByteRecord>>();
+        let fields = header.len();
+        scope.spawn(move || loop {
+            let records = returned.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_ROWS));
+            let read = read_records(&mut reader, records, fields);
+            let last = !matches!(&read, Ok(records) if !records.records.is_empty());
+            // A receiver that hung up has stopped reading on an error of its own.
+            if sender.send(read).is_err() || last {
                 break;
             }
-            let end = reader.position().byte();
-            if end - start > MAX_RECORD_BYTES {
-                return Err(ReadError::Cause(
-                    format!("the record starting at byte offset {start} is longer than 64 MiB").into(),
-                ));
+        });
+        for read in batches {
+            let Records { records, malformed } = read?;
+            if records.is_empty() {
+                break;
             }
-            if record.len() != header.len() {
-                let start = record.position().map_or(start, |p| p.byte());
-                let line = reader.get_ref().text(start, end).unwrap_or_default();
-                malformed.insert(records.len(), line.trim_matches(['\r', '\n']).to_string());
-            }
-            records.push(std::mem::take(&mut record));
+            let batch = CsvBatch { names: &names, records, malformed };
+            handle(&batch, &columns);
+            let _ = give_back.send(batch.records);
         }
-        if records.is_empty() {
-            return Ok(());
+        Ok(())
+    })
+}
+
+/// One batch's records as read, with the text of the malformed ones.
+struct Records {
+    records: Vec<ByteRecord>,
+    malformed: HashMap<usize, String>,
+}
+
+/// Reads up to [`BATCH_ROWS`] records into `records` (emptied first); none at the end of the file.
+fn read_records<R: Read>(
+    reader: &mut csv::Reader<TextStream<R>>,
+    mut records: Vec<ByteRecord>,
+    fields: usize,
+) -> Result<Records, ReadError> {
+    let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
+    let mut malformed = HashMap::new();
+    records.clear();
+    let mut record = ByteRecord::new();
+    while records.len() < BATCH_ROWS {
+        let start = reader.position().byte();
+        reader.get_ref().mark(start);
+        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+            break;
         }
-        let batch = CsvBatch { names: &names, records: std::mem::take(&mut records), malformed };
-        handle(&batch, &columns);
-        records = batch.records;
+        let end = reader.position().byte();
+        if end - start > MAX_RECORD_BYTES {
+            return Err(ReadError::Cause(
+                format!("the record starting at byte offset {start} is longer than 64 MiB").into(),
+            ));
+        }
+        if record.len() != fields {
+            let start = record.position().map_or(start, |p| p.byte());
+            let line = reader.get_ref().text(start, end).unwrap_or_default();
+            malformed.insert(records.len(), line.trim_matches(['\r', '\n']).to_string());
+        }
+        records.push(std::mem::take(&mut record));
     }
+    Ok(Records { records, malformed })
 }
 
 #[cfg(test)]

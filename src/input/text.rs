@@ -106,7 +106,10 @@ pub fn peek_header<R: Read>(mut source: R, limit: usize) -> io::Result<(Vec<u8>,
 /// Turns `source` into UTF-8 (see the module's comment). Without `encoding`, a UTF-16 byte-order mark
 /// selects UTF-16 of that order and any other source passes unchanged (UTF-8, checked downstream
 /// with its byte offsets). With `encoding`, a byte-order mark still wins, as WHATWG decoding has it.
-pub fn decoded<'a, R: Read + 'a>(mut source: R, encoding: Option<&'static Encoding>) -> io::Result<Box<dyn Read + 'a>> {
+pub fn decoded<'a, R: Read + Send + 'a>(
+    mut source: R,
+    encoding: Option<&'static Encoding>,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
     let mut start = [0u8; 2];
     let mut got = 0;
     while got < start.len() {
