@@ -230,15 +230,20 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 /// Evaluates every claim as of `as_of`. `responses_by_claim[i]` are claim i's known responses.
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
-    let mut by_claim: FastMap<&Id, Vec<&Response>> = FastMap::default();
-    for response in responses {
-        by_claim.entry(&response.claim_id).or_default().push(response);
+    // The responses by claim, each claim's in walk order: one sort, then each claim's range.
+    let mut in_order: Vec<&Response> = responses.iter().collect();
+    in_order
+        .par_sort_unstable_by(|a, b| (&a.claim_id, a.responded_at, &a.id).cmp(&(&b.claim_id, b.responded_at, &b.id)));
+    let mut by_claim: FastMap<&Id, std::ops::Range<usize>> = FastMap::default();
+    let mut start = 0;
+    for run in in_order.chunk_by(|a, b| a.claim_id == b.claim_id) {
+        by_claim.insert(&run[0].claim_id, start..start + run.len());
+        start += run.len();
     }
     let mut evaluations: Vec<Evaluation> = claims
         .par_iter()
         .map(|claim| {
-            let mut own: Vec<&Response> = by_claim.get(&claim.id).cloned().unwrap_or_default();
-            sort_in_walk_order(&mut own);
+            let own = by_claim.get(&claim.id).and_then(|range| in_order.get(range.clone())).unwrap_or_default();
             let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|r| (r.responded_at, r.kind)).collect();
             // `None` for a notified claim: its window does not close within the calendar's range
             // (Calendar::window_closes_at), so it never lapses — the walk sees a close after every

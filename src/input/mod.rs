@@ -36,6 +36,7 @@ const CHUNK_ROWS: usize = 1 << 10;
 const PART_ROWS: usize = 1 << 12;
 
 /// Rows `start..start + len` of a batch, numbered from 0: the part of a batch that `consume` sees.
+/// It gives cells, not typed columns: `consume` reads only the raw text of rejects.
 struct Part<'a> {
     batch: &'a dyn Batch,
     start: usize,
