@@ -133,9 +133,14 @@ pub fn walk(
     walk
 }
 
-/// Sorts a claim's responses in the order the walk takes them: (responded_at, response_id).
+/// The order the walk takes a claim's responses in: (responded_at, response_id).
+fn walk_order(response: &Response) -> (Micros, &Id) {
+    (response.responded_at, &response.id)
+}
+
+/// Sorts a claim's responses in the order the walk takes them ([`walk_order`]).
 pub fn sort_in_walk_order(responses: &mut [&Response]) {
-    responses.sort_by(|a, b| (a.responded_at, &a.id).cmp(&(b.responded_at, &b.id)));
+    responses.sort_by(|a, b| walk_order(a).cmp(&walk_order(b)));
 }
 
 /// The value that, with the engagement and tenant, makes a claim's scope key (SPEC 4.2).
@@ -227,13 +232,12 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
     a.0 < b.1.unwrap_or(Micros::MAX) && b.0 < a.1.unwrap_or(Micros::MAX)
 }
 
-/// Evaluates every claim as of `as_of`. `responses_by_claim[i]` are claim i's known responses.
+/// Evaluates every claim as of `as_of`, with the accepted responses (each naming a claim).
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
     // The responses by claim, each claim's in walk order: one sort, then each claim's range.
     let mut in_order: Vec<&Response> = responses.iter().collect();
-    in_order
-        .par_sort_unstable_by(|a, b| (&a.claim_id, a.responded_at, &a.id).cmp(&(&b.claim_id, b.responded_at, &b.id)));
+    in_order.par_sort_unstable_by(|a, b| (&a.claim_id, walk_order(a)).cmp(&(&b.claim_id, walk_order(b))));
     let mut by_claim: FastMap<&Id, std::ops::Range<usize>> = FastMap::default();
     let mut start = 0;
     for run in in_order.chunk_by(|a, b| a.claim_id == b.claim_id) {

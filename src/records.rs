@@ -16,8 +16,8 @@ use crate::input::{
 use crate::rejects::{Fault, RejectReason, Source};
 use crate::shard::Shard;
 use crate::types::{
-    date_in_range, format_date, format_timestamp, parse_count, parse_date, text_fault, timestamp_in_range, Country,
-    Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
+    date_in_range, format_date, format_timestamp, parse_count, parse_date, text_fault, timestamp_in_range,
+    with_lowercase, Country, Days, Engagement, Id, Micros, ResponseKind, Scope, Uuid, MICROS_PER_SECOND,
 };
 use crate::values::{
     month_start, parse_country, parse_date_in, parse_month, parse_timestamp_in, DateOrder, EngagementNames, UsagePeriod,
@@ -105,23 +105,6 @@ pub struct UsageRow {
     pub subscription: Option<Uuid>,
     pub date: Days,
     pub counts: Counts,
-}
-
-/// Calls `f` with the lower-cased text; ASCII text up to 64 bytes is lower-cased on the stack.
-pub fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
-    let mut buffer = [0u8; 64];
-    if text.len() <= buffer.len() && text.is_ascii() {
-        let lower = &mut buffer[..text.len()];
-        lower.copy_from_slice(text.as_bytes());
-        lower.make_ascii_lowercase();
-        // ASCII lower-cased stays ASCII, so this always matches; the fallback only satisfies the type.
-        match std::str::from_utf8(lower) {
-            Ok(lower) => f(lower),
-            Err(_) => f(&text.to_lowercase()),
-        }
-    } else {
-        f(&text.to_lowercase())
-    }
 }
 
 /// A cell as text, for columns that hold text; typed Parquet cells are written as SPEC writes them.

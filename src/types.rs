@@ -36,6 +36,23 @@ pub fn timestamp_in_range(t: Micros) -> bool {
     (MIN_MICROS..=MAX_MICROS).contains(&t)
 }
 
+/// Calls `f` with the lower-cased text; ASCII text up to 64 bytes is lower-cased on the stack.
+pub fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 64];
+    if text.len() <= buffer.len() && text.is_ascii() {
+        let lower = &mut buffer[..text.len()];
+        lower.copy_from_slice(text.as_bytes());
+        lower.make_ascii_lowercase();
+        // ASCII lower-cased stays ASCII, so this always matches; the fallback only satisfies the type.
+        match std::str::from_utf8(lower) {
+            Ok(lower) => f(lower),
+            Err(_) => f(&text.to_lowercase()),
+        }
+    } else {
+        f(&text.to_lowercase())
+    }
+}
+
 /// An identifier (SPEC 2.4 "id"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter, a
 /// digit or `_` — so never `.`/`..` as a file name, nor `-` or a spreadsheet formula's first character.
 ///
@@ -59,18 +76,9 @@ impl Id {
     }
 
     /// A hash of the id in lower case, equal for ids that are [`Id::eq_folded`]; taken without
-    /// allocating ([`Id::parse`] keeps ids ASCII and at most 64 bytes).
+    /// allocating ([`Id::parse`] keeps ids ASCII and at most 64 bytes: see [`with_lowercase`]).
     pub fn folded_hash(&self) -> u64 {
-        let hasher = foldhash::fast::FixedState::default();
-        let mut buffer = [0u8; 64];
-        match buffer.get_mut(..self.0.len()) {
-            Some(folded) => {
-                folded.copy_from_slice(self.0.as_bytes());
-                folded.make_ascii_lowercase();
-                hasher.hash_one(&*folded)
-            }
-            None => hasher.hash_one(self.0.to_ascii_lowercase().as_bytes()),
-        }
+        with_lowercase(&self.0, |folded| foldhash::fast::FixedState::default().hash_one(folded.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -30,9 +30,9 @@ use rayon::prelude::*;
 use crate::checks::Verdict;
 use crate::hashing::{FastMap, FastSet};
 use crate::input::Checked;
-use crate::records::{with_lowercase, Counts, UsageRow, WorkloadKey};
+use crate::records::{Counts, UsageRow, WorkloadKey};
 use crate::rejects::{Fault, RejectReason};
-use crate::types::{Days, Uuid};
+use crate::types::{with_lowercase, Days, Uuid};
 
 const BUCKETS: usize = 64;
 

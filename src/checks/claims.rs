@@ -141,11 +141,12 @@ impl ClaimChecks {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::Engagement;
 
-    fn claim(id: &str, partner: &str) -> Claim {
+    /// A claim that passes its own checks, of tenant 1, not notified.
+    pub(crate) fn claim(id: &str, partner: &str) -> Claim {
         Claim {
             id: Id::parse(id).expect("id"),
             partner_id: Id::parse(partner).expect("id"),

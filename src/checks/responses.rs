@@ -58,9 +58,10 @@ pub fn check_against_claims(response: &Response, known: &KnownClaims) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::claims::tests::claim;
     use crate::checks::claims::ClaimChecks;
     use crate::records::Claim;
-    use crate::types::{Engagement, ResponseKind, Uuid};
+    use crate::types::{ResponseKind, Uuid};
 
     fn response(id: &str, claim: &str, tenant: u128, at: i64) -> Response {
         Response {
@@ -85,18 +86,7 @@ mod tests {
     fn cross_file_checks_in_list_order() {
         let mut checks = ClaimChecks::default();
         for (id, notified_at) in [("C1", Some(100)), ("C2", None)] {
-            let claim = Claim {
-                id: Id::parse(id).expect("id"),
-                partner_id: Id::parse("P1").expect("id"),
-                tenant: Uuid(1),
-                engagement: Engagement::ModernWorkSecurityUsage,
-                workload: "Teams".into(),
-                subscription: None,
-                country: None,
-                submitted_at: 0,
-                notified_at,
-            };
-            assert!(checks.check(&claim).is_none());
+            assert!(checks.check(&Claim { notified_at, ..claim(id, "P1") }).is_none());
         }
         let known = checks.into_known();
         let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());
