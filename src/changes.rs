@@ -13,6 +13,7 @@ use crate::error::{context, Cause, CporError};
 use crate::evaluate::Status;
 use crate::hashing::FastSet;
 use crate::ledger::{DecidedClaim, LEDGER_COLUMNS};
+use crate::output::read_own_table;
 use crate::shard::Shard;
 use crate::types::{format_timestamp, parse_count, parse_timestamp, timestamp_in_range, Id, Uuid};
 
@@ -259,13 +260,7 @@ pub fn read_previous_csv(path: &Path, source: impl Read) -> Result<BTreeMap<Stri
 fn read_previous_parquet(path: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
     let fail = |cause: Cause| CporError::Previous { path: path.to_path_buf(), cause };
     let polars = |e: PolarsError| fail(e.into());
-    let file = File::open(path).map_err(|e| fail(e.into()))?;
-    let df =
-        crate::guard::guarded(|| ParquetReader::new(file).finish()).map_err(|m| fail(m.into()))?.map_err(polars)?;
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
-    if !names.iter().map(String::as_str).eq(LEDGER_COLUMNS) {
-        return Err(fail(format!("the columns are not cpor's ledger columns ({})", LEDGER_COLUMNS.join(",")).into()));
-    }
+    let df = read_own_table(path, &LEDGER_COLUMNS, "cpor's ledger columns").map_err(fail)?;
     let text = |name: &str| -> Result<Vec<String>, CporError> {
         let series = df.column(name).map_err(polars)?.as_materialized_series().clone();
         Ok(match series.dtype() {

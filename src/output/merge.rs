@@ -5,7 +5,7 @@
 //! the same. Report files are linked, not copied, where the shard and the output share a file system;
 //! the manifests are written anew from the shards' lines (`manifest`).
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -21,7 +21,7 @@ use super::columns::{reject_record, LEDGER_COLUMNS, REJECT_COLUMNS};
 use super::csv_file::write_csv;
 use super::manifest::{is_manifest_name, write_manifests, ManifestLine, MANIFEST, MANIFEST_COLUMNS};
 use super::parquet_file::{rejects_parquet, write_frame};
-use super::{io, pl};
+use super::{io, pl, read_own_table};
 
 /// What summary.json counts of a ledger line (`summary::ClaimCount`), as merged.
 #[derive(Clone, Debug)]
@@ -135,15 +135,7 @@ fn merge_ledger_csv(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, 
 
 /// A shard's Parquet table, with the run's columns.
 fn read_parquet_table(path: &Path, header: &[&str]) -> Result<DataFrame, CporError> {
-    let fail = |cause: Cause| shard_error(path, cause);
-    let file = File::open(path).map_err(|e| fail(e.into()))?;
-    let frame = crate::guard::guarded(|| ParquetReader::new(file).finish())
-        .map_err(|m| fail(m.into()))?
-        .map_err(|e| fail(e.into()))?;
-    if !frame.get_column_names().iter().map(|n| n.as_str()).eq(header.iter().copied()) {
-        return Err(fail(format!("the columns are not cpor's ({})", header.join(",")).into()));
-    }
-    Ok(frame)
+    read_own_table(path, header, "cpor's").map_err(|cause| shard_error(path, cause))
 }
 
 fn merge_ledger_parquet(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, CporError> {

@@ -29,6 +29,7 @@ mod staging;
 use columns::{ledger_record, reject_record, REJECT_COLUMNS};
 pub use columns::{LEDGER_COLUMNS, REPORT_COLUMNS};
 use csv_file::write_csv;
+pub(crate) use parquet_file::read_own_table;
 pub use reports::{report_files, ReportFiles};
 use reports::{write_reports, Creator};
 pub use reserve::{inputs_of, Writer, MARKER};

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::error::Cause;
 use crate::ledger::DecidedClaim;
 use crate::records::Claim;
 use crate::rejects::Reject;
@@ -103,4 +104,16 @@ fn ts_col(name: &str, values: Vec<Option<Micros>>) -> Column {
 
 fn u64_col(name: &str, values: Vec<Option<u64>>) -> Column {
     Column::new(name.into(), values)
+}
+
+/// A Parquet table cpor wrote (a `--previous` ledger, a shard's ledger, rejects or manifest), read
+/// whole, its columns checked to be `columns` in order; `owner` names them in the error ("cpor's
+/// ledger columns"). A damaged file that makes polars panic is an error too.
+pub(crate) fn read_own_table(path: &Path, columns: &[&str], owner: &str) -> Result<DataFrame, Cause> {
+    let file = File::open(path)?;
+    let frame = crate::guard::guarded(|| ParquetReader::new(file).finish())??;
+    if !frame.get_column_names().iter().map(|n| n.as_str()).eq(columns.iter().copied()) {
+        return Err(format!("the columns are not {owner} ({})", columns.join(",")).into());
+    }
+    Ok(frame)
 }
