@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::claims::{ClaimChecks, KnownClaims};
+use crate::checks::claims::{ClaimChecks, ClaimKeys, KnownClaims};
 use crate::checks::responses::{check_against_claims, ResponseIds};
 use crate::checks::Verdict;
 use crate::config::RunConfig;
@@ -19,13 +19,13 @@ use crate::evaluate::evaluate;
 use crate::hashing::FastSet;
 use crate::input::columns::ColumnMap;
 use crate::input::{
-    estimate_records, progress_size, read_file, resolve, text_bytes_read, Checked, FileStats, InputFile, RecordParser,
-    UsedColumns,
+    estimate_records, progress_size, read_file, resolve, text_bytes_read, Checked, FileStats, InputFile, Prepared,
+    RecordParser, UsedColumns,
 };
 use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
-use crate::rejects::{sort_rejects, Reject, Source};
+use crate::rejects::{sort_rejects, Fault, Reject, Source};
 use crate::report::build_reports;
 use crate::types::{Id, Uuid};
 use crate::usage::{passes_for, KeptUsage, UsageIndex};
@@ -214,21 +214,24 @@ fn read_claims_and_responses(
 ) -> Result<ClaimsAndResponses, CporError> {
     let as_of = config.as_of;
     // Claims: own checks, then the checks between claims (first in file order wins), then deferral.
-    let mut claims: Vec<Claim> = Vec::new();
     let claim_files = resolve(Source::Claims, &config.inputs.claims, config.text)?;
-    let mut checks = ClaimChecks::with_capacity(known_rows(&claim_files));
+    let claim_rows = known_rows(&claim_files);
+    // With `--shard`, a share of them: room for all would be a waste of memory.
+    let mut claims: Vec<Claim> = Vec::with_capacity(if config.shard.is_none() { claim_rows } else { 0 });
+    let mut checks = ClaimChecks::with_capacity(claim_rows);
     let mut deferred_claims = Vec::new();
     let mut elsewhere = FastSet::default();
     let keeps = |tenant: Uuid| config.shard.is_none_or(|shard| shard.keeps(Some(tenant)));
+    let parser = ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() };
     let claims_summary = read_input(
-        &ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() },
+        &Prepared { parser, prepare: ClaimKeys::of },
         (0, 1),
         InputFiles { files: &claim_files, columns: &config.columns },
         progress,
         rejects,
         timings,
-        each(|claim: Claim| {
-            if let Some(fault) = checks.check(&claim) {
+        each(|(claim, keys): (Claim, ClaimKeys)| {
+            if let Some(fault) = checks.check(&claim, keys) {
                 return Verdict::Rejected(fault);
             }
             if claim.submitted_at > as_of {
@@ -246,24 +249,32 @@ fn read_claims_and_responses(
     let known: KnownClaims = checks.into_known();
 
     // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
-    let mut responses: Vec<Response> = Vec::new();
     let response_files = resolve(Source::Responses, &config.inputs.responses, config.text)?;
-    let mut response_ids = ResponseIds::with_capacity(known_rows(&response_files));
+    let response_rows = known_rows(&response_files);
+    let mut responses: Vec<Response> = Vec::with_capacity(if config.shard.is_none() { response_rows } else { 0 });
+    let mut response_ids = ResponseIds::with_capacity(response_rows);
+    // The id's hash, and the cross-file checks of a response not deferred: the claims are all known
+    // by now, so these are worked out on the parsing threads; they count only for a response that
+    // passes the checks before them.
+    let prepare = |r: &Response| {
+        let against_claims = if r.responded_at > as_of { None } else { check_against_claims(r, &known) };
+        (ResponseIds::hash(&r.id), against_claims)
+    };
     let responses_summary = read_input(
-        &ResponseParser { date_order: config.date_order },
+        &Prepared { parser: ResponseParser { date_order: config.date_order }, prepare },
         (0, 1),
         InputFiles { files: &response_files, columns: &config.columns },
         progress,
         rejects,
         timings,
-        each(|r: Response| {
-            if let Some(fault) = response_ids.check(&r) {
+        each(|(r, (id_hash, against_claims)): (Response, (u64, Option<Fault>))| {
+            if let Some(fault) = response_ids.check(&r, id_hash) {
                 return Verdict::Rejected(fault);
             }
             if r.responded_at > as_of {
                 return Verdict::Deferred;
             }
-            if let Some(fault) = check_against_claims(&r, &known) {
+            if let Some(fault) = against_claims {
                 return Verdict::Rejected(fault);
             }
             // Accepted, so of its claim's tenant.

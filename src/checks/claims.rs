@@ -86,6 +86,28 @@ fn reserved_name(claim: &Claim) -> Option<Fault> {
     is_manifest_name(claim.partner_id.as_str()).then(|| fault("partner_id", &claim.partner_id))
 }
 
+/// What a claim's checks can tell from the claim alone, before the claims read earlier are known:
+/// worked out on the parsing threads (`input::Prepared`), so that `ClaimChecks::check`, which runs
+/// on one thread in file order, only looks its ids up.
+#[derive(Debug)]
+pub struct ClaimKeys {
+    /// A fault of the claim's ids as file names (`reserved_name`), which no other claim changes.
+    reserved: Option<Fault>,
+    /// The folded claim_id's and partner_id's hashes (`Id::folded_hash`).
+    id_hash: u64,
+    partner_hash: u64,
+}
+
+impl ClaimKeys {
+    pub fn of(claim: &Claim) -> ClaimKeys {
+        ClaimKeys {
+            reserved: reserved_name(claim),
+            id_hash: claim.id.folded_hash(),
+            partner_hash: claim.partner_id.folded_hash(),
+        }
+    }
+}
+
 impl ClaimChecks {
     /// Room for `claims` claims from the start (the input's row count, when its files tell it).
     pub fn with_capacity(claims: usize) -> ClaimChecks {
@@ -94,12 +116,12 @@ impl ClaimChecks {
     }
 
     /// The fault of a claim that passed its own checks, or `None`, in which case the claim is known
-    /// from now on (to later claims and to the responses).
-    pub fn check(&mut self, claim: &Claim) -> Option<Fault> {
-        if let Some(fault) = reserved_name(claim) {
+    /// from now on (to later claims and to the responses). `keys`: the claim's own ([`ClaimKeys::of`]).
+    pub fn check(&mut self, claim: &Claim, keys: ClaimKeys) -> Option<Fault> {
+        let ClaimKeys { reserved, id_hash: claim_hash, partner_hash } = keys;
+        if let Some(fault) = reserved {
             return Some(fault);
         }
-        let claim_hash = claim.id.folded_hash();
         if let Some(first) = self.known.get_folded(&claim.id, claim_hash) {
             return Some(Fault::new(
                 RejectReason::DuplicateClaimId,
@@ -113,7 +135,6 @@ impl ClaimChecks {
                 },
             ));
         }
-        let partner_hash = claim.partner_id.folded_hash();
         match self.partner_ids.find(partner_hash, |first| first.eq_folded(&claim.partner_id)) {
             Some(first) if *first != claim.partner_id => {
                 return Some(Fault::new(
@@ -174,7 +195,8 @@ pub(crate) mod tests {
             ("C3", "P3", None),
         ];
         for (id, partner, expected) in cases {
-            let fault = checks.check(&claim(id, partner));
+            let claim = claim(id, partner);
+            let fault = checks.check(&claim, ClaimKeys::of(&claim));
             match (expected, fault) {
                 (None, None) => {}
                 (Some((reason, detail)), Some(fault)) => {

@@ -2,31 +2,43 @@
 //! `duplicate_response_id`, then `unknown_claim`, `tenant_mismatch` and
 //! `response_before_notification`, in that order.
 
-use crate::hashing::FastSet;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
 use crate::records::Response;
 use crate::rejects::{Fault, RejectReason};
 use crate::types::Id;
 
 use super::claims::KnownClaims;
 
-/// The response ids seen so far, in file order.
+/// The response ids seen so far, in file order, by their hashes ([`ResponseIds::hash`]).
 #[derive(Default)]
-pub struct ResponseIds(FastSet<Id>);
+pub struct ResponseIds(HashTable<Id>);
 
 impl ResponseIds {
     /// Room for `responses` ids from the start (the input's row count, when its files tell it).
     pub fn with_capacity(responses: usize) -> ResponseIds {
-        ResponseIds(FastSet::with_capacity_and_hasher(responses, Default::default()))
+        ResponseIds(HashTable::with_capacity(responses))
     }
 
-    /// `duplicate_response_id` for an id seen before; takes the id otherwise.
-    pub fn check(&mut self, response: &Response) -> Option<Fault> {
-        (!self.0.insert(response.id.clone())).then(|| {
-            Fault::new(
-                RejectReason::DuplicateResponseId,
-                format!("response_id {} appeared earlier in file order.", response.id),
-            )
-        })
+    /// The hash of a response_id as spelled, which `check` takes: worked out on the parsing threads
+    /// (`input::Prepared`), so that `check`, on one thread in file order, only looks it up.
+    pub fn hash(id: &Id) -> u64 {
+        foldhash::fast::FixedState::default().hash_one(id.as_str().as_bytes())
+    }
+
+    /// `duplicate_response_id` for an id seen before; takes the id otherwise. `hash`: the id's
+    /// [`ResponseIds::hash`].
+    pub fn check(&mut self, response: &Response, hash: u64) -> Option<Fault> {
+        if self.0.find(hash, |seen| *seen == response.id).is_none() {
+            self.0.insert_unique(hash, response.id.clone(), ResponseIds::hash);
+            return None;
+        }
+        Some(Fault::new(
+            RejectReason::DuplicateResponseId,
+            format!("response_id {} appeared earlier in file order.", response.id),
+        ))
     }
 }
 
@@ -59,7 +71,7 @@ pub fn check_against_claims(response: &Response, known: &KnownClaims) -> Option<
 mod tests {
     use super::*;
     use crate::checks::claims::tests::claim;
-    use crate::checks::claims::ClaimChecks;
+    use crate::checks::claims::{ClaimChecks, ClaimKeys};
     use crate::records::Claim;
     use crate::types::{ResponseKind, Uuid};
 
@@ -76,17 +88,20 @@ mod tests {
     #[test]
     fn response_ids_are_unique_in_file_order() {
         let mut ids = ResponseIds::default();
-        assert!(ids.check(&response("R1", "C1", 1, 0)).is_none());
-        let fault = ids.check(&response("R1", "C2", 1, 0)).expect("a repeat");
+        let mut check = |r: Response| ids.check(&r, ResponseIds::hash(&r.id));
+        assert!(check(response("R1", "C1", 1, 0)).is_none());
+        let fault = check(response("R1", "C2", 1, 0)).expect("a repeat");
         assert_eq!(fault.reason, RejectReason::DuplicateResponseId);
-        assert!(ids.check(&response("R2", "C1", 1, 0)).is_none());
+        assert!(check(response("R2", "C1", 1, 0)).is_none());
+        assert!(check(response("r2", "C1", 1, 0)).is_none(), "response ids are compared as spelled");
     }
 
     #[test]
     fn cross_file_checks_in_list_order() {
         let mut checks = ClaimChecks::default();
         for (id, notified_at) in [("C1", Some(100)), ("C2", None)] {
-            assert!(checks.check(&Claim { notified_at, ..claim(id, "P1") }).is_none());
+            let claim = Claim { notified_at, ..claim(id, "P1") };
+            assert!(checks.check(&claim, ClaimKeys::of(&claim)).is_none());
         }
         let known = checks.into_known();
         let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());

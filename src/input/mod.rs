@@ -377,6 +377,42 @@ pub trait RecordParser: Sync {
     }
 }
 
+/// A parser whose records come with what the checks between records can work out of each record
+/// alone: a hash of its ids, or a check against a table no record of this input changes. `prepare`
+/// runs on the parsing threads, every core at once, for each record that passed its own checks;
+/// what is left to `decide` (one thread, in file order) is only what depends on earlier records.
+/// Rows are parsed one by one (`parse`); the parser's `parse_rows` is not used.
+pub struct Prepared<P, F> {
+    pub parser: P,
+    pub prepare: F,
+}
+
+impl<P, F, T> RecordParser for Prepared<P, F>
+where
+    P: RecordParser,
+    F: Fn(&P::Record) -> T + Sync,
+    T: Send,
+{
+    type Record = (P::Record, T);
+    type Scratch = P::Scratch;
+    const SOURCE: Source = P::SOURCE;
+    const COLUMNS: &'static [ColumnSpec] = P::COLUMNS;
+
+    fn parse(&self, scratch: &mut Self::Scratch, row: &RowView<'_>) -> Result<Self::Record, Fault> {
+        let record = self.parser.parse(scratch, row)?;
+        let prepared = (self.prepare)(&record);
+        Ok((record, prepared))
+    }
+
+    fn check_columns(&self, present: &[Option<usize>]) -> Result<(), String> {
+        self.parser.check_columns(present)
+    }
+
+    fn keeps(&self, scratch: &mut Self::Scratch, row: Option<&RowView<'_>>) -> bool {
+        self.parser.keeps(scratch, row)
+    }
+}
+
 /// A batch's records after their own checks, one per row of the batch: reused from batch to batch,
 /// so that the largest input does not ask the allocator for fresh pages every batch. `None`: a row
 /// this run does not take, another shard's (`RecordParser::keeps`).
