@@ -491,34 +491,34 @@ impl UsageParser {
         last: &mut LastViews,
         columns: &UsageColumns<'_>,
         row: usize,
-    ) -> Option<UsageRow> {
-        let text = columns.tenant.get(row)?;
-        let view = columns.tenant.views()[row].as_u128();
+        slot: &mut Option<Result<UsageRow, Fault>>,
+    ) -> Option<()> {
+        // Each text cell's view is compared before its text is read: most rows repeat the last.
+        let view = view_of(columns.tenant, row)?;
         let tenant = match last.tenant {
             Some((last, value)) if last == view => value,
             _ => {
-                let value = scratch.tenant.of_text(text)?;
+                let value = scratch.tenant.of_text(columns.tenant.value(row))?;
                 last.tenant = Some((view, value));
                 value
             }
         };
-        let text = columns.workload.get(row)?;
-        let view = columns.workload.views()[row].as_u128();
+        let view = view_of(columns.workload, row)?;
         let workload = match &last.workload {
             Some((last, key)) if *last == view => key.clone(),
             _ => {
-                let key = self.plain_workload(scratch, text)?;
+                let key = self.plain_workload(scratch, columns.workload.value(row))?;
                 last.workload = Some((view, key.clone()));
                 key
             }
         };
-        let subscription = match columns.subscription.and_then(|a| Some((a.get(row)?, a.views()[row].as_u128()))) {
+        let subscription = match columns.subscription.and_then(|a| Some((a, view_of(a, row)?))) {
             None => None,
             Some((_, view)) if last.subscription.is_some_and(|(last, _)| last == view) => {
                 last.subscription.map(|(_, value)| value)
             }
-            Some((text, view)) => {
-                let value = scratch.subscription.of_text(text)?;
+            Some((a, view)) => {
+                let value = scratch.subscription.of_text(a.value(row))?;
                 last.subscription = Some((view, value));
                 Some(value)
             }
@@ -533,8 +533,27 @@ impl UsageParser {
                 counts.present |= 1 << i;
             }
         }
-        (!counts.is_empty()).then_some(UsageRow { tenant, workload, subscription, date, counts })
+        if counts.is_empty() {
+            return None;
+        }
+        // Written straight into its slot: a record built apart and then copied in was read back
+        // before its last fields' stores had landed, a stall on every row.
+        *slot = Some(Ok(UsageRow { tenant, workload, subscription, date, counts }));
+        Some(())
     }
+}
+
+/// The view of a text cell (see `LastViews`); `None` when the cell is null.
+#[inline]
+fn view_of(array: &TextArray, row: usize) -> Option<u128> {
+    is_valid(array, row).then(|| array.views()[row].as_u128())
+}
+
+/// Whether a cell holds a value (arrow's `Array::is_valid`, which polars' prelude reaches only
+/// through `StaticArray`).
+#[inline]
+fn is_valid<A: StaticArray>(array: &A, row: usize) -> bool {
+    array.is_valid(row)
 }
 
 impl RecordParser for UsageParser {
@@ -591,7 +610,7 @@ impl RecordParser for UsageParser {
         let mut last_kept: Option<(u128, bool)> = None;
         for (slot, row) in out.iter_mut().zip(rows) {
             if self.shard.is_some() {
-                let view = columns.tenant.get(row).map(|_| columns.tenant.views()[row].as_u128());
+                let view = view_of(columns.tenant, row);
                 let kept = match (view, last_kept) {
                     (Some(view), Some((last, kept))) if view == last => kept,
                     _ => {
@@ -605,10 +624,9 @@ impl RecordParser for UsageParser {
                     continue;
                 }
             }
-            *slot = Some(match self.plain_row(scratch, &mut last, &columns, row) {
-                Some(record) => Ok(record),
-                None => self.parse(scratch, &batch.row(row)),
-            });
+            if self.plain_row(scratch, &mut last, &columns, row, slot).is_none() {
+                *slot = Some(self.parse(scratch, &batch.row(row)));
+            }
         }
         true
     }
