@@ -1,6 +1,7 @@
 //! Inner rules, timed with criterion: calendar arithmetic, the response walk, the report scoping
-//! filter, usage keys, and the usage rows' own checks (UUIDs; a Parquet file's rows, read and
-//! checked). End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
+//! filter, usage keys, the usage rows' own checks (UUIDs; a Parquet file's rows, read and
+//! checked), and the claims' checks (a Parquet file's claims, read and checked between them).
+//! End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
 
 // A bench on fixed inputs stops loudly if a fixed input does not parse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,17 +10,18 @@ use std::hint::black_box;
 
 use chrono_tz::Tz;
 use cpor::calendar::{days, Calendar, Holiday, Weekend};
+use cpor::checks::claims::{ClaimChecks, ClaimKeys};
 use cpor::config::OutputFormat;
 use cpor::evaluate::walk;
 use cpor::generate::{generate, Layout};
 use cpor::hashing::FastMap;
 use cpor::input::columns::ColumnMap;
-use cpor::input::{read_file, FileFormat, InputFile};
-use cpor::records::{Claim, Counts, RecentUuid, UsageParser, UsageRow, WorkloadKey};
+use cpor::input::{read_file, FileFormat, InputFile, Prepared};
+use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadKey};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
 use cpor::usage::{KeptRow, UsageIndex};
-use cpor::values::{DateOrder, UsagePeriod};
+use cpor::values::{DateOrder, EngagementNames, UsagePeriod};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn calendar(c: &mut Criterion) {
@@ -129,33 +131,84 @@ fn uuids(c: &mut Criterion) {
 
 /// A usage Parquet file of `cpor generate` (6,000 tenants, about 300,000 rows) read and each row
 /// checked (SPEC 2.3's own checks), records dropped batch by batch: the validate stage of a run
-/// without the uniqueness rule. The file is decoded on a thread of its own meanwhile.
+/// without the uniqueness rule. The file is decoded on a thread of its own meanwhile. Twice: with
+/// no workload known beforehand (as `cpor validate` reads usage: each row's workload is a shared
+/// text), and with every workload named by a claim (as a run reads it: each is a number).
 fn usage_rows(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     generate(6_000, 30, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
     let file = InputFile::plain(data.join("usage.parquet"), FileFormat::Parquet);
-    let parser = UsageParser {
+    let unknown = UsageParser {
         workloads: FastMap::default(),
         date_order: DateOrder::default(),
         period: UsagePeriod::Day,
         shard: None,
     };
+    // The file's workloads, as the parser keys them when none is known.
+    let mut names: Vec<String> = Vec::new();
+    read_file(&unknown, &file, &ColumnMap::default(), false, |_, _, checked| {
+        for record in checked.drain(..) {
+            if let Some(Ok(UsageRow { workload: WorkloadKey::Other(name), .. })) = record {
+                if !names.iter().any(|known| **known == *name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    })
+    .unwrap();
+    assert!(names.len() > 1, "the generated usage names several workloads");
+    let known = UsageParser {
+        workloads: names.into_iter().enumerate().map(|(id, name)| (name.into(), id as u32)).collect(),
+        ..unknown
+    };
     let mut group = c.benchmark_group("usage rows");
     group.sample_size(20);
-    group.bench_function("a generated usage.parquet of 6000 tenants, read and checked", |b| {
+    for (label, parser) in [("no workload known", &unknown), ("every workload named by a claim", &known)] {
+        group.bench_function(format!("a generated usage.parquet of 6000 tenants, read and checked, {label}"), |b| {
+            b.iter(|| {
+                let mut accepted = 0usize;
+                read_file(parser, &file, &ColumnMap::default(), false, |_, _, checked| {
+                    accepted += checked.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+                    checked.clear();
+                })
+                .unwrap();
+                accepted
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The claims of a generated claims.parquet (60,000 tenants, about 100,000 claims) read, checked on
+/// their own, and checked between them in file order (`ClaimChecks`): the claims part of the
+/// validate stage.
+fn claim_rows(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    generate(60_000, 2, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
+    let file = InputFile::plain(data.join("claims.parquet"), FileFormat::Parquet);
+    let parser = Prepared {
+        parser: ClaimParser { date_order: DateOrder::default(), engagements: EngagementNames::default() },
+        prepare: ClaimKeys::of,
+    };
+    let mut group = c.benchmark_group("claim rows");
+    group.sample_size(20);
+    group.bench_function("a generated claims.parquet of 60000 tenants, read and checked", |b| {
         b.iter(|| {
-            let mut accepted = 0usize;
+            let mut checks = ClaimChecks::default();
+            let mut known = 0usize;
             read_file(&parser, &file, &ColumnMap::default(), false, |_, _, checked| {
-                accepted += checked.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
-                checked.clear();
+                for (claim, keys) in checked.drain(..).flatten().flatten() {
+                    known += usize::from(checks.check(&claim, keys).is_none());
+                }
             })
             .unwrap();
-            accepted
+            known
         })
     });
     group.finish();
 }
 
-criterion_group!(benches, calendar, response_walk, scoping, usage_keys, uuids, usage_rows);
+criterion_group!(benches, calendar, response_walk, scoping, usage_keys, uuids, usage_rows, claim_rows);
 criterion_main!(benches);
