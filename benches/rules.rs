@@ -97,7 +97,7 @@ fn usage_keys(c: &mut Criterion) {
     let by_tenant: Vec<UsageRow> = (0..65_536).map(|i| row(i / 50, i % 50)).collect();
     let by_day: Vec<UsageRow> = (0..65_536).map(|i| row(i % 1_311, i / 1_311)).collect();
     for (order, rows) in [("tenant by tenant", by_tenant), ("day by day", by_day)] {
-        let wanted: Vec<(Uuid, String)> = rows.iter().step_by(100).map(|r| (r.tenant, "teams".to_string())).collect();
+        let wanted: Vec<(Uuid, &str)> = rows.iter().step_by(100).map(|r| (r.tenant, "teams")).collect();
         c.bench_function(&format!("usage keys of 65536 rows, {order}"), |b| {
             b.iter_batched(
                 || {

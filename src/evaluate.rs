@@ -236,18 +236,19 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
     // The responses by claim, each claim's in walk order: one sort, then each claim's range.
+    // Found by binary search from each claim, in parallel: no map of a million claim ids is built
+    // on one thread first.
     let mut in_order: Vec<&Response> = responses.iter().collect();
     in_order.par_sort_unstable_by(|a, b| (&a.claim_id, walk_order(a)).cmp(&(&b.claim_id, walk_order(b))));
-    let mut by_claim: FastMap<&Id, std::ops::Range<usize>> = FastMap::default();
-    let mut start = 0;
-    for run in in_order.chunk_by(|a, b| a.claim_id == b.claim_id) {
-        by_claim.insert(&run[0].claim_id, start..start + run.len());
-        start += run.len();
-    }
+    let of_claim = |id: &Id| {
+        let start = in_order.partition_point(|r| r.claim_id < *id);
+        let len = in_order.get(start..).unwrap_or_default().iter().take_while(|r| r.claim_id == *id).count();
+        in_order.get(start..start + len).unwrap_or_default()
+    };
     let mut evaluations: Vec<Evaluation> = claims
         .par_iter()
         .map(|claim| {
-            let own = by_claim.get(&claim.id).and_then(|range| in_order.get(range.clone())).unwrap_or_default();
+            let own = of_claim(&claim.id);
             let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|r| (r.responded_at, r.kind)).collect();
             // `None` for a notified claim: its window does not close within the calendar's range
             // (Calendar::window_closes_at), so it never lapses — the walk sees a close after every
@@ -261,16 +262,24 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
         })
         .collect();
 
-    let mut by_tenant: FastMap<Uuid, Vec<usize>> = FastMap::default();
-    for (i, claim) in claims.iter().enumerate() {
-        if evaluations[i].walk.status != Status::AwaitingNotification {
-            by_tenant.entry(claim.tenant).or_default().push(i);
-        }
-    }
-    let mut tenants: Vec<Vec<usize>> = by_tenant.into_values().collect();
-    tenants.sort_unstable_by_key(|members| members[0]);
-    let outcomes: Vec<Vec<(usize, Resolution)>> =
-        tenants.par_iter().map(|members| resolve_tenant(claims, &evaluations, members)).collect();
+    // The live claims grouped by tenant, each group in file order, by one sort: a tenant's outcome
+    // depends on its own claims only, and each claim's outcome is set once, whatever the groups' order.
+    let mut live: Vec<(Uuid, usize)> = claims
+        .iter()
+        .zip(&evaluations)
+        .enumerate()
+        .filter(|(_, (_, evaluation))| evaluation.walk.status != Status::AwaitingNotification)
+        .map(|(i, (claim, _))| (claim.tenant, i))
+        .collect();
+    live.par_sort_unstable();
+    let tenants: Vec<&[(Uuid, usize)]> = live.chunk_by(|a, b| a.0 == b.0).collect();
+    let outcomes: Vec<Vec<(usize, Resolution)>> = tenants
+        .par_iter()
+        .map(|group| {
+            let members: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
+            resolve_tenant(claims, &evaluations, &members)
+        })
+        .collect();
     for (i, resolution) in outcomes.into_iter().flatten() {
         let evaluation = &mut evaluations[i];
         match resolution {

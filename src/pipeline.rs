@@ -298,12 +298,12 @@ fn read_claims_and_responses(
 }
 
 /// Stages read and validate for usage: own checks, uniqueness of (tenant, workload, subscription,
-/// date), then deferral; only rows of a `wanted` tenant and (lower-cased) workload are kept. Returns
+/// date), then deferral; only rows of a `wanted` tenant and workload (any letter case) are kept. Returns
 /// the input's summary, the number of passes and the kept rows.
-fn read_usage(
+fn read_usage<'a>(
     config: &RunConfig,
     progress: &Progress,
-    wanted: impl Iterator<Item = (Uuid, String)>,
+    wanted: impl Iterator<Item = (Uuid, &'a str)>,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
@@ -403,7 +403,7 @@ pub fn evaluate_inputs_then(
 
     let with_report = || decided.iter().filter(|d| d.has_report()).map(|d| &d.claim);
     before_usage(&mut with_report());
-    let wanted = with_report().map(|c| (c.tenant, c.workload.to_lowercase()));
+    let wanted = with_report().map(|c| (c.tenant, c.workload.as_str()));
     let (usage, usage_passes, kept) = read_usage(config, progress, wanted, &mut rejects, &mut timings)?;
     inputs.push((Source::Usage, usage));
 

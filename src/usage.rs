@@ -296,14 +296,16 @@ impl KeptUsage {
 }
 
 impl UsageIndex {
-    /// `wanted`: the (tenant, lower-cased workload) of every claim with a report; `last_day`: the
-    /// local date of T, after which rows are deferred.
-    pub fn new(wanted: impl Iterator<Item = (Uuid, String)>, last_day: Days) -> UsageIndex {
+    /// `wanted`: the (tenant, workload in any letter case) of every claim with a report; `last_day`:
+    /// the local date of T, after which rows are deferred.
+    pub fn new<'a>(wanted: impl Iterator<Item = (Uuid, &'a str)>, last_day: Days) -> UsageIndex {
         let mut workloads = Workloads::default();
         let mut numbered: FastMap<(Uuid, u32), u32> = FastMap::default();
         for (tenant, workload) in wanted {
             let next = numbered.len() as u32;
-            numbered.entry((tenant, workloads.intern(&workload))).or_insert(next);
+            // Lower-cased without allocating: this runs for every claim with a report.
+            let id = with_lowercase(workload, |lower| workloads.intern(lower));
+            numbered.entry((tenant, id)).or_insert(next);
         }
         UsageIndex {
             workloads,
@@ -476,7 +478,7 @@ mod tests {
 
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
-        let mut index = UsageIndex::new([(Uuid(1), "teams".to_string())].into_iter(), 10);
+        let mut index = UsageIndex::new([(Uuid(1), "Teams")].into_iter(), 10);
         let names = decide_all(
             &mut index,
             vec![
