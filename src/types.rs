@@ -181,7 +181,7 @@ impl Uuid {
 
     /// Appends the canonical text.
     pub fn write_to(self, out: &mut String) {
-        out.extend(self.to_text().iter().map(|&b| b as char));
+        push_ascii(out, &self.to_text());
     }
 }
 
@@ -367,11 +367,25 @@ pub fn write_date(out: &mut String, days: Days) {
         out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
         return;
     }
-    push_digits(out, year as u64, 4);
-    out.push('-');
-    push_digits(out, month.into(), 2);
-    out.push('-');
-    push_digits(out, day.into(), 2);
+    // YYYY-MM-DD, built on the stack and appended at once: reports write one per row.
+    let mut text = *b"0000-00-00";
+    for (slot, value, width) in [(0, year as u32, 4), (5, month, 2), (8, day, 2)] {
+        let mut rest = value;
+        for digit in text[slot..slot + width].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+    }
+    push_ascii(out, &text);
+}
+
+/// Appends ASCII bytes (digits, hexadecimal digits, `-`) in one copy.
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        // Never taken: every caller passes ASCII.
+        Err(_) => out.extend(bytes.iter().map(|&b| b as char)),
+    }
 }
 
 /// (year, month, day) of a count of days since 1970-01-01, in the proleptic Gregorian calendar
@@ -399,8 +413,7 @@ pub fn push_digits(out: &mut String, value: u64, width: usize) {
         digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    // Only ASCII digits were written into `digits`.
-    out.extend(digits[start..].iter().map(|&d| d as char));
+    push_ascii(out, &digits[start..]);
 }
 
 /// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,
