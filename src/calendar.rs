@@ -146,7 +146,7 @@ pub struct Calendar {
     /// Global holidays.
     global: DaySet,
     /// Each country's own holidays that are not also global ones; looked up a few times per claim
-    /// evaluated, so with the fast hasher (SipHash was a tenth of the evaluate stage).
+    /// evaluated, so with the fast hasher (SipHash was 7 % of the evaluate stage's samples).
     by_country: FastMap<Country, DaySet>,
 }
 
