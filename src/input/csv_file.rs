@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 use flate2::bufread::MultiGzDecoder;
 
 use super::stream::{TextStream, MAX_RECORD_BYTES};
@@ -28,13 +28,14 @@ use crate::rejects::Fault;
 struct CsvBatch<'h> {
     /// Header names made unique for `raw` (see `super::unique_names`).
     names: &'h [String],
-    records: Vec<ByteRecord>,
+    /// Each record's text checked as UTF-8 once, as it is read, rather than each cell's as it is used.
+    records: Vec<StringRecord>,
     /// Text of the rows whose number of fields differs from the header's, by row index.
     malformed: HashMap<usize, String>,
 }
 
-/// A cell's text. The stream let only UTF-8 through, record by record, so this never fails; were it
-/// to, a cell that is not text is no value at all rather than a panic.
+/// A header cell's text. The stream let only UTF-8 through, record by record, so this never fails;
+/// were it to, a name that is not text is no name at all rather than a panic.
 fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or("")
 }
@@ -45,14 +46,14 @@ impl Batch for CsvBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.records.get(row).and_then(|r| r.get(col)).map(|b| trim_cell(text(b))) {
+        match self.records.get(row).and_then(|r| r.get(col)).map(trim_cell) {
             None | Some("") => Cell::Null,
             Some(t) => Cell::Text(t),
         }
     }
 
     fn malformed(&self, row: usize) -> Option<Fault> {
-        let fields = self.records.get(row).map_or(0, ByteRecord::len);
+        let fields = self.records.get(row).map_or(0, StringRecord::len);
         self.malformed.contains_key(&row).then(|| malformed_fault(fields, self.names.len()))
     }
 
@@ -61,7 +62,7 @@ impl Batch for CsvBatch<'_> {
             return json_object(std::iter::once(("_line", line.clone())));
         }
         let Some(record) = self.records.get(row) else { return json_object(std::iter::empty()) };
-        json_object(self.names.iter().zip(record.iter()).map(|(name, value)| (name.as_str(), text(value).to_string())))
+        json_object(self.names.iter().zip(record.iter()).map(|(name, value)| (name.as_str(), value.to_string())))
     }
 }
 
@@ -205,7 +206,7 @@ fn read_stream<R: Read + Send>(
     // buffers come back to be filled again.
     std::thread::scope(|scope| {
         let (sender, batches) = std::sync::mpsc::sync_channel::<Result<Records, ReadError>>(1);
-        let (give_back, returned) = std::sync::mpsc::channel::<Vec<ByteRecord>>();
+        let (give_back, returned) = std::sync::mpsc::channel::<Vec<StringRecord>>();
         let fields = header.len();
         scope.spawn(move || loop {
             let records = returned.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_ROWS));
@@ -231,24 +232,30 @@ fn read_stream<R: Read + Send>(
 
 /// One batch's records as read, with the text of the malformed ones.
 struct Records {
-    records: Vec<ByteRecord>,
+    records: Vec<StringRecord>,
     malformed: HashMap<usize, String>,
 }
 
-/// Reads up to [`BATCH_ROWS`] records into `records` (emptied first); none at the end of the file.
+/// Reads up to [`BATCH_ROWS`] records into `records`, whose records (a returned batch's) are read
+/// into again: their buffers are reused, not allocated and grown for every row. None at the end of
+/// the file.
 fn read_records<R: Read>(
     reader: &mut csv::Reader<TextStream<R>>,
-    mut records: Vec<ByteRecord>,
+    mut records: Vec<StringRecord>,
     fields: usize,
 ) -> Result<Records, ReadError> {
     let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
     let mut malformed = HashMap::new();
-    records.clear();
-    let mut record = ByteRecord::new();
-    while records.len() < BATCH_ROWS {
+    let mut read = 0;
+    while read < BATCH_ROWS {
+        if read == records.len() {
+            records.push(StringRecord::new());
+        }
+        let Some(record) = records.get_mut(read) else { break };
         let start = reader.position().byte();
         reader.get_ref().mark(start);
-        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+        // The stream lets only UTF-8 through, so no record fails the check on its text.
+        if !reader.read_record(record).map_err(csv_error)? {
             break;
         }
         let end = reader.position().byte();
@@ -260,10 +267,11 @@ fn read_records<R: Read>(
         if record.len() != fields {
             let start = record.position().map_or(start, |p| p.byte());
             let line = reader.get_ref().text(start, end).unwrap_or_default();
-            malformed.insert(records.len(), line.trim_matches(['\r', '\n']).to_string());
+            malformed.insert(read, line.trim_matches(['\r', '\n']).to_string());
         }
-        records.push(std::mem::take(&mut record));
+        read += 1;
     }
+    records.truncate(read);
     Ok(Records { records, malformed })
 }
 
