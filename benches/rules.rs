@@ -129,16 +129,23 @@ fn uuids(c: &mut Criterion) {
     });
 }
 
+/// One Parquet file of a dataset `cpor generate` writes into a temporary directory (kept as long
+/// as the returned guard).
+fn generated_parquet(tenants: usize, days: u32, name: &str) -> (tempfile::TempDir, InputFile) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    generate(tenants, days, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
+    let file = InputFile::plain(data.join(name), FileFormat::Parquet);
+    (dir, file)
+}
+
 /// A usage Parquet file of `cpor generate` (6,000 tenants, about 300,000 rows) read and each row
 /// checked (SPEC 2.3's own checks), records dropped batch by batch: the validate stage of a run
 /// without the uniqueness rule. The file is decoded on a thread of its own meanwhile. Twice: with
 /// no workload known beforehand (as `cpor validate` reads usage: each row's workload is a shared
 /// text), and with every workload named by a claim (as a run reads it: each is a number).
 fn usage_rows(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    generate(6_000, 30, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
-    let file = InputFile::plain(data.join("usage.parquet"), FileFormat::Parquet);
+    let (_dir, file) = generated_parquet(6_000, 30, "usage.parquet");
     let unknown = UsageParser {
         workloads: FastMap::default(),
         date_order: DateOrder::default(),
@@ -184,10 +191,7 @@ fn usage_rows(c: &mut Criterion) {
 /// their own, and checked between them in file order (`ClaimChecks`): the claims part of the
 /// validate stage.
 fn claim_rows(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    generate(60_000, 2, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
-    let file = InputFile::plain(data.join("claims.parquet"), FileFormat::Parquet);
+    let (_dir, file) = generated_parquet(60_000, 2, "claims.parquet");
     let parser = Prepared {
         parser: ClaimParser { date_order: DateOrder::default(), engagements: EngagementNames::default() },
         prepare: ClaimKeys::of,

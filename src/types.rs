@@ -367,16 +367,11 @@ pub fn write_date(out: &mut String, days: Days) {
         out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
         return;
     }
-    // YYYY-MM-DD, built on the stack and appended at once: reports write one per row.
-    let mut text = *b"0000-00-00";
-    for (slot, value, width) in [(0, year as u32, 4), (5, month, 2), (8, day, 2)] {
-        let mut rest = value;
-        for digit in text[slot..slot + width].iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-    }
-    push_ascii(out, &text);
+    push_digits(out, year as u64, 4);
+    out.push('-');
+    push_digits(out, month.into(), 2);
+    out.push('-');
+    push_digits(out, day.into(), 2);
 }
 
 /// Appends ASCII bytes (digits, hexadecimal digits, `-`) in one copy.
