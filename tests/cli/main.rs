@@ -7,6 +7,7 @@
 
 mod analyst;
 mod batches;
+mod check_order;
 mod closing_soon;
 mod dask;
 mod exports_columns;
