@@ -129,13 +129,14 @@ fn uuids(c: &mut Criterion) {
     });
 }
 
-/// One Parquet file of a dataset `cpor generate` writes into a temporary directory (kept as long
-/// as the returned guard).
-fn generated_parquet(tenants: usize, days: u32, name: &str) -> (tempfile::TempDir, InputFile) {
+/// One file (`name`, in `format`) of a dataset `cpor generate` writes into a temporary directory
+/// (kept as long as the returned guard).
+fn generated(tenants: usize, days: u32, name: &str, format: OutputFormat) -> (tempfile::TempDir, InputFile) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    generate(tenants, days, 1, OutputFormat::Parquet, Layout::Canonical, &data).unwrap();
-    let file = InputFile::plain(data.join(name), FileFormat::Parquet);
+    generate(tenants, days, 1, format, Layout::Canonical, &data).unwrap();
+    let read_as = if format == OutputFormat::Csv { FileFormat::Csv } else { FileFormat::Parquet };
+    let file = InputFile::plain(data.join(name), read_as);
     (dir, file)
 }
 
@@ -143,9 +144,11 @@ fn generated_parquet(tenants: usize, days: u32, name: &str) -> (tempfile::TempDi
 /// checked (SPEC 2.3's own checks), records dropped batch by batch: the validate stage of a run
 /// without the uniqueness rule. The file is decoded on a thread of its own meanwhile. Twice: with
 /// no workload known beforehand (as `cpor validate` reads usage: each row's workload is a shared
-/// text), and with every workload named by a claim (as a run reads it: each is a number).
+/// text), and with every workload named by a claim (as a run reads it: each is a number). Then the
+/// same rows as a usage.csv (about 33 MB), with no workload known: CSV parsing and the checks.
 fn usage_rows(c: &mut Criterion) {
-    let (_dir, file) = generated_parquet(6_000, 30, "usage.parquet");
+    let (_dir, file) = generated(6_000, 30, "usage.parquet", OutputFormat::Parquet);
+    let (_csv_dir, csv) = generated(6_000, 30, "usage.csv", OutputFormat::Csv);
     let unknown = UsageParser {
         workloads: FastMap::default(),
         date_order: DateOrder::default(),
@@ -171,11 +174,16 @@ fn usage_rows(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("usage rows");
     group.sample_size(20);
-    for (label, parser) in [("no workload known", &unknown), ("every workload named by a claim", &known)] {
-        group.bench_function(format!("a generated usage.parquet of 6000 tenants, read and checked, {label}"), |b| {
+    let runs = [
+        ("usage.parquet", "no workload known", &unknown, &file),
+        ("usage.parquet", "every workload named by a claim", &known, &file),
+        ("usage.csv", "no workload known", &unknown, &csv),
+    ];
+    for (name, label, parser, file) in runs {
+        group.bench_function(format!("a generated {name} of 6000 tenants, read and checked, {label}"), |b| {
             b.iter(|| {
                 let mut accepted = 0usize;
-                read_file(parser, &file, &ColumnMap::default(), false, |_, _, checked| {
+                read_file(parser, file, &ColumnMap::default(), false, |_, _, checked| {
                     accepted += checked.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
                     checked.clear();
                 })
@@ -191,7 +199,7 @@ fn usage_rows(c: &mut Criterion) {
 /// their own, and checked between them in file order (`ClaimChecks`): the claims part of the
 /// validate stage.
 fn claim_rows(c: &mut Criterion) {
-    let (_dir, file) = generated_parquet(60_000, 2, "claims.parquet");
+    let (_dir, file) = generated(60_000, 2, "claims.parquet", OutputFormat::Parquet);
     let parser = Prepared {
         parser: ClaimParser { date_order: DateOrder::default(), engagements: EngagementNames::default() },
         prepare: ClaimKeys::of,

@@ -2,9 +2,10 @@
 //! header row, RFC 4180 quoting, the delimiter and encoding of `super::text`; read once, as a stream
 //! (SPEC 6), so that a FIFO works like a file and a 5 GB `.csv.gz` is never held in memory.
 //!
-//! Read with the `csv` crate rather than polars' CSV reader: SPEC asks that a row with the wrong number
-//! of fields become a `malformed_row` reject carrying the row's text while the run goes on, and polars'
-//! reader can only fail or silently pad such rows.
+//! Read as the `csv` crate reads (its parser, `csv_core`, in `super::split` and `super::fields`)
+//! rather than with polars' CSV reader: SPEC asks that a row with the wrong number of fields become a
+//! `malformed_row` reject carrying the row's text while the run goes on, and polars' reader can only
+//! fail or silently pad such rows.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,25 +14,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
-use csv::{ByteRecord, StringRecord};
+use csv::ByteRecord;
 use flate2::bufread::MultiGzDecoder;
 
+use super::fields::Piece;
+use super::split::{Block, Splitter};
 use super::stream::{TextStream, MAX_RECORD_BYTES};
 use super::text::{self, TextOptions};
 use super::{
     hex, json_object, malformed_fault, trim_cell, unique_names, Batch, BatchHandler, Cell, InputFile, ReadError,
-    BATCH_ROWS,
 };
 use crate::error::CporError;
 use crate::rejects::Fault;
 
-struct CsvBatch<'h> {
+struct CsvBatch<'a> {
     /// Header names made unique for `raw` (see `super::unique_names`).
-    names: &'h [String],
-    /// Each record's text checked as UTF-8 once, as it is read, rather than each cell's as it is used.
-    records: Vec<StringRecord>,
-    /// Text of the rows whose number of fields differs from the header's, by row index.
-    malformed: HashMap<usize, String>,
+    names: &'a [String],
+    /// The block's text: the fields of pieces without quotes are spans of it.
+    text: &'a str,
+    fields: &'a Fields,
+    /// `fields.unquoted` as text.
+    unquoted: &'a str,
 }
 
 /// A header cell's text. The stream let only UTF-8 through, record by record, so this never fails;
@@ -40,29 +43,91 @@ fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or("")
 }
 
+/// A block's records: its pieces' (`super::fields::Piece`) in one list, read into again for the next.
+#[derive(Default)]
+struct Fields {
+    /// Each field's start and end in the block's text or, past its length (see [`CsvBatch::field`]),
+    /// in `unquoted`.
+    spans: Vec<(u32, u32)>,
+    /// The index in `spans` of each record's first field; then of the end of the last record's.
+    rows: Vec<u32>,
+    /// The text of quoted pieces' fields, quotes taken out.
+    unquoted: Vec<u8>,
+    /// Text of the rows whose number of fields differs from the header's, by row index.
+    malformed: HashMap<usize, String>,
+}
+
+impl Fields {
+    /// The fields of `pieces`, in order (their malformed rows' text moved here); `text`: the length
+    /// of the block's text.
+    fn gather(&mut self, text: usize, pieces: &mut [Piece]) {
+        self.spans.clear();
+        self.rows.clear();
+        self.unquoted.clear();
+        self.malformed.clear();
+        for piece in pieces {
+            for (row, line) in piece.malformed.drain(..) {
+                self.malformed.insert(self.rows.len() + row, line);
+            }
+            let first = self.spans.len() as u32;
+            self.rows.extend(piece.rows.iter().map(|&row| row + first));
+            if piece.quoted {
+                // One past the text's length: a span starting there or later is of `unquoted`.
+                let shift = (text + 1 + self.unquoted.len()) as u32;
+                self.spans.extend(piece.spans.iter().map(|&(start, end)| (start + shift, end + shift)));
+                self.unquoted.extend_from_slice(&piece.unquoted);
+            } else {
+                self.spans.extend_from_slice(&piece.spans);
+            }
+        }
+        self.rows.push(self.spans.len() as u32);
+    }
+}
+
+impl<'a> CsvBatch<'a> {
+    /// The fields of record `row`.
+    fn spans(&self, row: usize) -> &'a [(u32, u32)] {
+        let fields = self.fields;
+        match (fields.rows.get(row), fields.rows.get(row + 1)) {
+            (Some(&first), Some(&next)) => fields.spans.get(first as usize..next as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// A field's text, as read (untrimmed).
+    fn field(&self, (start, end): (u32, u32)) -> &'a str {
+        let (start, end) = (start as usize, end as usize);
+        let text = match start.checked_sub(self.text.len() + 1) {
+            Some(from) => self.unquoted.get(from..from + (end - start)),
+            None => self.text.get(start..end),
+        };
+        text.unwrap_or("")
+    }
+}
+
 impl Batch for CsvBatch<'_> {
     fn len(&self) -> usize {
-        self.records.len()
+        self.fields.rows.len().saturating_sub(1)
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.records.get(row).and_then(|r| r.get(col)).map(trim_cell) {
+        match self.spans(row).get(col).map(|&span| trim_cell(self.field(span))) {
             None | Some("") => Cell::Null,
             Some(t) => Cell::Text(t),
         }
     }
 
     fn malformed(&self, row: usize) -> Option<Fault> {
-        let fields = self.records.get(row).map_or(0, StringRecord::len);
-        self.malformed.contains_key(&row).then(|| malformed_fault(fields, self.names.len()))
+        let fields = self.spans(row).len();
+        (fields != self.names.len()).then(|| malformed_fault(fields, self.names.len()))
     }
 
     fn raw(&self, row: usize) -> String {
-        if let Some(line) = self.malformed.get(&row) {
+        if let Some(line) = self.fields.malformed.get(&row) {
             return json_object(std::iter::once(("_line", line.clone())));
         }
-        let Some(record) = self.records.get(row) else { return json_object(std::iter::empty()) };
-        json_object(self.names.iter().zip(record.iter()).map(|(name, value)| (name.as_str(), value.to_string())))
+        let values = self.spans(row).iter().map(|&span| self.field(span).to_string());
+        json_object(self.names.iter().map(String::as_str).zip(values))
     }
 }
 
@@ -183,9 +248,11 @@ fn read_stream<R: Read + Send>(
     handle: &mut BatchHandler<'_>,
 ) -> Result<(), ReadError> {
     let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(stream);
+    let io = |e: std::io::Error| ReadError::Message(e.to_string());
+    let mut splitter = Splitter::new(stream, delimiter);
+    let first_record = splitter.first_record().map_err(io)?;
     let mut first = ByteRecord::new();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).delimiter(delimiter).from_reader(&first_record[..]);
     let header: Vec<String> = if reader.read_byte_record(&mut first).map_err(csv_error)? {
         first
             .iter()
@@ -201,78 +268,73 @@ fn read_stream<R: Read + Send>(
     };
     let columns = map(&header)?;
     let names = unique_names(&header);
-    // The records are read on a thread of their own, a batch ahead of the checks: reading (one
-    // thread, the bulk of a large CSV's time) overlaps checking and deciding. A batch's record
-    // buffers come back to be filled again.
+    // The text is read on a thread of its own, a block of whole records ahead (`super::split`); each
+    // block's pieces are parsed on every core (`super::fields`), then checked. A block's buffer comes
+    // back to be filled again; the pieces and their fields are read into again.
     std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<Result<Records, ReadError>>(1);
-        let (give_back, returned) = std::sync::mpsc::channel::<Vec<StringRecord>>();
-        let fields = header.len();
+        let (sender, blocks) = std::sync::mpsc::sync_channel::<Result<Block, ReadError>>(2);
+        let (give_back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
         scope.spawn(move || loop {
-            let records = returned.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_ROWS));
-            let read = read_records(&mut reader, records, fields);
-            let last = !matches!(&read, Ok(records) if !records.records.is_empty());
+            let block = splitter.next_block(returned.try_recv().unwrap_or_default()).map_err(io).transpose();
+            let last = !matches!(block, Some(Ok(_)));
             // A receiver that hung up has stopped reading on an error of its own.
-            if sender.send(read).is_err() || last {
+            if block.is_some_and(|block| sender.send(block).is_err()) || last {
                 break;
             }
         });
-        for read in batches {
-            let Records { records, malformed } = read?;
-            if records.is_empty() {
-                break;
-            }
-            let batch = CsvBatch { names: &names, records, malformed };
-            handle(&batch, &columns);
-            let _ = give_back.send(batch.records);
+        // Each block is parsed while the one before it is checked: the core a batch's last part
+        // leaves idle parses the next.
+        let (mut now, mut after) = (Parsed::default(), Parsed::default());
+        let mut blocks = blocks.into_iter();
+        let mut current = blocks.next().transpose()?;
+        if let Some(block) = &current {
+            now.parse(block, delimiter, names.len())?;
+        }
+        // The stream let only UTF-8 through, and blocks and fields end on ASCII bytes.
+        let not_text = |e: std::str::Utf8Error| ReadError::Message(format!("not valid UTF-8: {e}"));
+        while let Some(block) = current.take() {
+            let next = blocks.next().transpose()?;
+            let text = std::str::from_utf8(&block.text).map_err(not_text)?;
+            let unquoted = std::str::from_utf8(&now.fields.unquoted).map_err(not_text)?;
+            let mut parsed = Ok(());
+            rayon::in_place_scope(|scope| {
+                if let Some(next) = &next {
+                    scope.spawn(|_| parsed = after.parse(next, delimiter, names.len()));
+                }
+                handle(&CsvBatch { names: &names, text, fields: &now.fields, unquoted }, &columns);
+            });
+            parsed?;
+            let _ = give_back.send(block.text);
+            std::mem::swap(&mut now, &mut after);
+            current = next;
         }
         Ok(())
     })
 }
 
-/// One batch's records as read, with the text of the malformed ones.
-struct Records {
-    records: Vec<StringRecord>,
-    malformed: HashMap<usize, String>,
+/// A block's pieces as parsed, and their fields in one list: read into again for a later block.
+#[derive(Default)]
+struct Parsed {
+    pieces: Vec<Piece>,
+    fields: Fields,
 }
 
-/// Reads up to [`BATCH_ROWS`] records into `records`, whose records (a returned batch's) are read
-/// into again: their buffers are reused, not allocated and grown for every row. None at the end of
-/// the file.
-fn read_records<R: Read>(
-    reader: &mut csv::Reader<TextStream<R>>,
-    mut records: Vec<StringRecord>,
-    fields: usize,
-) -> Result<Records, ReadError> {
-    let csv_error = |e: csv::Error| ReadError::Message(e.to_string());
-    let mut malformed = HashMap::new();
-    let mut read = 0;
-    while read < BATCH_ROWS {
-        if read == records.len() {
-            records.push(StringRecord::new());
+impl Parsed {
+    /// Parses `block`'s pieces on every core, then gathers their fields.
+    fn parse(&mut self, block: &Block, delimiter: u8, fields: usize) -> Result<(), ReadError> {
+        use rayon::prelude::*;
+        let ranges = block.pieces();
+        if self.pieces.len() < ranges.len() {
+            self.pieces.resize_with(ranges.len(), Piece::default);
         }
-        let Some(record) = records.get_mut(read) else { break };
-        let start = reader.position().byte();
-        reader.get_ref().mark(start);
-        // The stream lets only UTF-8 through, so no record fails the check on its text.
-        if !reader.read_record(record).map_err(csv_error)? {
-            break;
-        }
-        let end = reader.position().byte();
-        if end - start > MAX_RECORD_BYTES {
-            return Err(ReadError::Cause(
-                format!("the record starting at byte offset {start} is longer than 64 MiB").into(),
-            ));
-        }
-        if record.len() != fields {
-            let start = record.position().map_or(start, |p| p.byte());
-            let line = reader.get_ref().text(start, end).unwrap_or_default();
-            malformed.insert(read, line.trim_matches(['\r', '\n']).to_string());
-        }
-        read += 1;
+        self.pieces
+            .par_iter_mut()
+            .zip(ranges.par_iter())
+            .try_for_each(|(piece, &(from, to))| piece.parse(&block.text, from, to, block.offset, delimiter, fields))
+            .map_err(|message| ReadError::Cause(message.into()))?;
+        self.fields.gather(block.text.len(), self.pieces.get_mut(..ranges.len()).unwrap_or(&mut []));
+        Ok(())
     }
-    records.truncate(read);
-    Ok(Records { records, malformed })
 }
 
 #[cfg(test)]
@@ -331,6 +393,45 @@ mod tests {
                     prop_assert!(raw.is_object());
                 }
             }
+        }
+    }
+
+    /// Several blocks of text mixing what a cut must not split — quoted fields holding commas, line
+    /// ends and doubled quotes, a quote opened mid-field, `\r\n` and lone `\r` line ends, blank
+    /// lines — with malformed rows among them: read as one `csv` reader over the whole text reads it.
+    #[test]
+    fn blocks_and_pieces_read_as_one_reader_does() {
+        let mut text = String::from("a,b,c\n");
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        while text.len() < 3 * crate::input::split::BLOCK_BYTES {
+            let end = ["\n", "\r\n", "\r", "\n\n"][next() % 4];
+            match next() % 8 {
+                0 => text.push_str(&format!("\"q,{}\r\nx\"\"y\",2,3{end}", next())),
+                1 => text.push_str(&format!("ab\"c,{},\"\"{end}", next())),
+                2 => text.push_str(&format!("{},only two{end}", next())),
+                3 => text.push_str(&format!("{},\"open\nquote,\"\",x{end}", next())),
+                _ => text.push_str(&format!("{},w{},{}{end}", next(), next() % 10, next())),
+            }
+        }
+        let mut serial = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut expected = Vec::new();
+        for record in serial.records().skip(1) {
+            let record = record.expect("a string holds UTF-8");
+            let mut cells: Vec<String> = (0..3).map(|i| record.get(i).unwrap_or("").trim().to_string()).collect();
+            cells.push(record.len().to_string());
+            expected.push(cells);
+        }
+        let (rows, _) = read(text.as_bytes()).expect("reads");
+        assert!(expected.len() > 50_000, "several blocks: {}", expected.len());
+        assert_eq!(rows.len(), expected.len());
+        for (row, want) in rows.iter().zip(&expected) {
+            assert_eq!(&row[..3], &want[..3]);
+            // A malformed row's raw is its line; a whole row's, its cells.
+            assert_eq!(row[3].starts_with(r#"{"_line""#), want[3] != "3", "{row:?}");
         }
     }
 

@@ -7,7 +7,9 @@
 
 pub mod columns;
 mod csv_file;
+mod fields;
 mod parquet_file;
+mod split;
 mod stream;
 mod text;
 

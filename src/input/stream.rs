@@ -2,15 +2,10 @@
 //! so a FIFO works like a file. The bytes arrive as UTF-8 (decoded ahead of this stream when the file
 //! is compressed or in another encoding, see `super::text`; the summary's hash is of the stored bytes,
 //! taken before). As they go by they are checked to be UTF-8 (the first bad byte
-//! is fatal, named by its offset), and kept
-//! from the start of the current record on, so that a malformed row's text is shown without reading
-//! the file again. A record may not grow past [`MAX_RECORD_BYTES`]: `/dev/zero` named as a CSV file
-//! is a fatal error, not a run until memory runs out.
+//! is fatal, named by its offset). A record may not grow past [`MAX_RECORD_BYTES`]: `/dev/zero`
+//! named as a CSV file is a fatal error, not a run until memory runs out.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::io::{self, Read};
-use std::sync::Arc;
+use std::io::{self, BufRead, Read};
 
 /// The largest CSV record cpor reads (SPEC 6).
 pub const MAX_RECORD_BYTES: u64 = 64 << 20;
@@ -18,63 +13,31 @@ pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 /// Bytes read from the file at a time.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// A chunk of checked text, from its offset in the text on (kept while a record may need it).
-type Chunk = Arc<Vec<u8>>;
-
-/// A reader over a text file's bytes that checks and keeps them as described above.
+/// A reader over a text file's bytes that checks them as described above. Its buffer is read into
+/// again for each chunk (not zeroed again, not grown).
 pub struct TextStream<R> {
     source: R,
-    /// Chunks from the one holding `mark` to the newest, each with its file offset. Every chunk ends
-    /// on a character boundary: an incomplete UTF-8 sequence at a chunk's end moves to the next.
-    chunks: VecDeque<(u64, Chunk)>,
-    /// Bytes of the newest chunk already handed out.
+    /// The current chunk, `buffer[served..checked]` still to be handed out, then `carried` bytes:
+    /// the start of a UTF-8 sequence the read cut off, moved to the next chunk's start.
+    buffer: Vec<u8>,
     served: usize,
-    /// The start of an incomplete UTF-8 sequence left at the end of the last read.
-    carried: Vec<u8>,
-    /// File offset just past the newest chunk.
+    checked: usize,
+    carried: usize,
+    /// File offset just past the bytes read so far.
     end: u64,
-    /// File offset where the record being read starts; bytes before it are no longer kept.
-    mark: Cell<u64>,
+    /// File offset where the record being read starts.
+    mark: u64,
     finished: bool,
 }
 
 impl<R: Read> TextStream<R> {
     pub fn new(source: R) -> TextStream<R> {
-        TextStream {
-            source,
-            chunks: VecDeque::new(),
-            served: 0,
-            carried: Vec::new(),
-            end: 0,
-            mark: Cell::new(0),
-            finished: false,
-        }
+        TextStream { source, buffer: Vec::new(), served: 0, checked: 0, carried: 0, end: 0, mark: 0, finished: false }
     }
 
-    /// Tells the stream that a record starts at file offset `offset`: earlier bytes may go.
-    pub fn mark(&self, offset: u64) {
-        self.mark.set(offset);
-    }
-
-    /// The bytes of the file from `start` to `end`, if still kept (they are from the mark on).
-    pub fn text(&self, start: u64, end: u64) -> Option<String> {
-        let mut bytes = Vec::new();
-        let mut covered = start;
-        for (offset, chunk) in &self.chunks {
-            let chunk_end = offset + chunk.len() as u64;
-            if chunk_end <= covered || *offset >= end {
-                continue;
-            }
-            if *offset > covered {
-                return None;
-            }
-            // Both bounds lie within this chunk by the two checks above.
-            let from = (covered - offset) as usize;
-            let to = (end.min(chunk_end) - offset) as usize;
-            bytes.extend_from_slice(chunk.get(from..to)?);
-            covered = offset + to as u64;
-        }
-        (covered == end).then(|| String::from_utf8_lossy(&bytes).into_owned())
+    /// Tells the stream that a record starts at file offset `offset`: the record cap counts from there.
+    pub fn mark(&mut self, offset: u64) {
+        self.mark = offset;
     }
 
     /// Reads the next chunk from the source; `false` at the end of the file.
@@ -82,69 +45,74 @@ impl<R: Read> TextStream<R> {
         if self.finished {
             return Ok(false);
         }
-        let mark = self.mark.get();
+        let mark = self.mark;
         if self.end.saturating_sub(mark) > MAX_RECORD_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("the record starting at byte offset {mark} is longer than 64 MiB"),
             ));
         }
-        while self.chunks.front().is_some_and(|(offset, chunk)| offset + chunk.len() as u64 <= mark) {
-            self.chunks.pop_front();
+        let carried = self.carried;
+        self.buffer.copy_within(self.checked..self.checked + carried, 0);
+        if self.buffer.len() < carried + CHUNK_BYTES {
+            self.buffer.resize(carried + CHUNK_BYTES, 0);
         }
-        let mut buffer = std::mem::take(&mut self.carried);
-        let carried = buffer.len();
-        buffer.resize(carried + CHUNK_BYTES, 0);
         let read = loop {
-            match self.source.read(&mut buffer[carried..]) {
+            match self.source.read(&mut self.buffer[carried..carried + CHUNK_BYTES]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         };
-        buffer.truncate(carried + read);
         let start = self.end - carried as u64;
+        self.end += read as u64;
+        let filled = self.buffer.get(..carried + read).unwrap_or(&[]);
+        (self.served, self.checked, self.carried) = (0, filled.len(), 0);
         if read == 0 {
             self.finished = true;
-            if buffer.is_empty() {
+            if filled.is_empty() {
                 return Ok(false);
             }
             // The file ends inside a character.
-            return Err(not_utf8(start, &buffer));
+            return Err(not_utf8(start, filled));
         }
-        match std::str::from_utf8(&buffer) {
+        match std::str::from_utf8(filled) {
             Ok(_) => {}
             // Only an incomplete sequence at the very end: it moves to the next chunk.
             Err(e) if e.error_len().is_none() => {
-                self.carried = buffer.split_off(e.valid_up_to());
+                (self.checked, self.carried) = (e.valid_up_to(), filled.len() - e.valid_up_to());
             }
             Err(e) => {
-                return Err(not_utf8(start + e.valid_up_to() as u64, buffer.get(e.valid_up_to()..).unwrap_or(&[])))
+                return Err(not_utf8(start + e.valid_up_to() as u64, filled.get(e.valid_up_to()..).unwrap_or(&[])))
             }
         }
-        self.end = start + buffer.len() as u64 + self.carried.len() as u64;
-        let chunk = Arc::new(buffer);
-        self.chunks.push_back((start, chunk));
-        self.served = 0;
         Ok(true)
+    }
+}
+
+impl<R: Read> BufRead for TextStream<R> {
+    /// The checked bytes not yet handed out; empty at the end of the file.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.served == self.checked {
+            if !self.fill()? {
+                break;
+            }
+        }
+        Ok(self.buffer.get(self.served..self.checked).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.served = (self.served + amount).min(self.checked);
     }
 }
 
 impl<R: Read> Read for TextStream<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if let Some((_, chunk)) = self.chunks.back() {
-                if let Some(rest) = chunk.get(self.served..).filter(|rest| !rest.is_empty()) {
-                    let n = rest.len().min(out.len());
-                    out[..n].copy_from_slice(&rest[..n]);
-                    self.served += n;
-                    return Ok(n);
-                }
-            }
-            if !self.fill()? {
-                return Ok(0);
-            }
-        }
+        let rest = self.fill_buf()?;
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 
@@ -188,17 +156,5 @@ mod tests {
         // A character cut off by the end of the file.
         let error = read_all(&[b'a', 0xc3], 64).expect_err("cut");
         assert!(error.to_string().contains("offset 1"), "{error}");
-    }
-
-    #[test]
-    fn kept_text_from_the_mark() {
-        let text = b"0123456789abcdef";
-        let mut stream = TextStream::new(Trickle(text, 5));
-        let mut out = [0u8; 16];
-        stream.read_exact(&mut out).expect("read");
-        assert_eq!(stream.text(3, 12).as_deref(), Some("3456789ab"));
-        stream.mark(12);
-        let _ = stream.read(&mut out);
-        assert_eq!(stream.text(0, 4), None, "before the mark, no longer kept");
     }
 }
