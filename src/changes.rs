@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{context, Cause, CporError};

@@ -224,7 +224,7 @@ mod tests {
         let error = CporError::Holidays { path: "h.csv".into(), cause: "empty".into() };
         assert_eq!(Failure::from(error).to_string(), "cpor: holidays file h.csv: empty");
         // A library error that prints its own cause (polars' io error) is printed once, as before.
-        let polars = polars::prelude::PolarsError::from(io::Error::other("disk full"));
+        let polars = crate::polars::prelude::PolarsError::from(io::Error::other("disk full"));
         let error = CporError::Output { path: "o".into(), cause: polars.into() };
         assert_eq!(error.chain().to_string(), "writing output o: disk full");
     }

@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 
 use crate::config::OutputFormat;
 use crate::output::{Staged, Writer};
@@ -244,7 +244,7 @@ struct Table {
 
 enum Sink {
     Csv(Box<csv::Writer<Out>>),
-    Parquet { writer: Box<polars::io::parquet::write::BatchedWriter<File>>, pending: Vec<Vec<V>> },
+    Parquet { writer: Box<crate::polars::io::parquet::write::BatchedWriter<File>>, pending: Vec<Vec<V>> },
 }
 
 const PARQUET_CHUNK: usize = 1 << 20;

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod merge;
 pub mod output;
 pub mod pipeline;
+pub mod polars;
 pub mod progress;
 pub mod records;
 pub mod rejects;

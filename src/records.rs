@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use polars::prelude::StaticArray;
+use crate::polars::prelude::StaticArray;
 
 use crate::hashing::FastMap;
 use crate::input::{

@@ -274,11 +274,11 @@ pub trait Batch: Sync {
 }
 
 /// A Parquet text column as polars decodes it.
-pub type TextArray = <polars::prelude::StringType as polars::prelude::PolarsDataType>::Array;
+pub type TextArray = <crate::polars::prelude::StringType as crate::polars::prelude::PolarsDataType>::Array;
 /// A Parquet date column's days since 1970-01-01.
-pub type DateArray = <polars::prelude::Int32Type as polars::prelude::PolarsDataType>::Array;
+pub type DateArray = <crate::polars::prelude::Int32Type as crate::polars::prelude::PolarsDataType>::Array;
 /// A Parquet signed integer column, widened to 64 bits.
-pub type IntArray = <polars::prelude::Int64Type as polars::prelude::PolarsDataType>::Array;
+pub type IntArray = <crate::polars::prelude::Int64Type as crate::polars::prelude::PolarsDataType>::Array;
 
 /// A column of a batch as one typed array (`Batch::typed`). Its cells are what `Batch::cell` gives:
 /// a text cell is the array's value trimmed, `Null` when that is empty.

@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 
 use crate::guard::guarded;
 

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::config::OutputFormat;

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::changes::CHANGE_COLUMNS;

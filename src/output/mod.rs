@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use polars::prelude::PolarsError;
+use crate::polars::prelude::PolarsError;
 
 use crate::changes::{Change, CHANGE_COLUMNS};
 use crate::config::{OutputFormat, RunConfig};

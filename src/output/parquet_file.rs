@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use polars::prelude::*;
+use crate::polars::prelude::*;
 
 use crate::error::Cause;
 use crate::ledger::DecidedClaim;
@@ -98,7 +98,7 @@ fn str_col(name: &str, values: Vec<String>) -> Column {
 
 fn ts_col(name: &str, values: Vec<Option<Micros>>) -> Column {
     Series::new(name.into(), values)
-        .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+        .into_datetime(TimeUnit::Microseconds, Some(crate::polars::prelude::TimeZone::UTC))
         .into_column()
 }
 

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use polars::prelude::*;
+use cpor::polars::prelude::*;
 
 use crate::util::*;
 
@@ -35,7 +35,7 @@ pub fn to_parquet(csv: &Path, parquet: &Path, mode: Columns) {
         let column = if typed && kind.ends_with("_at") && all(&|c| cpor::types::parse_timestamp(c).is_some()) {
             let values: Vec<Option<i64>> = cells.iter().map(|c| c.and_then(cpor::types::parse_timestamp)).collect();
             Series::new(name.into(), values)
-                .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+                .into_datetime(TimeUnit::Microseconds, Some(cpor::polars::prelude::TimeZone::UTC))
                 .into_column()
         } else if mode == Columns::Pandas && kind == "date" && all(&|c| cpor::types::parse_date(c).is_some()) {
             let day = 86_400_000_000i64;

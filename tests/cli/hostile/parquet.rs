@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use polars::prelude::*;
+use cpor::polars::prelude::*;
 use proptest::prelude::*;
 
 use crate::util::*;
