@@ -3,7 +3,8 @@
 //! lines skipped; rows of any length).
 //!
 //! A field is kept as a span, not copied: of the block's text when the piece holds no quote
-//! character (then each delimiter ends a field and each line end a record, found with `memchr`), or
+//! character (then each delimiter ends a field and each line end a record, found eight bytes at a
+//! time, see [`Specials`]), or
 //! of the piece's text with quotes taken out, as `csv_core` (the `csv` crate's own parser) writes it.
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};

@@ -104,7 +104,8 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    /// `len` bytes were handed out: the stream may let go of them.
+    /// `len` bytes were handed out: the next record starts after them, and the stream's record cap
+    /// counts from there.
     fn advance(&mut self, len: usize) {
         self.offset += len as u64;
         self.stream.mark(self.offset);
