@@ -53,28 +53,29 @@ impl Piece {
         self.malformed.clear();
         let text = block.get(from..to).unwrap_or(&[]);
         self.quoted = memchr::memchr(b'"', text).is_some();
-        let mut lines = Lines { block, offset, fields, malformed: &mut self.malformed, rows: 0 };
+        let mut lines = Lines { block, offset, fields, rows: &mut self.rows, malformed: &mut self.malformed };
         if self.quoted {
-            parse_quoted(text, from, delimiter, &mut self.spans, &mut self.rows, &mut self.unquoted, &mut lines)
+            parse_quoted(text, from, delimiter, &mut self.spans, &mut self.unquoted, &mut lines)
         } else {
-            parse_plain(block, from, to, delimiter, &mut self.spans, &mut self.rows, &mut lines)
+            parse_plain(block, from, to, delimiter, &mut self.spans, &mut lines)
         }
     }
 }
 
-/// What is checked of each record as it ends: its length in bytes, its number of fields.
+/// Where each record goes as it ends (a piece's `rows`), and what is checked of it: its length in
+/// bytes, its number of fields.
 struct Lines<'a> {
     block: &'a [u8],
     offset: u64,
     fields: usize,
+    rows: &'a mut Vec<u32>,
     malformed: &'a mut Vec<(usize, String)>,
-    /// Records ended so far.
-    rows: usize,
 }
 
 impl Lines<'_> {
-    /// A record of `count` fields whose text is `block[start..end]` has ended.
-    fn end(&mut self, start: usize, end: usize, count: usize) -> Result<(), String> {
+    /// A record whose first field is `spans[first]`, of `count` fields, its text `block[start..end]`,
+    /// has ended.
+    fn end(&mut self, first: usize, start: usize, end: usize, count: usize) -> Result<(), String> {
         if end - start > MAX_RECORD_BYTES as usize {
             return Err(format!(
                 "the record starting at byte offset {} is longer than 64 MiB",
@@ -83,9 +84,9 @@ impl Lines<'_> {
         }
         if count != self.fields {
             let line = String::from_utf8_lossy(self.block.get(start..end).unwrap_or(&[]));
-            self.malformed.push((self.rows, line.trim_matches(['\r', '\n']).to_string()));
+            self.malformed.push((self.rows.len(), line.trim_matches(['\r', '\n']).to_string()));
         }
-        self.rows += 1;
+        self.rows.push(at(first));
         Ok(())
     }
 }
@@ -156,7 +157,6 @@ fn parse_plain(
     to: usize,
     delimiter: u8,
     spans: &mut Vec<(u32, u32)>,
-    rows: &mut Vec<u32>,
     lines: &mut Lines<'_>,
 ) -> Result<(), String> {
     let text = block.get(from..to).unwrap_or(&[]);
@@ -180,8 +180,7 @@ fn parse_plain(
             continue;
         }
         spans.push((at(start), at(end)));
-        rows.push(at(first_field));
-        lines.end(line, end, spans.len() - first_field)?;
+        lines.end(first_field, line, end, spans.len() - first_field)?;
         first = None;
         start = end + 1;
         line = start;
@@ -190,8 +189,7 @@ fn parse_plain(
     if start < to || first.is_some() {
         let first_field = first.unwrap_or(spans.len());
         spans.push((at(start), at(to)));
-        rows.push(at(first_field));
-        lines.end(line, to, spans.len() - first_field)?;
+        lines.end(first_field, line, to, spans.len() - first_field)?;
     }
     Ok(())
 }
@@ -203,7 +201,6 @@ fn parse_quoted(
     from: usize,
     delimiter: u8,
     spans: &mut Vec<(u32, u32)>,
-    rows: &mut Vec<u32>,
     unquoted: &mut Vec<u8>,
     lines: &mut Lines<'_>,
 ) -> Result<(), String> {
@@ -244,21 +241,15 @@ fn parse_quoted(
             spans.push((at(field_start), at(record_out + end)));
             field_start = record_out + end;
         }
-        rows.push(at(first_field));
-        lines.end(from + start.min(read), from + read, count)?;
+        lines.end(first_field, from + start.min(read), from + read, count)?;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::testing::whole;
     use proptest::prelude::*;
-
-    /// Records of `text` as one `csv` reader over all of it reads them.
-    fn whole(text: &[u8]) -> Vec<Vec<Vec<u8>>> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
-        reader.byte_records().map(|r| r.map(|r| r.iter().map(<[u8]>::to_vec).collect()).unwrap_or_default()).collect()
-    }
 
     /// The records of `text[from..to]` as [`Piece::parse`] reads them.
     fn parsed(text: &[u8], from: usize, to: usize) -> Result<Vec<Vec<Vec<u8>>>, String> {

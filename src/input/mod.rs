@@ -814,6 +814,13 @@ pub(crate) mod testing {
             Ok(n)
         }
     }
+
+    /// The records of `text` (their fields' bytes) as one `csv` reader over all of it reads them,
+    /// with cpor's settings: what pieces read one by one must add up to.
+    pub(crate) fn whole(text: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
+        reader.byte_records().map(|r| r.map(|r| r.iter().map(<[u8]>::to_vec).collect()).unwrap_or_default()).collect()
+    }
 }
 
 #[cfg(test)]

@@ -208,13 +208,8 @@ fn record_ends(mut reader: Reader, text: &[u8], mut found: impl FnMut(usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::testing::whole;
     use proptest::prelude::*;
-
-    /// Records of `text` as one `csv` reader over all of it reads them.
-    fn whole(text: &[u8]) -> Vec<Vec<Vec<u8>>> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
-        reader.byte_records().map(|r| r.map(|r| r.iter().map(<[u8]>::to_vec).collect()).unwrap_or_default()).collect()
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
