@@ -83,43 +83,23 @@ impl OutputDir {
         &self.staging.dir
     }
 
-    /// Writes the ledger, rejects, changes and reports into the staging directory.
+    /// Writes the ledger, rejects, changes and reports into the staging directory: the three tables
+    /// on a thread of their own while the writers fill the report files, so that encoding the ledger
+    /// (a row per claim) runs beside the file system's work rather than before it (BENCHMARKS.md).
     pub fn write(&mut self, config: &RunConfig, outputs: &Outputs<'_>, progress: &Progress) -> Result<(), CporError> {
         let dir = &self.staging.dir;
-        let ext = config.format.extension();
-
-        let ledger_path = dir.join(format!("ledger.{ext}"));
-        match config.format {
-            OutputFormat::Csv => {
-                write_csv(&ledger_path, &LEDGER_COLUMNS, outputs.ledger, |w, r| w.write_record(ledger_record(r)))
-                    .map_err(io(&ledger_path))?
-            }
-            OutputFormat::Parquet => {
-                parquet_file::ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?
-            }
-        }
-        let rejects_path = dir.join(format!("rejects.{ext}"));
-        match config.format {
-            OutputFormat::Csv => {
-                write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects, |w, r| w.write_record(reject_record(r)))
-                    .map_err(io(&rejects_path))?
-            }
-            OutputFormat::Parquet => {
-                parquet_file::rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?
-            }
-        }
-
-        if let Some(changes) = outputs.changes {
-            let path = dir.join("changes.csv");
-            write_csv(&path, &CHANGE_COLUMNS, changes, |w, c| w.write_record(c.record())).map_err(io(&path))?;
-        }
-
         // Directories and files the creator made already exist; the rest are made by the writers.
         if let Some(creator) = &mut self.creator {
             creator.stop();
         }
-        let mut lines = write_reports(dir, outputs.ledger, config.format, progress)?;
-        manifest::write_manifests(&dir.join("reports"), config.format, &mut lines)
+        let (tables, lines) = std::thread::scope(|scope| {
+            let tables = scope.spawn(|| write_tables(dir, config.format, outputs));
+            let lines = write_reports(dir, outputs.ledger, config.format, progress);
+            let tables = tables.join().unwrap_or_else(|_| Err(fail(dir, "the thread writing the ledger panicked")));
+            (tables, lines)
+        });
+        tables?;
+        manifest::write_manifests(&dir.join("reports"), config.format, &mut lines?)
     }
 
     /// Swaps the staging directory into place (`Staging::commit`).
@@ -128,6 +108,36 @@ impl OutputDir {
         drop(creator);
         staging.commit().map_err(io(&config.out))
     }
+}
+
+/// Writes the ledger, rejects and (when given) changes into `dir`.
+fn write_tables(dir: &Path, format: OutputFormat, outputs: &Outputs<'_>) -> Result<(), CporError> {
+    let ext = format.extension();
+    let ledger_path = dir.join(format!("ledger.{ext}"));
+    match format {
+        OutputFormat::Csv => {
+            write_csv(&ledger_path, &LEDGER_COLUMNS, outputs.ledger, |w, r| w.write_record(ledger_record(r)))
+                .map_err(io(&ledger_path))?
+        }
+        OutputFormat::Parquet => {
+            parquet_file::ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?
+        }
+    }
+    let rejects_path = dir.join(format!("rejects.{ext}"));
+    match format {
+        OutputFormat::Csv => {
+            write_csv(&rejects_path, &REJECT_COLUMNS, outputs.rejects, |w, r| w.write_record(reject_record(r)))
+                .map_err(io(&rejects_path))?
+        }
+        OutputFormat::Parquet => {
+            parquet_file::rejects_parquet(&rejects_path, outputs.rejects).map_err(pl(&rejects_path))?
+        }
+    }
+    if let Some(changes) = outputs.changes {
+        let path = dir.join("changes.csv");
+        write_csv(&path, &CHANGE_COLUMNS, changes, |w, c| w.write_record(c.record())).map_err(io(&path))?;
+    }
+    Ok(())
 }
 
 /// Writes the output of `cpor validate` — rejects.csv and validation.json — into its staged
