@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::claims::{ClaimChecks, ClaimKeys, KnownClaims};
@@ -298,16 +299,15 @@ fn read_claims_and_responses(
 }
 
 /// Stages read and validate for usage: own checks, uniqueness of (tenant, workload, subscription,
-/// date), then deferral; only rows of a `wanted` tenant and workload (any letter case) are kept. Returns
+/// date), then deferral; only rows of a tenant and workload the index wants (`UsageIndex::new`) are kept. Returns
 /// the input's summary, the number of passes and the kept rows.
-fn read_usage<'a>(
+fn read_usage(
     config: &RunConfig,
     progress: &Progress,
-    wanted: impl Iterator<Item = (Uuid, &'a str)>,
+    mut index: UsageIndex,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
-    let mut index = UsageIndex::new(wanted, config.calendar.local_date(config.as_of));
     let parser = UsageParser {
         workloads: index.known_workloads(),
         date_order: config.date_order,
@@ -350,7 +350,8 @@ pub fn check_inputs(config: &RunConfig, progress: &Progress) -> Result<InputsChe
     let mut rejects = Vec::new();
     let checked = read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
     // No claim is evaluated, so no usage row is kept: each is checked and counted only.
-    let (usage, usage_passes, _) = read_usage(config, progress, std::iter::empty(), &mut rejects, &mut timings)?;
+    let index = UsageIndex::new(std::iter::empty(), config.calendar.local_date(config.as_of));
+    let (usage, usage_passes, _) = read_usage(config, progress, index, &mut rejects, &mut timings)?;
     let mut inputs = checked.inputs;
     inputs.push((Source::Usage, usage));
     sort_rejects(&mut rejects);
@@ -386,7 +387,7 @@ pub fn evaluate_inputs(config: &RunConfig, progress: &Progress) -> Result<Evalua
 pub fn evaluate_inputs_then(
     config: &RunConfig,
     progress: &Progress,
-    before_usage: impl FnOnce(&mut dyn Iterator<Item = &Claim>),
+    before_usage: impl FnOnce(&mut dyn Iterator<Item = &Claim>) + Send,
 ) -> Result<Evaluated, CporError> {
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
@@ -402,13 +403,20 @@ pub fn evaluate_inputs_then(
     timings.evaluate = started.elapsed().as_secs_f64();
 
     let with_report = || decided.iter().filter(|d| d.has_report()).map(|d| &d.claim);
-    before_usage(&mut with_report());
-    let wanted = with_report().map(|c| (c.tenant, c.workload.as_str()));
-    let (usage, usage_passes, kept) = read_usage(config, progress, wanted, &mut rejects, &mut timings)?;
+    // Both walk the claims with a report, on the main thread while the other core would wait: side
+    // by side.
+    let ((), index) = rayon::join(
+        || before_usage(&mut with_report()),
+        || {
+            let wanted = with_report().map(|c| (c.tenant, c.workload.as_str()));
+            UsageIndex::new(wanted, config.calendar.local_date(as_of))
+        },
+    );
+    let (usage, usage_passes, kept) = read_usage(config, progress, index, &mut rejects, &mut timings)?;
     inputs.push((Source::Usage, usage));
 
     let stage = Instant::now();
-    let slots = decided.iter_mut().map(|d| (&d.claim, &d.evaluation, &mut d.report));
+    let slots = decided.par_iter_mut().map(|d| (&d.claim, &d.evaluation, &mut d.report));
     build_reports(slots, kept, &config.calendar, as_of, config.usage_period);
     timings.report = stage.elapsed().as_secs_f64();
 

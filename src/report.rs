@@ -74,22 +74,31 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
 /// bucket by bucket, dropping each once its reports are built, so that memory holds the kept rows
 /// about once.
 pub fn build_reports<'a>(
-    slots: impl Iterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>)>,
+    slots: impl ParallelIterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>)>,
     usage: KeptUsage,
     calendar: &Calendar,
     as_of: Micros,
     period: UsagePeriod,
 ) {
-    // Per bucket: the claims whose kept rows lie there, their range of rows, window and slot.
-    type Wanted<'a> = Vec<(&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>)>;
-    let mut by_bucket: Vec<Wanted<'a>> = (0..usage.bucket_count()).map(|_| Vec::new()).collect();
-    for (claim, evaluation, slot) in slots {
-        let Some(official_at) = evaluation.official_at() else { continue };
-        let window = access_window(official_at, evaluation.walk.ended_at, calendar, as_of);
-        match usage.locate(claim.tenant, &claim.workload) {
-            Some((bucket, range)) => by_bucket[bucket].push((claim, range, window, slot)),
-            None => *slot = Some(report_rows(claim, &[], window, period)),
-        }
+    // Each claim's window and place among the kept rows, on every core (a lookup is a cache miss,
+    // and there is one per official or revoked claim); a claim with no kept rows gets its empty
+    // report at once.
+    let located: Vec<(usize, Wanted<'a>)> = slots
+        .filter_map(|(claim, evaluation, slot)| {
+            let window = access_window(evaluation.official_at()?, evaluation.walk.ended_at, calendar, as_of);
+            match usage.locate(claim.tenant, &claim.workload) {
+                Some((bucket, range)) => Some((bucket, (claim, range, window, slot))),
+                None => {
+                    *slot = Some(report_rows(claim, &[], window, period));
+                    None
+                }
+            }
+        })
+        .collect();
+    // Per bucket: the claims whose kept rows lie there, in the order given.
+    let mut by_bucket: Vec<Vec<Wanted<'a>>> = (0..usage.bucket_count()).map(|_| Vec::new()).collect();
+    for (bucket, wanted) in located {
+        by_bucket[bucket].push(wanted);
     }
     usage.into_buckets().into_par_iter().zip(by_bucket).for_each(|(rows, wanted)| {
         for (claim, range, window, slot) in wanted {
@@ -97,3 +106,6 @@ pub fn build_reports<'a>(
         }
     });
 }
+
+/// A claim with kept rows: its range of its bucket's rows, its window and its report's slot.
+type Wanted<'a> = (&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>);
