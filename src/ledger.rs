@@ -3,6 +3,8 @@
 //! `changes`, `explain` and the summary read; also the ledger's columns (SPEC 6), which `changes`
 //! reads a previous ledger by.
 
+use rayon::prelude::*;
+
 use crate::evaluate::Evaluation;
 use crate::records::Claim;
 use crate::report::Report;
@@ -37,11 +39,12 @@ pub struct DecidedClaim {
 
 impl DecidedClaim {
     /// Each claim with its evaluation (`evaluate` returns one per claim, in the claims' order): the
-    /// one place the evaluation meets its claim. Reports come later.
+    /// one place the evaluation meets its claim. Reports come later. On every core: the vector is
+    /// new memory, hundreds of megabytes for a large input, each page faulted in on first write.
     pub fn all(claims: Vec<Claim>, evaluations: Vec<Evaluation>) -> Vec<DecidedClaim> {
         debug_assert_eq!(claims.len(), evaluations.len(), "one evaluation per claim");
         claims
-            .into_iter()
+            .into_par_iter()
             .zip(evaluations)
             .map(|(claim, evaluation)| DecidedClaim { claim, evaluation, report: None })
             .collect()

@@ -9,14 +9,18 @@ use crate::config::{RunArgs, RunConfig};
 use crate::error::{CporError, Exit, Failure};
 use crate::ledger::ledger_order;
 use crate::output::{report_files, OutputDir, Outputs};
-use crate::pipeline::evaluate_inputs_then;
+use crate::pipeline::{evaluate_inputs_then, Evaluated};
 use crate::progress::Progress;
 use crate::summary::Summary;
 
 /// `cpor run`: runs, prints the short summary (and the timings with `--verbose`).
 pub fn command(args: RunArgs) -> Result<Exit, Failure> {
     let config = super::config(args)?;
-    let summary = run(&config)?;
+    let (summary, evaluated) = run_keeping(&config)?;
+    // The process ends right after: what the run evaluated (claims, responses, reports: millions of
+    // small allocations) is left to the operating system instead of freed piece by piece, which took
+    // about 0.4 s of the large profile's run (BENCHMARKS.md).
+    std::mem::forget(evaluated);
     if config.verbose {
         let t = &summary.timings;
         let passes = match summary.usage_passes {
@@ -38,6 +42,11 @@ pub fn command(args: RunArgs) -> Result<Exit, Failure> {
 
 /// Runs the whole pipeline and writes the output directory. Returns the summary it wrote.
 pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
+    run_keeping(config).map(|(summary, _)| summary)
+}
+
+/// [`run`], handing back what was evaluated too, for the caller to drop or not.
+fn run_keeping(config: &RunConfig) -> Result<(Summary, Evaluated), CporError> {
     let started = Instant::now();
     let progress = Progress::new(config.progress);
     let mut output = OutputDir::stage(config)?;
@@ -65,5 +74,5 @@ pub fn run(config: &RunConfig) -> Result<Summary, CporError> {
     summary.timings.total = started.elapsed().as_secs_f64();
     summary.write_files(output.dir())?;
     output.commit(config)?;
-    Ok(summary)
+    Ok((summary, evaluated))
 }

@@ -4,7 +4,6 @@
 //! the cores idle part of the time), and filled once the reports are built by a pool of writer
 //! threads, partner by partner (BENCHMARKS.md).
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
@@ -127,11 +126,13 @@ pub(super) fn write_reports(
 ) -> Result<Vec<ManifestLine>, CporError> {
     let ext = format.extension();
     let reports_dir = dir.join("reports");
-    let mut by_partner: BTreeMap<&str, Vec<&DecidedClaim>> = BTreeMap::new();
-    for row in ledger.iter().filter(|r| r.report.is_some()) {
-        by_partner.entry(row.claim.partner_id.as_str()).or_default().push(row);
-    }
-    let by_partner: Vec<(&str, Vec<&DecidedClaim>)> = by_partner.into_iter().collect();
+    // Grouped by a stable parallel sort, as `report_files` groups them: a partner's claims in ledger order.
+    let mut with_report: Vec<&DecidedClaim> = ledger.iter().copied().filter(|r| r.report.is_some()).collect();
+    with_report.par_sort_by(|a, b| a.claim.partner_id.as_str().cmp(b.claim.partner_id.as_str()));
+    let by_partner: Vec<(&str, &[&DecidedClaim])> = with_report
+        .chunk_by(|a, b| a.claim.partner_id == b.claim.partner_id)
+        .filter_map(|rows| Some((rows.first()?.claim.partner_id.as_str(), rows)))
+        .collect();
     fs::DirBuilder::new().recursive(true).create(&reports_dir).map_err(io(&reports_dir))?;
     for (partner, _) in &by_partner {
         let path = reports_dir.join(partner);
@@ -183,7 +184,12 @@ pub(super) fn write_reports(
             .collect::<Result<_, _>>()
     })?;
     bar.finish(total);
-    Ok(lines.into_iter().flatten().collect())
+    // Sized once: a line per report file (hundreds of thousands), not grown by doubling.
+    let mut all = Vec::with_capacity(total as usize);
+    for partner in lines {
+        all.extend(partner);
+    }
+    Ok(all)
 }
 
 #[cfg(test)]

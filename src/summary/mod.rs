@@ -231,17 +231,22 @@ impl Summary {
             status: d.evaluation.status,
             report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
         }));
+        // Counted under (engagement, Monday) and named once per key: a run has millions of claims.
+        let mut by_week: FastMap<(&str, Days), u64> = FastMap::default();
         for decided in &evaluated.decided {
             if let Some(official_at) = decided.evaluation.official_at() {
                 let date = config.calendar.local_date(official_at);
                 let monday = date - weekday(date).num_days_from_monday() as Days;
-                *summary
-                    .official_by_week
-                    .entry(decided.claim.engagement.as_str().to_string())
-                    .or_default()
-                    .entry(format_date(monday))
-                    .or_default() += 1;
+                *by_week.entry((decided.claim.engagement.as_str(), monday)).or_default() += 1;
             }
+        }
+        for ((engagement, monday), claims) in by_week {
+            *summary
+                .official_by_week
+                .entry(engagement.to_string())
+                .or_default()
+                .entry(format_date(monday))
+                .or_default() += claims;
         }
         let soon = |claim: &crate::records::Claim| {
             config.calendar.end_of_business_days_after(config.as_of, config.soon_days, claim.country)
@@ -279,16 +284,12 @@ impl Summary {
     /// Counts the decided claims: by status, by engagement and status, the largest partners, and
     /// the reports. The one place these figures are made, for a run and for merged shards alike.
     pub fn count_claims<'a>(&mut self, claims: impl Iterator<Item = ClaimCount<'a>>) {
+        // Counted under borrowed keys and named once per key, not once per claim (a run counts
+        // millions of claims under a few dozen keys).
+        let mut by_engagement: FastMap<(&str, Status), u64> = FastMap::default();
         let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
         for claim in claims {
-            let status = claim.status.as_str();
-            *self.statuses.entry(status.to_string()).or_default() += 1;
-            *self
-                .by_engagement
-                .entry(claim.engagement.to_string())
-                .or_default()
-                .entry(status.to_string())
-                .or_default() += 1;
+            *by_engagement.entry((claim.engagement, claim.status)).or_default() += 1;
             let figures = partners.entry(claim.partner_id).or_insert_with(|| PartnerFigures {
                 partner_id: claim.partner_id.to_string(),
                 claims: 0,
@@ -302,6 +303,12 @@ impl Summary {
                 self.reports.files += 1;
                 self.reports.rows += rows;
             }
+        }
+        for ((engagement, status), claims) in by_engagement {
+            let status = status.as_str();
+            *self.statuses.entry(status.to_string()).or_default() += claims;
+            *self.by_engagement.entry(engagement.to_string()).or_default().entry(status.to_string()).or_default() +=
+                claims;
         }
         let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
         partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
