@@ -101,18 +101,26 @@ fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &Ato
     }
 }
 
-/// The report files to make for claims with a report, grouped by partner (in partner order, each
-/// partner's claims in the order given). Grouped by a parallel sort rather than a map of partners:
-/// this runs on the main thread between evaluating and reading usage, while the other core waits
-/// (a `BTreeMap` took about half a second for the large profile's 867,354 claims; BENCHMARKS.md).
+/// The report files to make for claims with a report, grouped by partner (`partner_groups`).
 pub fn report_files(claims: &mut dyn Iterator<Item = &Claim>) -> ReportFiles {
     let mut pairs: Vec<(&str, &str)> = claims.map(|c| (c.partner_id.as_str(), c.id.as_str())).collect();
-    // Stable: a partner's claims keep their order.
-    pairs.par_sort_by(|a, b| a.0.cmp(b.0));
-    pairs
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter_map(|group| Some((group.first()?.0.into(), group.iter().map(|(_, claim)| (*claim).into()).collect())))
+    partner_groups(&mut pairs, |&(partner, _)| partner)
+        .into_iter()
+        .map(|(partner, group)| (partner.into(), group.iter().map(|&(_, claim)| claim.into()).collect()))
         .collect()
+}
+
+/// `rows` grouped by partner: each partner's id and rows, in partner order, a partner's rows in the
+/// order given. Grouped by a stable sort on every core rather than a map of partners: both callers
+/// run on the main thread while the other core waits (a `BTreeMap` took about half a second for the
+/// large profile's 867,354 reports; BENCHMARKS.md).
+fn partner_groups<'s, 'p, T: Send>(
+    rows: &'s mut [T],
+    partner: impl Fn(&T) -> &'p str + Sync,
+) -> Vec<(&'p str, &'s [T])> {
+    rows.par_sort_by(|a, b| partner(a).cmp(partner(b)));
+    let rows: &'s [T] = rows;
+    rows.chunk_by(|a, b| partner(a) == partner(b)).filter_map(|group| Some((partner(group.first()?), group))).collect()
 }
 
 /// Fills every report file in `dir`/reports, partner by partner, from a pool of writer threads;
@@ -126,13 +134,9 @@ pub(super) fn write_reports(
 ) -> Result<Vec<ManifestLine>, CporError> {
     let ext = format.extension();
     let reports_dir = dir.join("reports");
-    // Grouped by a stable parallel sort, as `report_files` groups them: a partner's claims in ledger order.
     let mut with_report: Vec<&DecidedClaim> = ledger.iter().copied().filter(|r| r.report.is_some()).collect();
-    with_report.par_sort_by(|a, b| a.claim.partner_id.as_str().cmp(b.claim.partner_id.as_str()));
-    let by_partner: Vec<(&str, &[&DecidedClaim])> = with_report
-        .chunk_by(|a, b| a.claim.partner_id == b.claim.partner_id)
-        .filter_map(|rows| Some((rows.first()?.claim.partner_id.as_str(), rows)))
-        .collect();
+    // Each partner's claims in ledger order.
+    let by_partner = partner_groups(&mut with_report, |row| row.claim.partner_id.as_str());
     fs::DirBuilder::new().recursive(true).create(&reports_dir).map_err(io(&reports_dir))?;
     for (partner, _) in &by_partner {
         let path = reports_dir.join(partner);
