@@ -212,6 +212,40 @@ fn summary_html_is_produced_and_well_formed() {
     assert!(well_formed("<p>a < b</p>").is_err() && well_formed("<p><b></p></b>").is_err());
 }
 
+/// summary.json's claims by status and by engagement and status are the ledger's, counted row by row.
+#[test]
+fn claims_by_status_and_engagement_add_up_to_the_ledgers() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    assert!(sample_run(&out, &[]).status.success());
+    let ledger = read_csv(&out.join("ledger.csv"));
+    let column = |name: &str| ledger[0].iter().position(|c| c == name).expect(name);
+    let (engagement, status) = (column("engagement"), column("status"));
+    let mut by_status: std::collections::BTreeMap<String, u64> =
+        cpor::evaluate::Status::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+    let mut by_engagement: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for row in &ledger[1..] {
+        *by_status.get_mut(&row[status]).expect("a known status") += 1;
+        *by_engagement.entry((row[engagement].clone(), row[status].clone())).or_default() += 1;
+    }
+    assert!(by_engagement.len() > 5, "the sample has several engagements and statuses");
+    let summary = summary(&out);
+    let got: std::collections::BTreeMap<String, u64> = summary["statuses"]
+        .as_object()
+        .expect("statuses")
+        .iter()
+        .map(|(s, n)| (s.clone(), n.as_u64().expect("a count")))
+        .collect();
+    assert_eq!(got, by_status);
+    let mut got: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for (code, statuses) in summary["by_engagement"].as_object().expect("by_engagement") {
+        for (status, claims) in statuses.as_object().expect("statuses") {
+            got.insert((code.clone(), status.clone()), claims.as_u64().expect("a count"));
+        }
+    }
+    assert_eq!(got, by_engagement);
+}
+
 /// summary.json's claims becoming official per week add up to the ledger's: each official or revoked
 /// claim once, in the week (from Monday, local dates) of its official_at; summary.html draws a line
 /// per engagement.
