@@ -17,7 +17,7 @@ use cpor::generate::{generate, Layout};
 use cpor::hashing::FastMap;
 use cpor::input::columns::ColumnMap;
 use cpor::input::{read_file, FileFormat, InputFile, Prepared};
-use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadKey};
+use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadIds};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
 use cpor::usage::{KeptRow, UsageIndex};
@@ -89,7 +89,7 @@ fn scoping(c: &mut Criterion) {
 fn usage_keys(c: &mut Criterion) {
     let row = |tenant: u32, day: u32| UsageRow {
         tenant: Uuid(0x9e37_79b9_7f4a_7c15_u128.wrapping_mul(tenant as u128 + 1)),
-        workload: WorkloadKey::Known(tenant % 2),
+        workload: tenant % 2,
         subscription: Some(Uuid(tenant as u128 * 7)),
         date: days(2026, 9, 1) + day as i32,
         counts: Counts::new([Some(day as u64), None, Some(3)]),
@@ -149,29 +149,18 @@ fn generated(tenants: usize, days: u32, name: &str, format: OutputFormat) -> (te
 fn usage_rows(c: &mut Criterion) {
     let (_dir, file) = generated(6_000, 30, "usage.parquet", OutputFormat::Parquet);
     let (_csv_dir, csv) = generated(6_000, 30, "usage.csv", OutputFormat::Csv);
-    let unknown = UsageParser {
-        workloads: FastMap::default(),
+    let parser = |workloads| UsageParser {
+        workloads: WorkloadIds::new(workloads),
         date_order: DateOrder::default(),
         period: UsagePeriod::Day,
         shard: None,
     };
-    // The file's workloads, as the parser keys them when none is known.
-    let mut names: Vec<String> = Vec::new();
-    read_file(&unknown, &file, &ColumnMap::default(), false, |_, _, checked| {
-        for record in checked.drain(..) {
-            if let Some(Ok(UsageRow { workload: WorkloadKey::Other(name), .. })) = record {
-                if !names.iter().any(|known| **known == *name) {
-                    names.push(name.to_string());
-                }
-            }
-        }
-    })
-    .unwrap();
+    // The file's workloads, as the parser numbers them when none is known.
+    let first = parser(FastMap::default());
+    read_file(&first, &file, &ColumnMap::default(), false, |_, _, checked| checked.clear()).unwrap();
+    let names = first.workloads.all();
     assert!(names.len() > 1, "the generated usage names several workloads");
-    let known = UsageParser {
-        workloads: names.into_iter().enumerate().map(|(id, name)| (name.into(), id as u32)).collect(),
-        ..unknown
-    };
+    let (unknown, known) = (parser(FastMap::default()), parser(names));
     let mut group = c.benchmark_group("usage rows");
     group.sample_size(20);
     let runs = [

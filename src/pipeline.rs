@@ -25,7 +25,7 @@ use crate::input::{
 };
 use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
-use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser};
+use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser, WorkloadIds};
 use crate::rejects::{sort_rejects, Fault, Reject, Source};
 use crate::report::build_reports;
 use crate::types::{Id, Uuid};
@@ -309,7 +309,7 @@ fn read_usage(
     timings: &mut Timings,
 ) -> Result<(InputSummary, usize, KeptUsage), CporError> {
     let parser = UsageParser {
-        workloads: index.known_workloads(),
+        workloads: WorkloadIds::new(index.known_workloads()),
         date_order: config.date_order,
         period: config.usage_period,
         shard: config.shard,

@@ -5,7 +5,7 @@
 //! cross-file checks) live in `crate::checks`, deferral in `crate::pipeline`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use crate::polars::prelude::StaticArray;
 
@@ -48,13 +48,47 @@ pub struct Response {
     pub responded_at: Micros,
 }
 
-/// A usage row's workload, lower-cased: the id of a workload some claim names, found while parsing
-/// without allocating; any other workload as its text, interned later.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WorkloadKey {
-    Known(u32),
-    /// Shared, so that the rows of one workload share one text.
-    Other(Arc<str>),
+/// Lower-cased workload names and the ids usage rows carry: the workloads claims name, with their
+/// ids from `crate::usage::UsageIndex`, and the others numbered after them as the parsing threads
+/// meet them. A row's workload is then a number from the start: no text is shared between threads
+/// (a shared text's count, raised and lowered by every row on both cores, cost a sixth of the
+/// usage parsing; BENCHMARKS.md).
+#[derive(Debug, Default)]
+pub struct WorkloadIds {
+    known: FastMap<Box<str>, u32>,
+    /// Workloads no claim names. A thread looks here only for a text it has not met lately
+    /// (`RecentWorkloads`), so one lock serves every thread.
+    others: Mutex<FastMap<Box<str>, u32>>,
+    first_other: u32,
+}
+
+impl WorkloadIds {
+    /// `known`: the lower-cased workloads claims name, with their ids.
+    pub fn new(known: FastMap<Box<str>, u32>) -> WorkloadIds {
+        let first_other = known.values().max().map_or(0, |&last| last + 1);
+        WorkloadIds { known, others: Mutex::default(), first_other }
+    }
+
+    /// The id of a lower-cased workload, given the next free one when neither a claim nor an
+    /// earlier row named it.
+    pub fn id(&self, lower: &str) -> u32 {
+        if let Some(&id) = self.known.get(lower) {
+            return id;
+        }
+        let mut others = self.others.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&id) = others.get(lower) {
+            return id;
+        }
+        let id = self.first_other + others.len() as u32;
+        others.insert(lower.into(), id);
+        id
+    }
+
+    /// Every workload given an id so far, claims' and others.
+    pub fn all(&self) -> FastMap<Box<str>, u32> {
+        let others = self.others.lock().unwrap_or_else(PoisonError::into_inner);
+        self.known.iter().chain(others.iter()).map(|(name, &id)| (name.clone(), id)).collect()
+    }
 }
 
 /// The three counts of a usage row; a bit of `present` per count.
@@ -101,7 +135,8 @@ impl Counts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageRow {
     pub tenant: Uuid,
-    pub workload: WorkloadKey,
+    /// The workload's id (`WorkloadIds`).
+    pub workload: u32,
     pub subscription: Option<Uuid>,
     pub date: Days,
     pub counts: Counts,
@@ -341,12 +376,12 @@ impl RecentUuid {
     }
 }
 
-/// The workload texts a parsing thread met last, with their keys: a tenant's rows spell a workload
+/// The workload texts a parsing thread met last, with their ids: a tenant's rows spell a workload
 /// in a few ways ("Teams", "TEAMS"), and one series' rows may alternate between them.
 #[derive(Default)]
 pub struct RecentWorkloads {
     /// Up to `RECENT_WORKLOADS` texts, each buffer reused; the oldest is replaced first.
-    entries: Vec<(String, WorkloadKey)>,
+    entries: Vec<(String, u32)>,
     next: usize,
 }
 
@@ -354,17 +389,17 @@ const RECENT_WORKLOADS: usize = 4;
 
 impl RecentWorkloads {
     #[inline]
-    fn get(&self, text: &str) -> Option<WorkloadKey> {
-        self.entries.iter().find(|(last, _)| last == text).map(|(_, key)| key.clone())
+    fn get(&self, text: &str) -> Option<u32> {
+        self.entries.iter().find(|(last, _)| last == text).map(|&(_, id)| id)
     }
 
-    fn put(&mut self, text: &str, key: &WorkloadKey) {
+    fn put(&mut self, text: &str, id: u32) {
         if self.entries.len() < RECENT_WORKLOADS {
-            self.entries.push((text.to_string(), key.clone()));
-        } else if let Some((last, last_key)) = self.entries.get_mut(self.next) {
+            self.entries.push((text.to_string(), id));
+        } else if let Some((last, last_id)) = self.entries.get_mut(self.next) {
             last.clear();
             last.push_str(text);
-            *last_key = key.clone();
+            *last_id = id;
         }
         self.next = (self.next + 1) % RECENT_WORKLOADS;
     }
@@ -377,14 +412,14 @@ pub struct UsageScratch {
     /// The last tenant a shard looked up, and whether the shard keeps it: a tenant's rows come together.
     kept: Option<(Uuid, bool)>,
     subscription: RecentUuid,
-    /// The last few workload texts (trimmed, as written) and their keys.
+    /// The last few workload texts (trimmed, as written) and their ids.
     workload: RecentWorkloads,
 }
 
 /// Usage rows (SPEC 2.3): the checks of a record on its own.
 pub struct UsageParser {
-    /// Lower-cased workloads that claims name, with their ids.
-    pub workloads: FastMap<Box<str>, u32>,
+    /// The ids of the workloads claims name, and of those met meanwhile.
+    pub workloads: WorkloadIds,
     pub date_order: DateOrder,
     /// With `Month`, a row's date is its month's first day (SPEC 9.3).
     pub period: UsagePeriod,
@@ -395,33 +430,31 @@ pub struct UsageParser {
 const COUNT_COLUMNS: [usize; 3] = [4, 5, 6];
 
 impl UsageParser {
-    /// The row's workload key, its text checked (SPEC 2.4 **text**). The last workload a thread saw
-    /// passed that check, so a repeat of it is its key at once.
-    fn workload(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<WorkloadKey, Fault> {
+    /// The row's workload id, its text checked (SPEC 2.4 **text**). The last workloads a thread
+    /// saw passed that check, so a repeat of one is its id at once.
+    fn workload(&self, scratch: &mut UsageScratch, row: &RowView<'_>) -> Result<u32, Fault> {
         if let Cell::Text(text) = row.get(1) {
-            if let Some(key) = scratch.workload.get(text) {
-                return Ok(key);
+            if let Some(id) = scratch.workload.get(text) {
+                return Ok(id);
             }
         }
         let text = text(row, Self::COLUMNS, 1)?;
         Ok(self.new_workload(scratch, &text))
     }
 
-    /// The key of a workload text that passed its checks, remembered as the thread's last.
-    fn new_workload(&self, scratch: &mut UsageScratch, text: &str) -> WorkloadKey {
-        let key = with_lowercase(text, |lower| {
-            self.workloads.get(lower).map_or_else(|| WorkloadKey::Other(lower.into()), |&id| WorkloadKey::Known(id))
-        });
-        scratch.workload.put(text, &key);
-        key
+    /// The id of a workload text that passed its checks, remembered among the thread's last.
+    fn new_workload(&self, scratch: &mut UsageScratch, text: &str) -> u32 {
+        let id = with_lowercase(text, |lower| self.workloads.id(lower));
+        scratch.workload.put(text, id);
+        id
     }
 
-    /// The key of a workload cell as stored, when it is the thread's last workload or a text that
-    /// needs no trimming and passes SPEC 2.4's **text** check; `None`: anything else.
+    /// The id of a workload cell as stored, when it is one of the thread's last workloads or a
+    /// text that needs no trimming and passes SPEC 2.4's **text** check; `None`: anything else.
     #[inline]
-    fn plain_workload(&self, scratch: &mut UsageScratch, text: &str) -> Option<WorkloadKey> {
+    fn plain_workload(&self, scratch: &mut UsageScratch, text: &str) -> Option<u32> {
         match scratch.workload.get(text) {
-            Some(key) => Some(key),
+            Some(id) => Some(id),
             None if !text.is_empty() && trim_cell(text).len() == text.len() && text_fault(text).is_none() => {
                 Some(self.new_workload(scratch, text))
             }
@@ -437,7 +470,7 @@ impl UsageParser {
 #[derive(Default)]
 struct LastViews {
     tenant: Option<(u128, Uuid)>,
-    workload: Option<(u128, WorkloadKey)>,
+    workload: Option<(u128, u32)>,
     subscription: Option<(u128, Uuid)>,
 }
 
@@ -504,12 +537,12 @@ impl UsageParser {
             }
         };
         let view = view_of(columns.workload, row)?;
-        let workload = match &last.workload {
-            Some((last, key)) if *last == view => key.clone(),
+        let workload = match last.workload {
+            Some((last, id)) if last == view => id,
             _ => {
-                let key = self.plain_workload(scratch, columns.workload.value(row))?;
-                last.workload = Some((view, key.clone()));
-                key
+                let id = self.plain_workload(scratch, columns.workload.value(row))?;
+                last.workload = Some((view, id));
+                id
             }
         };
         let subscription = match columns.subscription.and_then(|a| Some((a, view_of(a, row)?))) {
@@ -691,5 +724,30 @@ impl RecordParser for UsageParser {
             ));
         }
         Ok(UsageRow { tenant, workload, subscription, date, counts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_no_claim_names_are_numbered_after_the_claims_once_for_every_thread() {
+        let known: FastMap<Box<str>, u32> = [("teams".into(), 0), ("intune".into(), 1)].into_iter().collect();
+        let ids = WorkloadIds::new(known);
+        assert_eq!((ids.id("teams"), ids.id("intune")), (0, 1));
+        // Two threads meeting the same new workloads, in opposite orders, get the same two ids.
+        let met = |names: [&str; 2]| names.map(|name| ids.id(name));
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| met(["power bi", "viva"]));
+            let b = scope.spawn(|| met(["viva", "power bi"]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(a, [b[1], b[0]]);
+        let mut new = a.to_vec();
+        new.sort_unstable();
+        assert_eq!(new, [2, 3], "after the claims' ids, without gaps");
+        assert_eq!(ids.all().len(), 4);
+        assert_eq!(ids.all().get("viva"), Some(&ids.id("viva")));
     }
 }

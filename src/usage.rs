@@ -22,15 +22,13 @@
 //! growing array per bucket rather than to a small array per group, so that the small blocks of a
 //! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
 
-use std::ops::Range;
-use std::sync::Arc;
-
 use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::checks::Verdict;
 use crate::hashing::{FastMap, FastSet};
 use crate::input::Checked;
-use crate::records::{Counts, UsageRow, WorkloadKey};
+use crate::records::{Counts, UsageRow};
 use crate::rejects::{Fault, RejectReason};
 use crate::types::{with_lowercase, Days, Uuid};
 
@@ -66,7 +64,8 @@ impl KeptRow {
     }
 }
 
-/// Lower-cased workload names and their ids; claims' workloads are interned first.
+/// Lower-cased names of the workloads claims name, and their ids from 0 (usage rows of other
+/// workloads get ids after them: `crate::records::WorkloadIds`).
 #[derive(Default)]
 pub struct Workloads {
     ids: FastMap<Box<str>, u32>,
@@ -102,14 +101,14 @@ struct SeriesKey {
 }
 
 impl SeriesKey {
-    fn of(row: &UsageRow, workload: u32) -> SeriesKey {
+    fn of(row: &UsageRow) -> SeriesKey {
         let tenant = row.tenant.0;
         let subscription = row.subscription.map_or(0, |s| s.0);
         SeriesKey {
             tenant: [(tenant >> 64) as u64, tenant as u64],
             subscription: [(subscription >> 64) as u64, subscription as u64],
             has_subscription: row.subscription.is_some(),
-            workload,
+            workload: row.workload,
         }
     }
 }
@@ -187,14 +186,8 @@ impl Bucket {
     }
 
     /// The verdict on a row that passed its own checks; `None` when it is accepted.
-    fn decide(
-        &mut self,
-        row: &UsageRow,
-        workload: u32,
-        last_day: Days,
-        wanted: &FastMap<(Uuid, u32), u32>,
-    ) -> Option<Verdict> {
-        let number = self.series(SeriesKey::of(row, workload), row.date, wanted);
+    fn decide(&mut self, row: &UsageRow, last_day: Days, wanted: &FastMap<(Uuid, u32), u32>) -> Option<Verdict> {
+        let number = self.series(SeriesKey::of(row), row.date, wanted);
         if !self.take(number, row.date) {
             return Some(Verdict::Rejected(Fault::new(
                 RejectReason::DuplicateUsageRow,
@@ -262,8 +255,6 @@ pub struct UsageIndex {
     /// The current pass and the number of passes.
     pass: usize,
     passes: usize,
-    /// The current batch's workload ids, by row; reused from batch to batch.
-    row_workloads: Vec<u32>,
 }
 
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
@@ -314,7 +305,6 @@ impl UsageIndex {
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
             passes: 1,
-            row_workloads: Vec::new(),
         }
     }
 
@@ -343,12 +333,6 @@ impl UsageIndex {
             bucket.members.clear();
         }
         let (pass, passes) = (self.pass, self.passes);
-        // The last workload no claim names, and its id: its rows share one text.
-        let mut last_other: Option<(&Arc<str>, u32)> = None;
-        // Each row's workload id, by row number (0 for the rows not decided here).
-        let workloads = &mut self.row_workloads;
-        workloads.clear();
-        workloads.resize(checked.len(), 0);
         // The current run of one tenant's rows, with whether this pass decides them: its bucket
         // and pass are found once per run, not per row.
         let mut run: Option<(Uuid, Range<u32>, bool)> = None;
@@ -387,22 +371,10 @@ impl UsageIndex {
             };
             if !this {
                 not_accepted.push((i, Verdict::Later));
-                continue;
             }
-            workloads[i] = match &row.workload {
-                WorkloadKey::Known(id) => *id,
-                WorkloadKey::Other(name) => match last_other {
-                    Some((last, id)) if Arc::ptr_eq(last, name) => id,
-                    _ => {
-                        let id = self.workloads.intern(name);
-                        last_other = Some((name, id));
-                        id
-                    }
-                },
-            };
         }
         close(run, buckets);
-        let (last_day, wanted, rows, workloads) = (self.last_day, &self.wanted, &*checked, &*workloads);
+        let (last_day, wanted, rows) = (self.last_day, &self.wanted, &*checked);
         let decided: Vec<Vec<(usize, Verdict)>> = self
             .buckets
             .par_iter_mut()
@@ -412,11 +384,10 @@ impl UsageIndex {
                 for run in &members {
                     let range = run.start as usize..run.end as usize;
                     let run_rows = rows.get(range.clone()).into_iter().flatten();
-                    let run_workloads = workloads.get(range.clone()).into_iter().flatten();
-                    for ((i, row), &workload) in range.zip(run_rows).zip(run_workloads) {
+                    for (i, row) in range.zip(run_rows) {
                         // A run's rows passed their own checks: each is `Some(Ok(_))`.
                         let Some(Ok(row)) = row else { continue };
-                        if let Some(verdict) = bucket.decide(row, workload, last_day, wanted) {
+                        if let Some(verdict) = bucket.decide(row, last_day, wanted) {
                             decided.push((i, verdict));
                         }
                     }
@@ -448,11 +419,16 @@ impl UsageIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::WorkloadIds;
 
-    fn row(tenant: u128, workload: &str, sub: Option<u128>, date: Days) -> UsageRow {
+    /// Workload ids as the parser gives them when claims name only Teams (checked in the first test).
+    const TEAMS: u32 = 0;
+    const INTUNE: u32 = 1;
+
+    fn row(tenant: u128, workload: u32, sub: Option<u128>, date: Days) -> UsageRow {
         UsageRow {
             tenant: Uuid(tenant),
-            workload: WorkloadKey::Other(workload.into()),
+            workload,
             subscription: sub.map(Uuid),
             date,
             counts: Counts::new([Some(1), None, None]),
@@ -479,16 +455,18 @@ mod tests {
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
         let mut index = UsageIndex::new([(Uuid(1), "Teams")].into_iter(), 10);
+        let ids = WorkloadIds::new(index.known_workloads());
+        assert_eq!((ids.id("teams"), ids.id("intune")), (TEAMS, INTUNE));
         let names = decide_all(
             &mut index,
             vec![
-                Ok(row(1, "teams", None, 5)),
-                Ok(row(1, "teams", None, 5)), // same key, no subscription on either: duplicate
-                Ok(row(1, "teams", Some(7), 5)), // another subscription
+                Ok(row(1, TEAMS, None, 5)),
+                Ok(row(1, TEAMS, None, 5)), // same key, no subscription on either: duplicate
+                Ok(row(1, TEAMS, Some(7), 5)), // another subscription
                 Err(Fault::new(RejectReason::InvalidDate, "failed its own checks")),
-                Ok(row(1, "intune", None, 5)), // another workload: accepted, not kept
-                Ok(row(2, "teams", None, 5)),  // another tenant: accepted, not kept
-                Ok(row(1, "teams", None, 11)), // after the local date of T: deferred
+                Ok(row(1, INTUNE, None, 5)), // another workload: accepted, not kept
+                Ok(row(2, TEAMS, None, 5)),  // another tenant: accepted, not kept
+                Ok(row(1, TEAMS, None, 11)), // after the local date of T: deferred
             ],
         );
         assert_eq!(
@@ -496,7 +474,7 @@ mod tests {
             ["accepted", "duplicate_usage_row", "accepted", "invalid_date", "accepted", "accepted", "deferred"]
         );
         // A later batch still sees earlier keys, even a deferred one.
-        let names = decide_all(&mut index, vec![Ok(row(1, "teams", None, 11)), Ok(row(1, "teams", Some(7), 6))]);
+        let names = decide_all(&mut index, vec![Ok(row(1, TEAMS, None, 11)), Ok(row(1, TEAMS, Some(7), 6))]);
         assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
         let (bucket, range) = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
@@ -510,7 +488,7 @@ mod tests {
     #[test]
     fn a_tenant_with_many_keys_still_finds_its_duplicates() {
         let mut index = UsageIndex::new(std::iter::empty(), 10_000);
-        let rows = || (0..200).map(|d| Ok(row(9, "teams", Some(d % 3), d as Days))).collect::<Vec<_>>();
+        let rows = || (0..200).map(|d| Ok(row(9, TEAMS, Some(d % 3), d as Days))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
     }
@@ -521,7 +499,7 @@ mod tests {
         // Descending from the first row, then far after it: below the series' base, inside its
         // near days, and beyond them, each key once; the same dates in another series are new.
         let days: Vec<Days> = (0..300).map(|d| 20_000 - d).chain([25_000, 19_000, 20_063, 20_064]).collect();
-        let rows = |sub: u128| days.iter().map(|&d| Ok(row(4, "teams", Some(sub), d))).collect::<Vec<_>>();
+        let rows = |sub: u128| days.iter().map(|&d| Ok(row(4, TEAMS, Some(sub), d))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows(1)).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows(1)).iter().all(|&v| v == "duplicate_usage_row"));
         assert!(decide_all(&mut index, rows(2)).iter().all(|&v| v == "accepted"));
@@ -534,8 +512,8 @@ mod tests {
         let batch = || -> Vec<Result<UsageRow, Fault>> {
             let mut rows: Vec<Result<UsageRow, Fault>> = Vec::new();
             for tenant in 0..30u128 {
-                rows.push(Ok(row(tenant, "teams", None, 5)));
-                rows.push(Ok(row(tenant, "teams", None, 5)));
+                rows.push(Ok(row(tenant, TEAMS, None, 5)));
+                rows.push(Ok(row(tenant, TEAMS, None, 5)));
             }
             rows.push(Err(Fault::new(RejectReason::InvalidDate, "failed its own checks")));
             rows
