@@ -8,7 +8,8 @@
 //! that of one sequential pass.
 //!
 //! Keys are remembered per series — the rows of one tenant, workload and subscription — as a bit per
-//! day, so that they cost memory per series rather than per row (see `Series`).
+//! day, so that they cost memory per series rather than per row (see `Series`); a series is found
+//! through its tenant, whose rows come together (see `Bucket::tenants`).
 //!
 //! Monthly usage (SPEC 9.3, `--usage-period month`) needs nothing here: its parser gives each row its
 //! month's first day as its date, so that date is the key (a second row of the month is a duplicate),
@@ -121,14 +122,37 @@ struct Series {
     near: [u64; 2],
     /// The series' group of kept rows (see `UsageIndex::wanted`), or `NOT_WANTED`.
     group: u32,
+    /// The series' key but its tenant, and the number of the tenant's series made before it
+    /// (`NO_SERIES`: none): a tenant's series are a list, newest first (see `Bucket::series`).
+    workload: u32,
+    has_subscription: bool,
+    subscription: [u64; 2],
+    previous: u32,
 }
 
 const NEAR_DAYS: i64 = 128;
 const NOT_WANTED: u32 = u32::MAX;
+const NO_SERIES: u32 = u32::MAX;
+
+/// A tenant's series so far: the newest, which starts their list, and how many there are.
+#[derive(Clone, Copy)]
+struct TenantSeries {
+    newest: u32,
+    count: u32,
+}
+
+/// The most series of one tenant found by walking its list; a tenant with more (a hostile input's
+/// thousands of subscriptions) has them all in the bucket's `series_of` map instead.
+const FEW_SERIES: u32 = 16;
 
 /// One bucket's state.
 #[derive(Default)]
 struct Bucket {
+    /// Each tenant's series. A tenant has a few workloads and subscriptions, so a series is found
+    /// by one lookup in this small map and a short walk, not by a lookup per series in a map of
+    /// them all, which missed the cache for every series' first row (BENCHMARKS.md).
+    tenants: FastMap<[u64; 2], TenantSeries>,
+    /// The series of the tenants with more than `FEW_SERIES`.
     series_of: FastMap<SeriesKey, u32>,
     series: Vec<Series>,
     far: FastSet<(u32, Days)>,
@@ -145,6 +169,7 @@ struct Bucket {
 impl Bucket {
     /// Drops the keys taken so far, keeping the kept rows.
     fn forget_keys(&mut self) {
+        self.tenants = FastMap::default();
         self.series_of = FastMap::default();
         self.series = Vec::new();
         self.far = FastSet::default();
@@ -158,17 +183,62 @@ impl Bucket {
                 return number;
             }
         }
-        let next = self.series.len() as u32;
-        let number = *self.series_of.entry(key).or_insert(next);
-        if number == next {
-            let tenant = Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128);
-            self.series.push(Series {
-                base: date.saturating_sub((NEAR_DAYS / 2) as Days),
-                near: [0; 2],
-                group: wanted.get(&(tenant, key.workload)).copied().unwrap_or(NOT_WANTED),
-            });
-        }
+        let tenant = *self.tenants.entry(key.tenant).or_insert(TenantSeries { newest: NO_SERIES, count: 0 });
+        let found = match tenant.count > FEW_SERIES {
+            true => self.series_of.get(&key).copied(),
+            false => self.find(tenant.newest, &key),
+        };
+        let number = found.unwrap_or_else(|| self.add(key, date, tenant, wanted));
         self.last = Some((key, number));
+        number
+    }
+
+    /// The series of `key` among its tenant's, walking their list from the series `number`.
+    fn find(&self, mut number: u32, key: &SeriesKey) -> Option<u32> {
+        while let Some(series) = self.series.get(number as usize) {
+            if series.workload == key.workload
+                && series.has_subscription == key.has_subscription
+                && series.subscription == key.subscription
+            {
+                return Some(number);
+            }
+            number = series.previous;
+        }
+        None
+    }
+
+    /// Makes the series of `key`, the newest of its tenant's (`tenant`, before it).
+    fn add(&mut self, key: SeriesKey, date: Days, tenant: TenantSeries, wanted: &FastMap<(Uuid, u32), u32>) -> u32 {
+        let number = self.series.len() as u32;
+        let tenant_id = Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128);
+        self.series.push(Series {
+            base: date.saturating_sub((NEAR_DAYS / 2) as Days),
+            near: [0; 2],
+            group: wanted.get(&(tenant_id, key.workload)).copied().unwrap_or(NOT_WANTED),
+            workload: key.workload,
+            has_subscription: key.has_subscription,
+            subscription: key.subscription,
+            previous: tenant.newest,
+        });
+        let count = tenant.count.saturating_add(1);
+        if count > FEW_SERIES {
+            if tenant.count == FEW_SERIES {
+                // The tenant's list grew too long to walk: its series move into the map.
+                let mut listed = tenant.newest;
+                while let Some(series) = self.series.get(listed as usize) {
+                    let moved = SeriesKey {
+                        tenant: key.tenant,
+                        subscription: series.subscription,
+                        has_subscription: series.has_subscription,
+                        workload: series.workload,
+                    };
+                    self.series_of.insert(moved, listed);
+                    listed = series.previous;
+                }
+            }
+            self.series_of.insert(key, number);
+        }
+        self.tenants.insert(key.tenant, TenantSeries { newest: number, count });
         number
     }
 
@@ -232,8 +302,9 @@ fn pass_of(tenant: Uuid, passes: usize) -> usize {
 }
 
 /// Bytes of memory the keys take per usage row while its pass runs, from above: a series costs
-/// 100–150 bytes with its map entry and daily data has a few dozen rows per series (about 6 bytes per
-/// row on the `large` profile); a row dated far from its series' first adds about 10.
+/// 60–120 bytes in its growing vector (up to 200 with a map entry, for a tenant of many series) and
+/// daily data has a few dozen rows per series (about 4 bytes per row on the `large` profile); a row
+/// dated far from its series' first adds about 10.
 pub const KEY_BYTES_PER_ROW: u64 = 16;
 
 /// Passes cap: beyond it each pass would reread the input for a sliver of the tenants.
@@ -491,6 +562,25 @@ mod tests {
         let rows = || (0..200).map(|d| Ok(row(9, TEAMS, Some(d % 3), d as Days))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
+    }
+
+    #[test]
+    fn a_tenant_past_the_series_a_list_holds_finds_each_series_before_and_after() {
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let many = FEW_SERIES as u128 * 3;
+        // Series made one by one: the list grows past `FEW_SERIES`, its series move into the map.
+        let rows = |workload: u32| (0..many).map(|sub| Ok(row(5, workload, Some(sub), 7))).collect::<Vec<_>>();
+        assert!(decide_all(&mut index, rows(TEAMS)).iter().all(|&v| v == "accepted"));
+        assert!(decide_all(&mut index, rows(TEAMS)).iter().all(|&v| v == "duplicate_usage_row"));
+        // Another workload's series of the same subscriptions are new; each a duplicate the second time.
+        let mixed = (0..many).flat_map(|sub| [Ok(row(5, INTUNE, Some(sub), 7)), Ok(row(5, INTUNE, Some(sub), 7))]);
+        let names = decide_all(&mut index, mixed.collect());
+        assert!(names.chunks(2).all(|pair| pair == ["accepted", "duplicate_usage_row"]), "{names:?}");
+        // Another tenant of the bucket, with few series, is not mistaken for this one.
+        let other =
+            (6..10_000).find(|&t| bucket_of(Uuid(t)) == bucket_of(Uuid(5))).expect("a tenant in the same bucket");
+        assert_eq!(decide_all(&mut index, vec![Ok(row(other, TEAMS, Some(0), 7))]), ["accepted"]);
+        assert_eq!(decide_all(&mut index, vec![Ok(row(5, TEAMS, None, 7))]), ["accepted"]);
     }
 
     #[test]
