@@ -152,6 +152,8 @@ struct Bucket {
     /// by one lookup in this small map and a short walk, not by a lookup per series in a map of
     /// them all, which missed the cache for every series' first row (BENCHMARKS.md).
     tenants: FastMap<[u64; 2], TenantSeries>,
+    /// The tenant of the bucket's previous row, and its series: a tenant's rows come together.
+    tenant: Option<([u64; 2], TenantSeries)>,
     /// The series of the tenants with more than `FEW_SERIES`.
     series_of: FastMap<SeriesKey, u32>,
     series: Vec<Series>,
@@ -170,6 +172,7 @@ impl Bucket {
     /// Drops the keys taken so far, keeping the kept rows.
     fn forget_keys(&mut self) {
         self.tenants = FastMap::default();
+        self.tenant = None;
         self.series_of = FastMap::default();
         self.series = Vec::new();
         self.far = FastSet::default();
@@ -183,7 +186,14 @@ impl Bucket {
                 return number;
             }
         }
-        let tenant = *self.tenants.entry(key.tenant).or_insert(TenantSeries { newest: NO_SERIES, count: 0 });
+        let tenant = match self.tenant {
+            Some((last, tenant)) if last == key.tenant => tenant,
+            _ => {
+                let tenant = *self.tenants.entry(key.tenant).or_insert(TenantSeries { newest: NO_SERIES, count: 0 });
+                self.tenant = Some((key.tenant, tenant));
+                tenant
+            }
+        };
         let found = match tenant.count > FEW_SERIES {
             true => self.series_of.get(&key).copied(),
             false => self.find(tenant.newest, &key),
@@ -238,7 +248,9 @@ impl Bucket {
             }
             self.series_of.insert(key, number);
         }
-        self.tenants.insert(key.tenant, TenantSeries { newest: number, count });
+        let tenant = TenantSeries { newest: number, count };
+        self.tenants.insert(key.tenant, tenant);
+        self.tenant = Some((key.tenant, tenant));
         number
     }
 
