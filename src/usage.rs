@@ -287,18 +287,76 @@ impl Bucket {
         None
     }
 
-    /// The kept rows sorted by group, then in report order; and each group's range of them.
+    /// The kept rows with each group's together (the groups in the order they first came), each
+    /// group in report order; and each group's range of them. A group's rows mostly come together
+    /// already, as a tenant's rows do: so they are counted and placed in two passes, not sorted
+    /// all at once by group, which took a second of both cores on the `large` profile
+    /// (BENCHMARKS.md); only a group's own rows are sorted, when they are not in order already.
     fn into_groups(self) -> (Vec<KeptRow>, Vec<(u32, Range<usize>)>) {
-        let mut rows: Vec<(u32, KeptRow)> = self.kept_groups.into_iter().zip(self.kept).collect();
-        rows.sort_unstable_by_key(|(group, row)| (*group, row.sort_key()));
-        let mut ranges: Vec<(u32, Range<usize>)> = Vec::new();
-        for (i, (group, _)) in rows.iter().enumerate() {
-            match ranges.last_mut() {
-                Some((last, range)) if last == group => *range = range.start..i + 1,
-                _ => ranges.push((*group, i..i + 1)),
+        let Bucket { kept, kept_groups, .. } = self;
+        // First each group's row count (as `0..count`), then its range.
+        let mut places = GroupPlaces::default();
+        for &group in &kept_groups {
+            let place = places.of(group);
+            places.groups[place].1.end += 1;
+        }
+        let mut start = 0;
+        for (_, range) in &mut places.groups {
+            *range = start..start + range.end;
+            start = range.end;
+        }
+        let mut rows = if places.runs == places.groups.len() {
+            // Each group's rows came together: they are in place already.
+            kept
+        } else {
+            let mut next: Vec<usize> = places.groups.iter().map(|(_, range)| range.start).collect();
+            let mut placed = kept.clone();
+            for (&group, row) in kept_groups.iter().zip(kept) {
+                let place = places.of(group);
+                placed[next[place]] = row;
+                next[place] += 1;
+            }
+            placed
+        };
+        let groups = places.groups;
+        for (_, range) in &groups {
+            if let Some(group) = rows.get_mut(range.clone()) {
+                if !group.is_sorted_by_key(KeptRow::sort_key) {
+                    group.sort_unstable_by_key(KeptRow::sort_key);
+                }
             }
         }
-        (rows.into_iter().map(|(_, row)| row).collect(), ranges)
+        (rows, groups)
+    }
+}
+
+/// The groups of a bucket's kept rows in the order they first came, each with its rows' count or
+/// range (see `Bucket::into_groups`).
+#[derive(Default)]
+struct GroupPlaces {
+    groups: Vec<(u32, Range<usize>)>,
+    place_of: FastMap<u32, usize>,
+    /// The group of the previous row and its place: a group's rows come in runs.
+    last: Option<(u32, usize)>,
+    /// Runs of one group's rows seen so far.
+    runs: usize,
+}
+
+impl GroupPlaces {
+    /// The group's place among `groups`, added when it is new.
+    fn of(&mut self, group: u32) -> usize {
+        if let Some((last, place)) = self.last {
+            if last == group {
+                return place;
+            }
+        }
+        self.runs += 1;
+        let place = *self.place_of.entry(group).or_insert(self.groups.len());
+        if place == self.groups.len() {
+            self.groups.push((group, 0..0));
+        }
+        self.last = Some((group, place));
+        place
     }
 }
 
@@ -593,6 +651,43 @@ mod tests {
             (6..10_000).find(|&t| bucket_of(Uuid(t)) == bucket_of(Uuid(5))).expect("a tenant in the same bucket");
         assert_eq!(decide_all(&mut index, vec![Ok(row(other, TEAMS, Some(0), 7))]), ["accepted"]);
         assert_eq!(decide_all(&mut index, vec![Ok(row(5, TEAMS, None, 7))]), ["accepted"]);
+    }
+
+    /// A kept row's date and subscription.
+    type DatedSub = (Days, Option<Uuid>);
+
+    #[test]
+    fn kept_rows_come_out_with_each_group_together_and_in_report_order() {
+        let kept =
+            |date: Days, sub: Option<u128>| KeptRow::new(sub.map(Uuid), date, Counts::new([Some(1), None, None]));
+        let grouped = |rows: Vec<(u32, KeptRow)>| {
+            let mut bucket = Bucket::default();
+            for (group, row) in rows {
+                bucket.kept.push(row);
+                bucket.kept_groups.push(group);
+            }
+            let (rows, groups) = bucket.into_groups();
+            let mut listed: Vec<(u32, Vec<DatedSub>)> = groups
+                .into_iter()
+                .map(|(group, range)| (group, rows[range].iter().map(|r| (r.date, r.subscription())).collect()))
+                .collect();
+            listed.sort_unstable();
+            (rows.len(), listed)
+        };
+        // Group 7's rows in two runs around group 2's, and out of report order.
+        let interleaved = vec![
+            (7, kept(3, Some(9))),
+            (7, kept(1, None)),
+            (2, kept(5, None)),
+            (7, kept(3, None)),
+            (7, kept(2, Some(1))),
+        ];
+        let in_order =
+            vec![(2, vec![(5, None)]), (7, vec![(1, None), (2, Some(Uuid(1))), (3, None), (3, Some(Uuid(9)))])];
+        assert_eq!(grouped(interleaved), (5, in_order));
+        // Each group's rows together already, but one group's out of order.
+        let together = vec![(4, kept(2, None)), (4, kept(1, None)), (3, kept(1, None))];
+        assert_eq!(grouped(together), (3, vec![(3, vec![(1, None)]), (4, vec![(1, None), (2, None)])]));
     }
 
     #[test]
