@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::config::OutputFormat;
 use crate::error::CporError;
+use crate::hashing::FastMap;
 use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::Claim;
@@ -111,16 +112,40 @@ pub fn report_files(claims: &mut dyn Iterator<Item = &Claim>) -> ReportFiles {
 }
 
 /// `rows` grouped by partner: each partner's id and rows, in partner order, a partner's rows in the
-/// order given. Grouped by a stable sort on every core rather than a map of partners: both callers
-/// run on the main thread while the other core waits (a `BTreeMap` took about half a second for the
-/// large profile's 867,354 reports; BENCHMARKS.md).
-fn partner_groups<'s, 'p, T: Send>(
-    rows: &'s mut [T],
-    partner: impl Fn(&T) -> &'p str + Sync,
-) -> Vec<(&'p str, &'s [T])> {
-    rows.par_sort_by(|a, b| partner(a).cmp(partner(b)));
+/// order given. The few thousand distinct partners are sorted, then the rows counted and placed under
+/// their partner's rank (a stable counting sort): both callers run on the main thread, and a sort of
+/// every row by its partner's text took about a second of both cores on the large profile's 867,354
+/// reports, a `BTreeMap` of partners half a second of one (BENCHMARKS.md).
+fn partner_groups<'s, 'p, T: Copy>(rows: &'s mut [T], partner: impl Fn(&T) -> &'p str) -> Vec<(&'p str, &'s [T])> {
+    let mut rank_of: FastMap<&'p str, usize> = FastMap::default();
+    for row in rows.iter() {
+        rank_of.entry(partner(row)).or_insert(0);
+    }
+    let mut partners: Vec<&'p str> = rank_of.keys().copied().collect();
+    partners.sort_unstable();
+    for (rank, &id) in partners.iter().enumerate() {
+        rank_of.insert(id, rank);
+    }
+    let ranks: Vec<usize> = rows.iter().map(|row| rank_of.get(partner(row)).copied().unwrap_or(0)).collect();
+    // Each partner's first place, then each row put at its partner's next place.
+    let mut next = vec![0; partners.len()];
+    for &rank in &ranks {
+        next[rank] += 1;
+    }
+    let mut start = 0;
+    let mut starts = Vec::with_capacity(partners.len());
+    for count in &mut next {
+        starts.push(start);
+        (*count, start) = (start, start + *count);
+    }
+    let mut placed = rows.to_vec();
+    for (&rank, row) in ranks.iter().zip(rows.iter()) {
+        placed[next[rank]] = *row;
+        next[rank] += 1;
+    }
+    rows.copy_from_slice(&placed);
     let rows: &'s [T] = rows;
-    rows.chunk_by(|a, b| partner(a) == partner(b)).filter_map(|group| Some((partner(group.first()?), group))).collect()
+    partners.into_iter().zip(starts).zip(next).map(|((id, start), end)| (id, &rows[start..end])).collect()
 }
 
 /// Fills every report file in `dir`/reports, partner by partner, from a pool of writer threads;
