@@ -45,20 +45,15 @@ pub struct ManifestLine {
 }
 
 impl ManifestLine {
-    fn record(&self) -> [String; 8] {
-        [
-            self.partner_id.clone(),
-            self.claim_id.clone(),
-            self.path.clone(),
-            self.rows.to_string(),
-            self.bytes.to_string(),
-            self.sha256.clone(),
-            format_date(self.window.0),
-            format_date(self.window.1),
-        ]
+    /// Writes the line's cells, its texts as they are: not copied, as each line is written twice
+    /// (the whole manifest and its partner's).
+    fn write(&self, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
+        let (rows, bytes) = (self.rows.to_string(), self.bytes.to_string());
+        let (start, end) = (format_date(self.window.0), format_date(self.window.1));
+        w.write_record([&self.partner_id, &self.claim_id, &self.path, &rows, &bytes, &self.sha256, &start, &end])
     }
 
-    /// A line read back (`cpor merge`): its cells as `record` writes them.
+    /// A line read back (`cpor merge`): its cells as `write` writes them.
     pub(super) fn of_cells(cells: &[String]) -> Result<ManifestLine, String> {
         let [partner_id, claim_id, path, rows, bytes, sha256, start, end] = cells else {
             return Err("not eight cells".into());
@@ -102,9 +97,7 @@ pub(super) fn write_manifests(
 
 fn write_manifest(path: &Path, format: OutputFormat, lines: &[ManifestLine]) -> Result<(), CporError> {
     match format {
-        OutputFormat::Csv => {
-            write_csv(path, &MANIFEST_COLUMNS, lines, |w, l| w.write_record(l.record())).map_err(io(path))
-        }
+        OutputFormat::Csv => write_csv(path, &MANIFEST_COLUMNS, lines, |w, l| l.write(w)).map_err(io(path)),
         OutputFormat::Parquet => manifest_parquet(path, lines).map_err(pl(path)),
     }
 }
