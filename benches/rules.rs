@@ -1,5 +1,5 @@
 //! Inner rules, timed with criterion: calendar arithmetic, the response walk, the report scoping
-//! filter, usage keys, the usage rows' own checks (UUIDs; a Parquet file's rows, read and
+//! filter, usage keys and the kept rows' report order, the creator's list of report files, the usage rows' own checks (UUIDs; a Parquet file's rows, read and
 //! checked), and the claims' checks (a Parquet file's claims, read and checked between them).
 //! End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
 
@@ -17,6 +17,7 @@ use cpor::generate::{generate, Layout};
 use cpor::hashing::FastMap;
 use cpor::input::columns::ColumnMap;
 use cpor::input::{read_file, FileFormat, InputFile, Prepared};
+use cpor::output::report_files;
 use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadIds};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
@@ -57,18 +58,23 @@ fn response_walk(c: &mut Criterion) {
     });
 }
 
-fn scoping(c: &mut Criterion) {
-    let claim = Claim {
-        id: Id::parse("C1").unwrap(),
-        partner_id: Id::parse("P1").unwrap(),
-        tenant: Uuid(1),
+/// A claim of these ids and tenant, of a subscription-scoped engagement, notified at the epoch.
+fn claim(id: &str, partner: &str, tenant: u128) -> Claim {
+    Claim {
+        id: Id::parse(id).unwrap(),
+        partner_id: Id::parse(partner).unwrap(),
+        tenant: Uuid(tenant),
         engagement: Engagement::BizappsRevenue,
         workload: "Power Apps".into(),
         subscription: Some(Uuid(7)),
         country: None,
         submitted_at: 0,
         notified_at: Some(0),
-    };
+    }
+}
+
+fn scoping(c: &mut Criterion) {
+    let claim = claim("C1", "P1", 1);
     let group: Vec<KeptRow> = (0..3000)
         .map(|i| {
             KeptRow::new(
@@ -96,7 +102,13 @@ fn usage_keys(c: &mut Criterion) {
     };
     let by_tenant: Vec<UsageRow> = (0..65_536).map(|i| row(i / 50, i % 50)).collect();
     let by_day: Vec<UsageRow> = (0..65_536).map(|i| row(i % 1_311, i / 1_311)).collect();
-    for (order, rows) in [("tenant by tenant", by_tenant), ("day by day", by_day)] {
+    // 262 tenants of five subscriptions each, a subscription's 50 days together.
+    let five_subscriptions: Vec<UsageRow> = (0..65_536)
+        .map(|i| UsageRow { subscription: Some(Uuid(u128::from(i / 50))), ..row(i / 250, i % 50) })
+        .collect();
+    let orders =
+        [("tenant by tenant", by_tenant), ("day by day", by_day), ("five subscriptions a tenant", five_subscriptions)];
+    for (order, rows) in orders {
         let wanted: Vec<(Uuid, &str)> = rows.iter().step_by(100).map(|r| (r.tenant, "teams")).collect();
         c.bench_function(&format!("usage keys of 65536 rows, {order}"), |b| {
             b.iter_batched(
@@ -108,7 +120,30 @@ fn usage_keys(c: &mut Criterion) {
                 criterion::BatchSize::LargeInput,
             )
         });
+        // The rows kept for reports (the wanted tenants' 50 days) put in report order at the end.
+        c.bench_function(&format!("usage kept from 65536 rows put in report order, {order}"), |b| {
+            b.iter_batched(
+                || {
+                    let mut index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1));
+                    index.decide(&mut rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>());
+                    index
+                },
+                |index| index.finish().bucket_count(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
     }
+}
+
+/// The creator's list of report files (`report_files`): 200,000 claims of 5,000 partners, in an
+/// order that is not the partners', grouped by partner.
+fn report_file_list(c: &mut Criterion) {
+    let claims: Vec<Claim> = (0..200_000u32)
+        .map(|i| claim(&format!("C{i:09}"), &format!("P{}", i.wrapping_mul(7_919) % 5_000), u128::from(i)))
+        .collect();
+    c.bench_function("report files of 200000 claims grouped by 5000 partners", |b| {
+        b.iter(|| report_files(&mut claims.iter()).len())
+    });
 }
 
 /// A UUID column's texts as a parsing thread meets them: 65,536 texts in runs of 50 equal ones,
@@ -211,5 +246,15 @@ fn claim_rows(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calendar, response_walk, scoping, usage_keys, uuids, usage_rows, claim_rows);
+criterion_group!(
+    benches,
+    calendar,
+    response_walk,
+    scoping,
+    usage_keys,
+    report_file_list,
+    uuids,
+    usage_rows,
+    claim_rows
+);
 criterion_main!(benches);
