@@ -1,7 +1,7 @@
 //! Inner rules, timed with criterion: calendar arithmetic, the response walk, the report scoping
-//! filter, usage keys and the kept rows' report order, the creator's list of report files, the usage rows' own checks (UUIDs; a Parquet file's rows, read and
-//! checked), and the claims' checks (a Parquet file's claims, read and checked between them).
-//! End-to-end figures come from `benches/end_to_end.sh` (see BENCHMARKS.md).
+//! filter, a report file's CSV, usage keys and the kept rows' report order, the creator's list of
+//! report files, the usage rows' own checks (UUIDs; a Parquet file's rows, read and checked), and the
+//! claims' checks (a Parquet file's claims, read and checked between them).
 
 // A bench on fixed inputs stops loudly if a fixed input does not parse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,7 +17,7 @@ use cpor::generate::{generate, Layout};
 use cpor::hashing::FastMap;
 use cpor::input::columns::ColumnMap;
 use cpor::input::{read_file, FileFormat, InputFile, Prepared};
-use cpor::output::report_files;
+use cpor::output::{report_file, report_files};
 use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadIds};
 use cpor::report::report_rows;
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
@@ -87,6 +87,10 @@ fn scoping(c: &mut Criterion) {
     let window = (days(2026, 3, 1), days(2026, 9, 1));
     c.bench_function("report rows of one claim from 3000 usage rows", |b| {
         b.iter(|| report_rows(black_box(&claim), black_box(&group), window, UsagePeriod::Day).rows.len())
+    });
+    let report = report_rows(&claim, &group, window, UsagePeriod::Day);
+    c.bench_function(&format!("a report file of {} rows as CSV", report.rows.len()), |b| {
+        b.iter(|| report_file(black_box(&claim), black_box(&report), OutputFormat::Csv).unwrap().len())
     });
 }
 

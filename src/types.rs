@@ -132,6 +132,23 @@ const HEX: [u8; 256] = {
     table
 };
 
+/// Two lower-case hexadecimal digits for each byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
+    }
+    table
+};
+
+/// A byte's two lower-case hexadecimal digits.
+pub fn hex_pair(byte: u8) -> [u8; 2] {
+    HEX_PAIRS[byte as usize]
+}
+
 /// A UUID in `8-4-4-4-12` hexadecimal form, held as its 128-bit value and written in lower case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Uuid(pub u128);
@@ -165,16 +182,14 @@ impl Uuid {
 }
 
 impl Uuid {
-    /// The canonical text: lower-case hex digits in groups of 8-4-4-4-12.
+    /// The canonical text: lower-case hex digits in groups of 8-4-4-4-12, two digits per byte of the
+    /// value (reports write a UUID per row: millions).
     pub fn to_text(self) -> [u8; 36] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        // Where each byte's two digits go: the hyphens are at 8, 13, 18 and 23.
+        const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
         let mut text = [b'-'; 36];
-        let mut nibble = 32;
-        for (i, slot) in text.iter_mut().enumerate() {
-            if !matches!(i, 8 | 13 | 18 | 23) {
-                nibble -= 1;
-                *slot = DIGITS[((self.0 >> (4 * nibble)) & 0xf) as usize];
-            }
+        for (byte, at) in self.0.to_be_bytes().into_iter().zip(AT) {
+            text[at..at + 2].copy_from_slice(&hex_pair(byte));
         }
         text
     }
@@ -360,18 +375,28 @@ pub fn format_date(days: Days) -> String {
 
 /// Appends `YYYY-MM-DD` without going through a format string (reports write millions of dates).
 pub fn write_date(out: &mut String, days: Days) {
-    let (year, month, day) = civil_from_days(days);
-    if !(0..=9999).contains(&year) {
+    match date_text(days) {
+        Some(text) => push_ascii(out, &text),
         // Never in an output, whose dates are checked to lie in 0001–9999; only in a reject's raw
         // text or an explanation.
-        out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
-        return;
+        None => {
+            let (year, month, day) = civil_from_days(days);
+            out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
+        }
     }
-    push_digits(out, year as u64, 4);
-    out.push('-');
-    push_digits(out, month.into(), 2);
-    out.push('-');
-    push_digits(out, day.into(), 2);
+}
+
+/// `YYYY-MM-DD` as bytes, for a date in the years 0000–9999.
+pub fn date_text(days: Days) -> Option<[u8; 10]> {
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut text = *b"0000-00-00";
+    put_digits(&mut text[..4], year as u64);
+    put_digits(&mut text[5..7], month.into());
+    put_digits(&mut text[8..], day.into());
+    Some(text)
 }
 
 /// Appends ASCII bytes (digits, hexadecimal digits, `-`) in one copy.
@@ -400,6 +425,18 @@ fn civil_from_days(days: Days) -> (i64, u32, u32) {
 
 /// Appends `value` in decimal, zero-padded to `width` digits.
 pub fn push_digits(out: &mut String, value: u64, width: usize) {
+    let (digits, start) = decimal(value, width);
+    push_ascii(out, &digits[start..]);
+}
+
+/// [`push_digits`] onto bytes.
+pub fn extend_digits(out: &mut Vec<u8>, value: u64, width: usize) {
+    let (digits, start) = decimal(value, width);
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `value` in decimal, zero-padded to `width` digits: the digits are `buffer[start..]`.
+fn decimal(value: u64, width: usize) -> ([u8; 20], usize) {
     let mut digits = [b'0'; 20];
     let mut rest = value;
     let mut start = digits.len();
@@ -408,7 +445,16 @@ pub fn push_digits(out: &mut String, value: u64, width: usize) {
         digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    push_ascii(out, &digits[start..]);
+    (digits, start)
+}
+
+/// Fills `slot` with the last `slot.len()` decimal digits of `value`, zero-padded.
+fn put_digits(slot: &mut [u8], value: u64) {
+    let mut rest = value;
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
 }
 
 /// A timestamp (SPEC 2.4): RFC 3339 — `T`, `t` or a space between date and time, optional fraction,
@@ -625,10 +671,36 @@ mod tests {
     #[test]
     fn digits() {
         let mut out = String::new();
+        let mut bytes = Vec::new();
         for (value, width) in [(0, 1), (0, 4), (7, 2), (1234, 2), (u64::MAX, 1), (42, 6)] {
             out.clear();
+            bytes.clear();
             push_digits(&mut out, value, width);
+            extend_digits(&mut bytes, value, width);
             assert_eq!(out, format!("{value:0width$}"));
+            assert_eq!(bytes, out.as_bytes());
+        }
+    }
+
+    #[test]
+    fn date_text_is_the_formatted_date_and_none_outside_four_digit_years() {
+        for (year, month, day) in [(1, 1, 1), (1970, 1, 1), (2026, 2, 28), (2028, 2, 29), (9999, 12, 31)] {
+            let date = NaiveDate::from_ymd_opt(year, month, day).unwrap();
+            let text = date_text(days_from_date(date)).unwrap();
+            assert_eq!(text, *date.format("%Y-%m-%d").to_string().as_bytes(), "{date}");
+        }
+        let first = days_from_date(NaiveDate::from_ymd_opt(0, 1, 1).unwrap());
+        assert_eq!(date_text(first).map(|t| t.to_vec()), Some(b"0000-01-01".to_vec()));
+        assert_eq!(date_text(first - 1), None);
+        let last = days_from_date(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap());
+        assert_eq!(date_text(last + 1), None);
+        assert_eq!(format_date(last + 1), "10000-01-01");
+    }
+
+    #[test]
+    fn hex_pairs_are_each_bytes_two_lower_case_digits() {
+        for byte in 0..=255u8 {
+            assert_eq!(hex_pair(byte), *format!("{byte:02x}").as_bytes());
         }
     }
 

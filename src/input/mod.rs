@@ -748,7 +748,7 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// Lower-case hexadecimal digits of bytes (a sha256 as the summary writes it).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().flat_map(|&b| crate::types::hex_pair(b)).map(char::from).collect()
 }
 
 /// Header names as keys of a reject's `raw`: a name that repeats an earlier one gets ` (2)`, ` (3)`…,
@@ -825,7 +825,13 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::{trim_cell, unique_names};
+    use super::{hex, trim_cell, unique_names};
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff, 0x3b]), "000fa0ff3b");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn repeated_header_names_get_distinct_raw_keys() {

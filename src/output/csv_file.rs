@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::records::Claim;
 use crate::report::Report;
-use crate::types::{push_digits, write_date};
+use crate::types::{date_text, extend_digits, format_date};
 
 use super::columns::REPORT_COLUMNS;
 
@@ -24,34 +24,40 @@ fn csv_field(out: &mut String, text: &str) {
     }
 }
 
-/// A report as CSV text, written directly: reports are the bulk of the output, and the claim's
-/// columns are the same on every row.
-pub(super) fn report_csv(claim: &Claim, report: &Report) -> String {
-    use std::fmt::Write as _;
+/// A report as CSV bytes, written directly: reports are the bulk of the output (millions of rows),
+/// and the claim's columns are the same on every row.
+pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
     let mut prefix = String::new();
     csv_field(&mut prefix, claim.id.as_str());
     prefix.push(',');
     csv_field(&mut prefix, claim.partner_id.as_str());
-    let _ = write!(prefix, ",{},{},", claim.tenant, claim.engagement.as_str());
+    prefix.push(',');
+    claim.tenant.write_to(&mut prefix);
+    prefix.push(',');
+    prefix.push_str(claim.engagement.as_str());
+    prefix.push(',');
     csv_field(&mut prefix, &claim.workload);
     prefix.push(',');
-    let mut out = String::with_capacity(128 + report.rows.len() * (prefix.len() + 80));
-    out.push_str(&REPORT_COLUMNS.join(","));
-    out.push('\n');
+    let mut out = Vec::with_capacity(128 + report.rows.len() * (prefix.len() + 80));
+    out.extend_from_slice(REPORT_COLUMNS.join(",").as_bytes());
+    out.push(b'\n');
     for row in &report.rows {
-        out.push_str(&prefix);
+        out.extend_from_slice(prefix.as_bytes());
         if let Some(sub) = row.subscription() {
-            sub.write_to(&mut out);
+            out.extend_from_slice(&sub.to_text());
         }
-        out.push(',');
-        write_date(&mut out, row.date);
+        out.push(b',');
+        match date_text(row.date) {
+            Some(date) => out.extend_from_slice(&date),
+            None => out.extend_from_slice(format_date(row.date).as_bytes()),
+        }
         for count in [row.counts.active_users(), row.counts.paid_seats(), row.counts.assigned_seats()] {
-            out.push(',');
+            out.push(b',');
             if let Some(c) = count {
-                push_digits(&mut out, c, 1);
+                extend_digits(&mut out, c, 1);
             }
         }
-        out.push('\n');
+        out.push(b'\n');
     }
     out
 }

@@ -15,7 +15,9 @@ use crate::config::{OutputFormat, RunConfig};
 use crate::error::{Cause, CporError};
 use crate::ledger::DecidedClaim;
 use crate::progress::Progress;
+use crate::records::Claim;
 use crate::rejects::Reject;
+use crate::report::Report;
 
 mod columns;
 mod csv_file;
@@ -107,6 +109,14 @@ impl OutputDir {
         let OutputDir { creator, staging } = self;
         drop(creator);
         staging.commit().map_err(io(&config.out))
+    }
+}
+
+/// A claim's report file as bytes, in `format` (SPEC 6).
+pub fn report_file(claim: &Claim, report: &Report, format: OutputFormat) -> Result<Vec<u8>, PolarsError> {
+    match format {
+        OutputFormat::Csv => Ok(csv_file::report_csv(claim, report)),
+        OutputFormat::Parquet => parquet_file::report_parquet(claim, report),
     }
 }
 

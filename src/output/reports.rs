@@ -24,10 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::input::hex;
 
-use super::csv_file::report_csv;
 use super::manifest::ManifestLine;
-use super::parquet_file::report_parquet;
-use super::{fail, io, pl};
+use super::{fail, io, pl, report_file};
 
 /// Threads that write report files.
 const WRITER_THREADS: usize = 8;
@@ -188,10 +186,7 @@ pub(super) fn write_reports(
                     let claim = &row.claim;
                     let name = format!("{}.{ext}", claim.id);
                     let path = || partner_dir.join(&name);
-                    let bytes = match format {
-                        OutputFormat::Csv => report_csv(claim, report).into_bytes(),
-                        OutputFormat::Parquet => report_parquet(claim, report).map_err(|e| pl(&path())(e))?,
-                    };
+                    let bytes = report_file(claim, report, format).map_err(|e| pl(&path())(e))?;
                     // Not truncated: a file that exists was created empty by the creator, in a
                     // staging directory no one else writes to, and truncating costs the file system
                     // a metadata update.
