@@ -4,10 +4,12 @@
 //!
 //! Claims only interact within one tenant, so the work is split per tenant and run in parallel.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::calendar::Calendar;
-use crate::hashing::FastMap;
+use crate::hashing::{fixed_hash, FastMap};
 use crate::records::{Claim, Response};
 use crate::types::{Engagement, Id, Micros, ResponseKind, Scope, Uuid};
 
@@ -235,21 +237,13 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 /// Evaluates every claim as of `as_of`, with the accepted responses (each naming a claim).
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
-    // The responses by claim, each claim's in walk order: one sort, then each claim's range.
-    // Found by binary search from each claim, in parallel: no map of a million claim ids is built
-    // on one thread first.
-    let mut in_order: Vec<&Response> = responses.iter().collect();
-    in_order.par_sort_unstable_by(|a, b| (&a.claim_id, walk_order(a)).cmp(&(&b.claim_id, walk_order(b))));
-    let of_claim = |id: &Id| {
-        let start = in_order.partition_point(|r| r.claim_id < *id);
-        let len = in_order.get(start..).unwrap_or_default().iter().take_while(|r| r.claim_id == *id).count();
-        in_order.get(start..start + len).unwrap_or_default()
-    };
+    let (in_order, ranges) = responses_by_claim(claims, responses);
     let mut evaluations: Vec<Evaluation> = claims
         .par_iter()
-        .map(|claim| {
-            let own = of_claim(&claim.id);
-            let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|r| (r.responded_at, r.kind)).collect();
+        .zip(ranges)
+        .map(|(claim, range)| {
+            let own = in_order.get(range).unwrap_or_default();
+            let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|&(_, r)| (r.responded_at, r.kind)).collect();
             // `None` for a notified claim: its window does not close within the calendar's range
             // (Calendar::window_closes_at), so it never lapses — the walk sees a close after every
             // instant, the claim stays pending unless a response decides it, and the ledger's
@@ -291,6 +285,54 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
         evaluation.resolution = resolution;
     }
     evaluations
+}
+
+/// Claims a thread matches to their responses at a time in [`responses_by_claim`].
+const MATCH_CLAIMS: usize = 1 << 14;
+
+/// The responses under a hash of their claim's id, each claim's together and in walk order; and
+/// each claim's range of them, in the claims' order. Claims and responses are both sorted under
+/// the hash, then walked side by side, a chunk of claims per thread: no map of a million claim ids
+/// is built on one thread, no claim id's text is compared at every step of a sort, and no claim
+/// looks its responses up by a binary search, whose dependent cache misses took most of a second
+/// of both cores on the large profile (BENCHMARKS.md). Texts are compared only under equal hashes.
+fn responses_by_claim<'r>(
+    claims: &[Claim],
+    responses: &'r [Response],
+) -> (Vec<(u64, &'r Response)>, Vec<Range<usize>>) {
+    let mut in_order: Vec<(u64, &Response)> = responses.par_iter().map(|r| (fixed_hash(&r.claim_id), r)).collect();
+    in_order.par_sort_unstable_by(|(a_key, a), (b_key, b)| {
+        a_key.cmp(b_key).then_with(|| (&a.claim_id, walk_order(a)).cmp(&(&b.claim_id, walk_order(b))))
+    });
+    let mut by_key: Vec<(u64, usize)> = claims.par_iter().enumerate().map(|(i, c)| (fixed_hash(&c.id), i)).collect();
+    by_key.par_sort_unstable_by(|&(a_key, a), &(b_key, b)| (a_key, &claims[a].id).cmp(&(b_key, &claims[b].id)));
+    let before = |at: usize, key: u64, id: &Id| in_order.get(at).is_some_and(|&(k, r)| (k, &r.claim_id) < (key, id));
+    let found: Vec<Vec<(usize, Range<usize>)>> = by_key
+        .par_chunks(MATCH_CLAIMS)
+        .map(|chunk| {
+            let mut at = chunk
+                .first()
+                .map_or(0, |&(key, i)| in_order.partition_point(|&(k, r)| (k, &r.claim_id) < (key, &claims[i].id)));
+            chunk
+                .iter()
+                .map(|&(key, i)| {
+                    let id = &claims[i].id;
+                    while before(at, key, id) {
+                        at += 1;
+                    }
+                    // `at` stays at the claim's first response: a claim of the same id next has the same.
+                    let own = in_order.get(at..).unwrap_or_default();
+                    let len = own.iter().take_while(|&&(k, r)| k == key && r.claim_id == *id).count();
+                    (i, at..at + len)
+                })
+                .collect()
+        })
+        .collect();
+    let mut ranges = vec![0..0; claims.len()];
+    for (i, range) in found.into_iter().flatten() {
+        ranges[i] = range;
+    }
+    (in_order, ranges)
 }
 
 /// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims that
@@ -555,6 +597,45 @@ mod tests {
         assert_eq!(d2.related, [id("D1")]);
         for e in &evaluations {
             assert_eq!(e.related, e.resolution.related());
+        }
+    }
+
+    /// Each claim gets exactly its own responses, in walk order, across many chunks of claims, with
+    /// claims that have none, ids differing only in letter case, and a claim id given twice.
+    #[test]
+    fn each_claim_is_matched_to_its_own_responses_in_walk_order() {
+        let n = 3 * MATCH_CLAIMS + 17;
+        let mut claims: Vec<Claim> =
+            (0..n).map(|i| claim(&format!("C{i}"), "P1", "Teams", "2026-11-16T09:00:00Z")).collect();
+        claims.push(claim("c5", "P1", "Teams", "2026-11-16T09:00:00Z"));
+        claims.push(claim("C7", "P1", "Teams", "2026-11-16T09:00:00Z"));
+        let response = |r: usize, claim: &str, at: i64| Response {
+            id: id(&format!("R{r}")),
+            claim_id: id(claim),
+            tenant: Uuid(1),
+            kind: ResponseKind::Accept,
+            responded_at: at,
+        };
+        // Claim i has i % 4 responses, in reverse time order; "c5" has one of its own.
+        let mut responses = Vec::new();
+        for i in 0..n {
+            for k in 0..i % 4 {
+                responses.push(response(responses.len(), &format!("C{i}"), (10 - k) as i64));
+            }
+        }
+        responses.push(response(responses.len(), "c5", 0));
+        responses.reverse();
+        let (in_order, ranges) = responses_by_claim(&claims, &responses);
+        assert_eq!(ranges.len(), claims.len());
+        let mut expected: std::collections::HashMap<&Id, Vec<&Response>> = std::collections::HashMap::new();
+        for r in &responses {
+            expected.entry(&r.claim_id).or_default().push(r);
+        }
+        for (claim, range) in claims.iter().zip(ranges) {
+            let got: Vec<&Response> = in_order[range].iter().map(|&(_, r)| r).collect();
+            let mut own = expected.get(&claim.id).cloned().unwrap_or_default();
+            sort_in_walk_order(&mut own);
+            assert_eq!(got, own, "claim {}", claim.id);
         }
     }
 

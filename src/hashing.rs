@@ -3,3 +3,9 @@
 
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+
+/// The hash a [`FastMap`] takes of `value`: the same in every run.
+pub fn fixed_hash(value: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(value)
+}
