@@ -375,28 +375,41 @@ pub fn format_date(days: Days) -> String {
 
 /// Appends `YYYY-MM-DD` without going through a format string (reports write millions of dates).
 pub fn write_date(out: &mut String, days: Days) {
-    match date_text(days) {
-        Some(text) => push_ascii(out, &text),
-        // Never in an output, whose dates are checked to lie in 0001–9999; only in a reject's raw
-        // text or an explanation.
-        None => {
-            let (year, month, day) = civil_from_days(days);
-            out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
-        }
+    push_ascii(out, date_text(days).as_ref());
+}
+
+/// A date's text on the stack, `YYYY-MM-DD`: reports and manifests write millions, without
+/// allocating.
+#[derive(Clone, Copy)]
+pub struct DateText {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl AsRef<[u8]> for DateText {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
-/// `YYYY-MM-DD` as bytes, for a date in the years 0000–9999.
-pub fn date_text(days: Days) -> Option<[u8; 10]> {
+/// The text of a date: `YYYY-MM-DD`, or with as many year digits as it takes (and a sign)
+/// outside the years 0000–9999 — never in an output, whose dates are checked to lie in 0001–9999,
+/// but in a reject's raw text or an explanation.
+pub fn date_text(days: Days) -> DateText {
     let (year, month, day) = civil_from_days(days);
-    if !(0..=9999).contains(&year) {
-        return None;
+    let mut text = DateText { bytes: [0; 16], len: 10 };
+    if (0..=9999).contains(&year) {
+        text.bytes[..10].copy_from_slice(b"0000-00-00");
+        put_digits(&mut text.bytes[..4], year as u64);
+        put_digits(&mut text.bytes[5..7], month.into());
+        put_digits(&mut text.bytes[8..10], day.into());
+    } else {
+        // A day count is an i32: the year has at most seven digits and a sign, 14 bytes in all.
+        let long = format!("{year:04}-{month:02}-{day:02}");
+        text.len = long.len().min(text.bytes.len());
+        text.bytes[..text.len].copy_from_slice(&long.as_bytes()[..text.len]);
     }
-    let mut text = *b"0000-00-00";
-    put_digits(&mut text[..4], year as u64);
-    put_digits(&mut text[5..7], month.into());
-    put_digits(&mut text[8..], day.into());
-    Some(text)
+    text
 }
 
 /// Appends ASCII bytes (digits, hexadecimal digits, `-`) in one copy.
@@ -425,27 +438,32 @@ fn civil_from_days(days: Days) -> (i64, u32, u32) {
 
 /// Appends `value` in decimal, zero-padded to `width` digits.
 pub fn push_digits(out: &mut String, value: u64, width: usize) {
-    let (digits, start) = decimal(value, width);
-    push_ascii(out, &digits[start..]);
+    push_ascii(out, decimal(value, width).as_ref());
 }
 
-/// [`push_digits`] onto bytes.
-pub fn extend_digits(out: &mut Vec<u8>, value: u64, width: usize) {
-    let (digits, start) = decimal(value, width);
-    out.extend_from_slice(&digits[start..]);
+/// A count's decimal digits on the stack (reports and manifests write millions).
+pub struct Decimal {
+    digits: [u8; 20],
+    start: usize,
 }
 
-/// `value` in decimal, zero-padded to `width` digits: the digits are `buffer[start..]`.
-fn decimal(value: u64, width: usize) -> ([u8; 20], usize) {
+impl AsRef<[u8]> for Decimal {
+    fn as_ref(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+/// `value` in decimal, zero-padded to `width` digits (at most 20).
+pub fn decimal(value: u64, width: usize) -> Decimal {
     let mut digits = [b'0'; 20];
     let mut rest = value;
     let mut start = digits.len();
-    while rest > 0 || start > digits.len() - width {
+    while rest > 0 || start > digits.len().saturating_sub(width) {
         start -= 1;
         digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    (digits, start)
+    Decimal { digits, start }
 }
 
 /// Fills `slot` with the last `slot.len()` decimal digits of `value`, zero-padded.
@@ -671,30 +689,27 @@ mod tests {
     #[test]
     fn digits() {
         let mut out = String::new();
-        let mut bytes = Vec::new();
-        for (value, width) in [(0, 1), (0, 4), (7, 2), (1234, 2), (u64::MAX, 1), (42, 6)] {
+        for (value, width) in [(0, 1), (0, 4), (7, 2), (1234, 2), (u64::MAX, 1), (42, 6), (5, 20), (5, 25)] {
             out.clear();
-            bytes.clear();
             push_digits(&mut out, value, width);
-            extend_digits(&mut bytes, value, width);
-            assert_eq!(out, format!("{value:0width$}"));
-            assert_eq!(bytes, out.as_bytes());
+            assert_eq!(out, format!("{value:0width$}", width = width.min(20)));
+            assert_eq!(decimal(value, width).as_ref(), out.as_bytes());
         }
     }
 
     #[test]
-    fn date_text_is_the_formatted_date_and_none_outside_four_digit_years() {
-        for (year, month, day) in [(1, 1, 1), (1970, 1, 1), (2026, 2, 28), (2028, 2, 29), (9999, 12, 31)] {
+    fn date_text_is_the_formatted_date_with_longer_years_outside_four_digits() {
+        for (year, month, day) in [(1, 1, 1), (1970, 1, 1), (2026, 2, 28), (2028, 2, 29), (9999, 12, 31), (0, 1, 1)] {
             let date = NaiveDate::from_ymd_opt(year, month, day).unwrap();
-            let text = date_text(days_from_date(date)).unwrap();
-            assert_eq!(text, *date.format("%Y-%m-%d").to_string().as_bytes(), "{date}");
+            let text = date_text(days_from_date(date));
+            assert_eq!(text.as_ref(), date.format("%Y-%m-%d").to_string().as_bytes(), "{date}");
         }
         let first = days_from_date(NaiveDate::from_ymd_opt(0, 1, 1).unwrap());
-        assert_eq!(date_text(first).map(|t| t.to_vec()), Some(b"0000-01-01".to_vec()));
-        assert_eq!(date_text(first - 1), None);
+        assert_eq!(date_text(first - 1).as_ref(), b"-001-12-31");
         let last = days_from_date(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap());
-        assert_eq!(date_text(last + 1), None);
-        assert_eq!(format_date(last + 1), "10000-01-01");
+        assert_eq!(date_text(last + 1).as_ref(), b"10000-01-01");
+        assert_eq!(format_date(Days::MAX), "5881580-07-11");
+        assert_eq!(format_date(Days::MIN), "-5877641-06-23");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::records::Claim;
 use crate::report::Report;
-use crate::types::{date_text, extend_digits, format_date};
+use crate::types::{date_text, decimal};
 
 use super::columns::REPORT_COLUMNS;
 
@@ -47,14 +47,11 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
             out.extend_from_slice(&sub.to_text());
         }
         out.push(b',');
-        match date_text(row.date) {
-            Some(date) => out.extend_from_slice(&date),
-            None => out.extend_from_slice(format_date(row.date).as_bytes()),
-        }
+        out.extend_from_slice(date_text(row.date).as_ref());
         for count in [row.counts.active_users(), row.counts.paid_seats(), row.counts.assigned_seats()] {
             out.push(b',');
             if let Some(c) = count {
-                extend_digits(&mut out, c, 1);
+                out.extend_from_slice(decimal(c, 1).as_ref());
             }
         }
         out.push(b'\n');

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::config::OutputFormat;
 use crate::error::CporError;
-use crate::types::{format_date, parse_date, Days};
+use crate::types::{date_text, decimal, parse_date, Days};
 
 use super::csv_file::write_csv;
 use super::{io, pl};
@@ -48,9 +48,19 @@ impl ManifestLine {
     /// Writes the line's cells, its texts as they are: not copied, as each line is written twice
     /// (the whole manifest and its partner's).
     fn write(&self, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
-        let (rows, bytes) = (self.rows.to_string(), self.bytes.to_string());
-        let (start, end) = (format_date(self.window.0), format_date(self.window.1));
-        w.write_record([&self.partner_id, &self.claim_id, &self.path, &rows, &bytes, &self.sha256, &start, &end])
+        let (rows, bytes) = (decimal(self.rows, 1), decimal(self.bytes, 1));
+        let (start, end) = (date_text(self.window.0), date_text(self.window.1));
+        let (partner, claim, path) = (self.partner_id.as_bytes(), self.claim_id.as_bytes(), self.path.as_bytes());
+        w.write_record([
+            partner,
+            claim,
+            path,
+            rows.as_ref(),
+            bytes.as_ref(),
+            self.sha256.as_bytes(),
+            start.as_ref(),
+            end.as_ref(),
+        ])
     }
 
     /// A line read back (`cpor merge`): its cells as `write` writes them.
