@@ -72,6 +72,8 @@ impl DecidedClaim {
 /// The decided claims in the ledger's order, by claim_id.
 pub fn ledger_order(decided: &[DecidedClaim]) -> Vec<&DecidedClaim> {
     let mut ledger: Vec<&DecidedClaim> = decided.iter().collect();
-    ledger.sort_by(|a, b| a.claim.id.cmp(&b.claim.id));
+    // Claim ids are distinct (`duplicate_claim_id`): any sort gives this order, and a parallel one
+    // keeps a million ids in no set order from taking seconds of one core.
+    ledger.par_sort_unstable_by(|a, b| a.claim.id.cmp(&b.claim.id));
     ledger
 }

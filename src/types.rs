@@ -378,36 +378,60 @@ pub fn write_date(out: &mut String, days: Days) {
     push_ascii(out, date_text(days).as_ref());
 }
 
-/// A date's text on the stack, `YYYY-MM-DD`: reports and manifests write millions, without
-/// allocating.
+/// A short ASCII text on the stack — a date, a timestamp, a UUID, a count — that outputs write by
+/// the million without allocating.
 #[derive(Clone, Copy)]
-pub struct DateText {
-    bytes: [u8; 16],
+pub struct ShortText {
+    bytes: [u8; 40],
     len: usize,
 }
 
-impl AsRef<[u8]> for DateText {
+impl ShortText {
+    const EMPTY: ShortText = ShortText { bytes: [0; 40], len: 0 };
+
+    /// Appends `bytes`, cut at the capacity, which no caller comes near (a timestamp, the longest,
+    /// is at most 34 bytes).
+    fn push(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    pub fn as_str(&self) -> &str {
+        // ASCII by construction.
+        std::str::from_utf8(self.as_ref()).unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for ShortText {
     fn as_ref(&self) -> &[u8] {
         &self.bytes[..self.len]
+    }
+}
+
+impl From<Uuid> for ShortText {
+    fn from(uuid: Uuid) -> ShortText {
+        let mut text = ShortText::EMPTY;
+        text.push(&uuid.to_text());
+        text
     }
 }
 
 /// The text of a date: `YYYY-MM-DD`, or with as many year digits as it takes (and a sign)
 /// outside the years 0000–9999 — never in an output, whose dates are checked to lie in 0001–9999,
 /// but in a reject's raw text or an explanation.
-pub fn date_text(days: Days) -> DateText {
+pub fn date_text(days: Days) -> ShortText {
     let (year, month, day) = civil_from_days(days);
-    let mut text = DateText { bytes: [0; 16], len: 10 };
+    let mut text = ShortText::EMPTY;
     if (0..=9999).contains(&year) {
-        text.bytes[..10].copy_from_slice(b"0000-00-00");
-        put_digits(&mut text.bytes[..4], year as u64);
-        put_digits(&mut text.bytes[5..7], month.into());
-        put_digits(&mut text.bytes[8..10], day.into());
+        let mut date = *b"0000-00-00";
+        put_digits(&mut date[..4], year as u64);
+        put_digits(&mut date[5..7], month.into());
+        put_digits(&mut date[8..], day.into());
+        text.push(&date);
     } else {
         // A day count is an i32: the year has at most seven digits and a sign, 14 bytes in all.
-        let long = format!("{year:04}-{month:02}-{day:02}");
-        text.len = long.len().min(text.bytes.len());
-        text.bytes[..text.len].copy_from_slice(&long.as_bytes()[..text.len]);
+        text.push(format!("{year:04}-{month:02}-{day:02}").as_bytes());
     }
     text
 }
@@ -441,20 +465,8 @@ pub fn push_digits(out: &mut String, value: u64, width: usize) {
     push_ascii(out, decimal(value, width).as_ref());
 }
 
-/// A count's decimal digits on the stack (reports and manifests write millions).
-pub struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-impl AsRef<[u8]> for Decimal {
-    fn as_ref(&self) -> &[u8] {
-        &self.digits[self.start..]
-    }
-}
-
 /// `value` in decimal, zero-padded to `width` digits (at most 20).
-pub fn decimal(value: u64, width: usize) -> Decimal {
+pub fn decimal(value: u64, width: usize) -> ShortText {
     let mut digits = [b'0'; 20];
     let mut rest = value;
     let mut start = digits.len();
@@ -463,7 +475,9 @@ pub fn decimal(value: u64, width: usize) -> Decimal {
         digits[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    Decimal { digits, start }
+    let mut text = ShortText::EMPTY;
+    text.push(&digits[start..]);
+    text
 }
 
 /// Fills `slot` with the last `slot.len()` decimal digits of `value`, zero-padded.
@@ -536,25 +550,29 @@ pub(crate) fn instant(days: Days, second_of_day: u32, micros: i64, offset_second
 /// Writes an instant in UTC as `YYYY-MM-DDTHH:MM:SSZ`, or with six fraction digits when the fraction
 /// is not zero (SPEC 2.4).
 pub fn format_timestamp(t: Micros) -> String {
-    let mut out = String::with_capacity(27);
+    timestamp_text(t).as_str().to_string()
+}
+
+/// [`format_timestamp`]'s text, on the stack.
+pub fn timestamp_text(t: Micros) -> ShortText {
     let days = t.div_euclid(86_400 * MICROS_PER_SECOND);
     let in_day = t.rem_euclid(86_400 * MICROS_PER_SECOND);
     // An i64 of microseconds is at most about 107 million days either way: an i32 holds it.
-    write_date(&mut out, days as Days);
+    let mut text = date_text(days as Days);
     let seconds = (in_day / MICROS_PER_SECOND) as u64;
-    out.push('T');
-    push_digits(&mut out, seconds / 3600, 2);
-    out.push(':');
-    push_digits(&mut out, seconds / 60 % 60, 2);
-    out.push(':');
-    push_digits(&mut out, seconds % 60, 2);
+    let mut time = *b"T00:00:00";
+    put_digits(&mut time[1..3], seconds / 3600);
+    put_digits(&mut time[4..6], seconds / 60 % 60);
+    put_digits(&mut time[7..], seconds % 60);
+    text.push(&time);
     let fraction = (in_day % MICROS_PER_SECOND) as u64;
     if fraction != 0 {
-        out.push('.');
-        push_digits(&mut out, fraction, 6);
+        let mut digits = *b".000000";
+        put_digits(&mut digits[1..], fraction);
+        text.push(&digits);
     }
-    out.push('Z');
-    out
+    text.push(b"Z");
+    text
 }
 
 #[cfg(test)]

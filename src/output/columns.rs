@@ -5,7 +5,7 @@
 use crate::ledger::DecidedClaim;
 pub use crate::ledger::LEDGER_COLUMNS;
 use crate::rejects::Reject;
-use crate::types::{format_timestamp, Micros};
+use crate::types::{decimal, timestamp_text, Micros, ShortText};
 
 pub const REPORT_COLUMNS: [&str; 10] = [
     "claim_id",
@@ -26,29 +26,56 @@ pub(super) fn opt<T: ToString>(value: Option<T>) -> String {
     value.map_or(String::new(), |v| v.to_string())
 }
 
-pub(super) fn ts(value: Option<Micros>) -> String {
-    value.map_or(String::new(), format_timestamp)
+/// A ledger cell as the encoders take it: text the row holds, or text made on the stack. The
+/// ledger has a row per claim (millions) of 16 cells each: made as `String`s, they were as many
+/// allocations as cells.
+pub(super) enum Cell<'a> {
+    Text(&'a str),
+    Short(ShortText),
+    Joined(String),
 }
 
-pub(super) fn ledger_record(row: &DecidedClaim) -> [String; 16] {
+impl Cell<'_> {
+    pub(super) fn as_str(&self) -> &str {
+        match self {
+            Cell::Text(text) => text,
+            Cell::Short(text) => text.as_str(),
+            Cell::Joined(text) => text,
+        }
+    }
+}
+
+impl AsRef<[u8]> for Cell<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
+/// A cell of an optional value: empty when there is none.
+fn short<T>(value: Option<T>, text: impl Fn(T) -> ShortText) -> Cell<'static> {
+    value.map_or(Cell::Text(""), |v| Cell::Short(text(v)))
+}
+
+pub(super) fn ledger_record(row: &DecidedClaim) -> [Cell<'_>; 16] {
     let (c, e) = (&row.claim, &row.evaluation);
+    let stamp = |t: Option<Micros>| short(t, timestamp_text);
     [
-        c.id.to_string(),
-        c.partner_id.to_string(),
-        c.tenant.to_string(),
-        c.engagement.as_str().to_string(),
-        c.workload.clone(),
-        opt(c.subscription),
-        opt(c.country.map(|k| k.as_str().to_string())),
-        format_timestamp(c.submitted_at),
-        ts(c.notified_at),
-        ts(e.window_closes_at),
-        e.status.as_str().to_string(),
-        ts(e.official_at()),
-        ts(e.walk.ended_at),
-        row.related(),
-        row.report_rows().to_string(),
-        opt(row.starting_hwm()),
+        Cell::Text(c.id.as_str()),
+        Cell::Text(c.partner_id.as_str()),
+        Cell::Short(c.tenant.into()),
+        Cell::Text(c.engagement.as_str()),
+        Cell::Text(&c.workload),
+        short(c.subscription, ShortText::from),
+        c.country.as_ref().map_or(Cell::Text(""), |k| Cell::Text(k.as_str())),
+        Cell::Short(timestamp_text(c.submitted_at)),
+        stamp(c.notified_at),
+        stamp(e.window_closes_at),
+        Cell::Text(e.status.as_str()),
+        stamp(e.official_at()),
+        stamp(e.walk.ended_at),
+        Cell::Joined(row.related()),
+        Cell::Short(decimal(row.report_rows() as u64, 1)),
+        short(row.starting_hwm(), |v| decimal(v, 1)),
     ]
 }
 

@@ -14,7 +14,7 @@ use crate::rejects::Reject;
 use crate::report::Report;
 use crate::types::Micros;
 
-use super::columns::{ledger_record, opt, reject_record};
+use super::columns::{ledger_record, opt, reject_record, Cell};
 
 /// Writes one Parquet file single-threaded: reports are written from rayon's pool, and a writer
 /// that entered polars' own pool from there would nest two pools (STYLE 10).
@@ -31,8 +31,8 @@ pub(super) fn write_frame(path: &Path, frame: DataFrame) -> Result<(), PolarsErr
 
 pub(super) fn ledger_parquet(path: &Path, rows: &[&DecidedClaim]) -> Result<(), PolarsError> {
     let file = File::create(path)?;
-    let records: Vec<[String; 16]> = rows.iter().map(|r| ledger_record(r)).collect();
-    let text = |k: usize| records.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
+    let records: Vec<[Cell<'_>; 16]> = rows.iter().map(|r| ledger_record(r)).collect();
+    let text = |k: usize| records.iter().map(|r| r[k].as_str().to_string()).collect::<Vec<_>>();
     let columns = vec![
         str_col("claim_id", text(0)),
         str_col("partner_id", text(1)),
