@@ -72,8 +72,9 @@ impl DecidedClaim {
 /// The decided claims in the ledger's order, by claim_id.
 pub fn ledger_order(decided: &[DecidedClaim]) -> Vec<&DecidedClaim> {
     let mut ledger: Vec<&DecidedClaim> = decided.iter().collect();
-    // Claim ids are distinct (`duplicate_claim_id`): any sort gives this order, and a parallel one
-    // keeps a million ids in no set order from taking seconds of one core.
+    // Claim ids are distinct (`duplicate_claim_id`): any sort gives this order. A parallel one: with
+    // claims in no set order, the serial sort took about half a second of one core on the large
+    // profile (BENCHMARKS.md).
     ledger.par_sort_unstable_by(|a, b| a.claim.id.cmp(&b.claim.id));
     ledger
 }

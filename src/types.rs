@@ -390,7 +390,7 @@ impl ShortText {
     const EMPTY: ShortText = ShortText { bytes: [0; 40], len: 0 };
 
     /// Appends `bytes`, cut at the capacity, which no caller comes near (a timestamp, the longest,
-    /// is at most 34 bytes).
+    /// is at most 31 bytes).
     fn push(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(self.bytes.len() - self.len);
         self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);

@@ -98,7 +98,7 @@ fn create_report_files(reports: &Path, files: ReportFiles, ext: &str, stop: &Ato
             }
             // Hands the core back at once to a reading thread that woke meanwhile: the lowest
             // priority alone let this thread finish its time slice first, and reading usage took
-            // 0.6–1 s longer on the large profile (BENCHMARKS.md).
+            // 0.7–1.1 s longer on the large profile (BENCHMARKS.md).
             std::thread::yield_now();
         }
     }
