@@ -368,14 +368,7 @@ pub fn date_from_days(days: Days) -> NaiveDate {
 }
 
 pub fn format_date(days: Days) -> String {
-    let mut out = String::with_capacity(10);
-    write_date(&mut out, days);
-    out
-}
-
-/// Appends `YYYY-MM-DD` without going through a format string (reports write millions of dates).
-pub fn write_date(out: &mut String, days: Days) {
-    push_ascii(out, date_text(days).as_ref());
+    date_text(days).as_str().to_string()
 }
 
 /// A short ASCII text on the stack — a date, a timestamp, a UUID, a count — that outputs write by
@@ -458,11 +451,6 @@ fn civil_from_days(days: Days) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// Appends `value` in decimal, zero-padded to `width` digits.
-pub fn push_digits(out: &mut String, value: u64, width: usize) {
-    push_ascii(out, decimal(value, width).as_ref());
 }
 
 /// `value` in decimal, zero-padded to `width` digits (at most 20).
@@ -706,12 +694,8 @@ mod tests {
 
     #[test]
     fn digits() {
-        let mut out = String::new();
         for (value, width) in [(0, 1), (0, 4), (7, 2), (1234, 2), (u64::MAX, 1), (42, 6), (5, 20), (5, 25)] {
-            out.clear();
-            push_digits(&mut out, value, width);
-            assert_eq!(out, format!("{value:0width$}", width = width.min(20)));
-            assert_eq!(decimal(value, width).as_ref(), out.as_bytes());
+            assert_eq!(decimal(value, width).as_str(), format!("{value:0width$}", width = width.min(20)));
         }
     }
 
