@@ -5,7 +5,6 @@
 //! are days since the epoch ([`Days`]).
 
 use std::fmt;
-use std::hash::BuildHasher;
 
 use chrono::NaiveDate;
 
@@ -78,7 +77,7 @@ impl Id {
     /// A hash of the id in lower case, equal for ids that are [`Id::eq_folded`]; taken without
     /// allocating ([`Id::parse`] keeps ids ASCII and at most 64 bytes: see [`with_lowercase`]).
     pub fn folded_hash(&self) -> u64 {
-        with_lowercase(&self.0, |folded| foldhash::fast::FixedState::default().hash_one(folded.as_bytes()))
+        with_lowercase(&self.0, |folded| crate::hashing::fixed_hash(folded.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,8 +2,6 @@
 //! `duplicate_response_id`, then `unknown_claim`, `tenant_mismatch` and
 //! `response_before_notification`, in that order.
 
-use std::hash::BuildHasher;
-
 use hashbrown::HashTable;
 
 use crate::records::Response;
@@ -25,7 +23,7 @@ impl ResponseIds {
     /// The hash of a response_id as spelled, which `check` takes: worked out on the parsing threads
     /// (`input::Prepared`), so that `check`, on one thread in file order, only looks it up.
     pub fn hash(id: &Id) -> u64 {
-        foldhash::fast::FixedState::default().hash_one(id.as_str().as_bytes())
+        crate::hashing::fixed_hash(id.as_str().as_bytes())
     }
 
     /// `duplicate_response_id` for an id seen before; takes the id otherwise. `hash`: the id's
