@@ -46,8 +46,12 @@ impl Cell<'_> {
 }
 
 impl AsRef<[u8]> for Cell<'_> {
+    /// The CSV encoder's view: a stack text's bytes as they are, without `as_str`'s UTF-8 check.
     fn as_ref(&self) -> &[u8] {
-        self.as_str().as_bytes()
+        match self {
+            Cell::Short(text) => text.as_ref(),
+            Cell::Text(_) | Cell::Joined(_) => self.as_str().as_bytes(),
+        }
     }
 }
 
