@@ -417,15 +417,34 @@ pub fn date_text(days: Days) -> ShortText {
     let mut text = ShortText::EMPTY;
     if (0..=9999).contains(&year) {
         let mut date = *b"0000-00-00";
-        put_digits(&mut date[..4], year as u64);
-        put_digits(&mut date[5..7], month.into());
-        put_digits(&mut date[8..], day.into());
+        put_date(&mut date, year, month, day);
         text.push(&date);
     } else {
         // A day count is an i32: the year has at most seven digits and a sign, 14 bytes in all.
         text.push(format!("{year:04}-{month:02}-{day:02}").as_bytes());
     }
     text
+}
+
+/// Appends a date's text (`date_text`) to `out`. The digits are written in place in `out`: a text
+/// built apart and then copied in is read back before its last bytes' stores have landed, a stall
+/// per value, and a report writes several values on each of its rows (BENCHMARKS.md).
+pub fn push_date(out: &mut Vec<u8>, days: Days) {
+    let (year, month, day) = civil_from_days(days);
+    if (0..=9999).contains(&year) {
+        let at = out.len();
+        out.extend_from_slice(b"0000-00-00");
+        put_date(&mut out[at..], year, month, day);
+    } else {
+        out.extend_from_slice(date_text(days).as_ref());
+    }
+}
+
+/// Writes the digits of a date of the years 0000–9999 into `YYYY-MM-DD`.
+fn put_date(slot: &mut [u8], year: i64, month: u32, day: u32) {
+    put_digits(&mut slot[..4], year.unsigned_abs());
+    put_digits(&mut slot[5..7], month.into());
+    put_digits(&mut slot[8..10], day.into());
 }
 
 /// Appends ASCII bytes (digits, hexadecimal digits, `-`) in one copy.
@@ -454,17 +473,24 @@ fn civil_from_days(days: Days) -> (i64, u32, u32) {
 
 /// `value` in decimal, zero-padded to `width` digits (at most 20).
 pub fn decimal(value: u64, width: usize) -> ShortText {
-    let mut digits = [b'0'; 20];
-    let mut rest = value;
-    let mut start = digits.len();
-    while rest > 0 || start > digits.len().saturating_sub(width) {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
     let mut text = ShortText::EMPTY;
-    text.push(&digits[start..]);
+    // At most 20 digits: u64::MAX has 20.
+    text.len = digit_count(value).max(width).min(20);
+    put_digits(&mut text.bytes[..text.len], value);
     text
+}
+
+/// Appends `value` in decimal to `out`, its digits written in place (see `push_date`).
+pub fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    let at = out.len();
+    out.resize(at + digit_count(value), b'0');
+    put_digits(&mut out[at..], value);
+}
+
+/// The number of decimal digits of `value` (1 for 0).
+#[inline]
+fn digit_count(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Fills `slot` with the last `slot.len()` decimal digits of `value`, zero-padded.

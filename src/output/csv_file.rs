@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::records::Claim;
 use crate::report::Report;
-use crate::types::{date_text, decimal};
+use crate::types::{push_date, push_decimal, Uuid};
 
 use super::columns::REPORT_COLUMNS;
 
@@ -25,7 +25,8 @@ fn csv_field(out: &mut String, text: &str) {
 }
 
 /// A report as CSV bytes, written directly: reports are the bulk of the output (millions of rows),
-/// and the claim's columns are the same on every row.
+/// and the claim's columns are the same on every row. Dates and counts are written in place in `out`
+/// (`push_date`); a report's few subscriptions are made into text once each.
 pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
     let mut prefix = String::new();
     csv_field(&mut prefix, claim.id.as_str());
@@ -41,22 +42,54 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + report.rows.len() * (prefix.len() + 80));
     out.extend_from_slice(REPORT_COLUMNS.join(",").as_bytes());
     out.push(b'\n');
+    let mut subscriptions = SubscriptionTexts::default();
     for row in &report.rows {
         out.extend_from_slice(prefix.as_bytes());
         if let Some(sub) = row.subscription() {
-            out.extend_from_slice(&sub.to_text());
+            out.extend_from_slice(subscriptions.text(sub));
         }
         out.push(b',');
-        out.extend_from_slice(date_text(row.date).as_ref());
+        push_date(&mut out, row.date);
         for count in [row.counts.active_users(), row.counts.paid_seats(), row.counts.assigned_seats()] {
             out.push(b',');
             if let Some(c) = count {
-                out.extend_from_slice(decimal(c, 1).as_ref());
+                push_decimal(&mut out, c);
             }
         }
         out.push(b'\n');
     }
     out
+}
+
+/// The texts of a report's subscriptions, the first few kept: a report's rows repeat a handful.
+struct SubscriptionTexts {
+    kept: Vec<(Uuid, [u8; 36])>,
+    last: [u8; 36],
+}
+
+impl Default for SubscriptionTexts {
+    fn default() -> SubscriptionTexts {
+        SubscriptionTexts { kept: Vec::new(), last: [0; 36] }
+    }
+}
+
+impl SubscriptionTexts {
+    /// Past this many, a subscription's text is made each time: the search stays short.
+    const KEPT: usize = 16;
+
+    fn text(&mut self, uuid: Uuid) -> &[u8] {
+        match self.kept.iter().position(|(kept, _)| *kept == uuid) {
+            Some(at) => &self.kept[at].1,
+            None if self.kept.len() < Self::KEPT => {
+                self.kept.push((uuid, uuid.to_text()));
+                &self.kept[self.kept.len() - 1].1
+            }
+            None => {
+                self.last = uuid.to_text();
+                &self.last
+            }
+        }
+    }
 }
 
 /// Rows a thread encodes at a time in [`write_csv`].
