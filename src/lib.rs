@@ -21,6 +21,7 @@ pub mod generate;
 pub mod guard;
 pub mod hashing;
 pub mod input;
+mod iso3166;
 pub mod ledger;
 pub mod merge;
 pub mod output;

@@ -7,6 +7,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 
 use crate::hashing::FastMap;
+use crate::iso3166;
 use crate::types::{
     date_from_days, days_from_date, digits, instant, offset_seconds, parse_date, parse_timestamp, Country, Days,
     Engagement, Micros,
@@ -234,9 +235,31 @@ pub fn parse_country(text: &str) -> Option<Country> {
     let bare = key.strip_prefix("the").unwrap_or(&key);
     let found = celes::Country::from_name(&key)
         .or_else(|_| celes::Country::from_name(format!("the{bare}")))
-        .or_else(|_| celes::Country::from_alias(bare))
-        .ok()?;
-    Country::parse(found.alpha2)
+        .or_else(|_| celes::Country::from_alias(bare));
+    match found {
+        Ok(found) => Country::parse(found.alpha2),
+        Err(_) => iso_country(text),
+    }
+}
+
+/// A country by the name ISO 3166-1 gives it, in any of its written forms: `Korea, Republic of`,
+/// `Korea (the Republic of)`, `Côte d'Ivoire` or `Cote d'Ivoire` (`crate::iso3166`).
+fn iso_country(text: &str) -> Option<Country> {
+    let mut key = String::with_capacity(text.len());
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let start = key.len();
+        for c in word.chars() {
+            match iso3166::UNACCENTED.binary_search_by_key(&c, |&(accented, _)| accented) {
+                Ok(at) => key.push(iso3166::UNACCENTED[at].1),
+                Err(_) => key.extend(c.to_lowercase()),
+            }
+        }
+        if &key[start..] == "the" {
+            key.truncate(start);
+        }
+    }
+    let at = iso3166::NAMES.binary_search_by_key(&key.as_str(), |&(name, _)| name).ok()?;
+    Country::parse(iso3166::NAMES[at].1)
 }
 
 /// What a usage row's date stands for (SPEC 9.3, `--usage-period`).
@@ -436,10 +459,29 @@ mod tests {
             ("France", "FR"),
             ("Netherlands", "NL"),
             ("Switzerland", "CH"),
+            // ISO 3166-1's own forms: a qualifier after a comma or in brackets, accents, "the".
+            ("Korea, Republic of", "KR"),
+            ("Korea (the Republic of)", "KR"),
+            ("Korea, Democratic People's Republic of", "KP"),
+            ("Côte d'Ivoire", "CI"),
+            ("Co\u{302}te d'Ivoire", "CI"),
+            ("Iran (Islamic Republic of)", "IR"),
+            ("Tanzania, United Republic of", "TZ"),
+            ("Réunion", "RE"),
+            ("Åland Islands", "AX"),
+            ("São Tomé and Príncipe", "ST"),
+            ("Congo, The Democratic Republic of the", "CD"),
+            ("Congo (the)", "CG"),
+            ("Virgin Islands (U.S.)", "VI"),
+            ("Virgin Islands, British", "VG"),
+            ("Netherlands (Kingdom of the)", "NL"),
+            ("Taiwan, Province of China", "TW"),
+            ("Bolivia (Plurinational State of)", "BO"),
+            ("Holy See", "VA"),
         ] {
             assert_eq!(parse_country(text).map(|c| c.as_str().to_string()).as_deref(), Some(code), "{text}");
         }
-        for bad in ["USA", "DEU", "gbr", "Atlantis", "840", "U", "", "Deutschland"] {
+        for bad in ["USA", "DEU", "gbr", "Atlantis", "840", "U", "", "Deutschland", "Korea", "Virgin Islands", "the"] {
             assert_eq!(parse_country(bad), None, "{bad}");
         }
     }

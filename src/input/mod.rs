@@ -138,7 +138,7 @@ fn format_of(path: &Path) -> Option<Kind> {
 const KINDS: &str = ".csv, .tsv, .txt (each optionally .gz), .parquet or .zip";
 
 /// Turns the paths given for one input into files, in file order: a file as is, a directory's
-/// input files (SPEC 9.2) sorted by name, a glob's matches sorted by name; a zip archive becomes its
+/// input files (SPEC 9.2) sorted by name, a glob's matches sorted by path; a zip archive becomes its
 /// text and Parquet members, in name order. A path that matches nothing, or an archive without
 /// any such member or that cannot be read, is fatal: a nightly run over an empty export is an
 /// operator's problem to see, not to skip.
@@ -174,7 +174,9 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
         if found.is_empty() {
             return Err(fail(text_given, &format!("no {KINDS} files found")));
         }
-        found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
+        // By path: a glob over several folders (`exports/*/usage.csv`) is read folder by folder, in
+        // the order a shell lists its matches.
+        found.sort();
         for path in found {
             let shown = if path == Path::new(text_given) { text_given.clone() } else { path.display().to_string() };
             match format_of(&path) {
@@ -203,14 +205,16 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
 }
 
 /// A zip archive's `.csv`, `.tsv`, `.txt` and `.parquet` members, sorted by name (SPEC 9.2). Only the
-/// archive's directory is read here; an archive that has none of these is an error.
+/// archive's directory is read here; an archive that has none of these is an error. The resource
+/// forks macOS adds to an archive it makes (`__MACOSX/…`, `._name`) are not members with data.
 fn zip_members(path: &Path) -> Result<Vec<(String, FileFormat)>, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let archive = zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
     let mut members = Vec::new();
     for name in archive.file_names() {
         let name = name.map_err(|e| format!("not a readable zip archive: {e}"))?;
-        if let Some(Kind::File(format, false)) = kind_of(&name).filter(|_| !name.ends_with('/')) {
+        let fork = name.starts_with("__MACOSX/") || name.rsplit('/').next().is_some_and(|file| file.starts_with("._"));
+        if let Some(Kind::File(format, false)) = kind_of(&name).filter(|_| !name.ends_with('/') && !fork) {
             members.push((name.into_owned(), format));
         }
     }
@@ -730,7 +734,7 @@ impl From<CporError> for ReadError {
     }
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;

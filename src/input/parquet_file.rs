@@ -159,11 +159,15 @@ impl Batch for ParquetBatch<'_> {
 }
 
 /// Whether cpor reads a column of this Arrow type: text, bytes, booleans (as text), integers,
-/// floats, dates and timestamps, and the null type. Anything else (decimal, list, map, struct,
-/// dictionary, duration, time, interval, half floats, 128-bit integers, …) in a used column is fatal.
+/// floats, dates and timestamps, the null type, and dictionary-encoded text (pandas' `category`,
+/// read as its text). Anything else (decimal, list, map, struct, a dictionary of other values,
+/// duration, time, interval, half floats, 128-bit integers, …) in a used column is fatal.
 fn readable(dtype: &ArrowDataType) -> bool {
     use ArrowDataType as A;
     matches!(
+        dtype,
+        A::Dictionary(_, values, _) if matches!(**values, A::Utf8 | A::LargeUtf8 | A::Utf8View)
+    ) || matches!(
         dtype,
         A::Null
             | A::Boolean
@@ -222,7 +226,9 @@ fn convert(column: &Column) -> PolarsResult<Col> {
         DataType::Null => Col::Null,
         DataType::String => Col::Text(array(series.str()?)),
         DataType::Binary => Col::Binary(array(series.binary()?)),
-        DataType::Boolean => Col::Text(array(series.cast(&DataType::String)?.str()?)),
+        DataType::Boolean | DataType::Categorical(..) | DataType::Enum(..) => {
+            Col::Text(array(series.cast(&DataType::String)?.str()?))
+        }
         DataType::Datetime(unit, _) => Col::Timestamp(array(series.datetime()?.physical()), *unit),
         DataType::Date => Col::Date(array(series.date()?.physical())),
         // Widening casts: every value of a narrower integer fits.

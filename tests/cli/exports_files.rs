@@ -130,6 +130,27 @@ fn utf16_tsv_with_bom_and_gzipped_usage_read_as_the_csv() {
 }
 
 #[test]
+fn a_zip_made_on_a_mac_is_read_without_its_resource_forks() {
+    // Finder adds `__MACOSX/._usage.csv` (binary AppleDouble data): it was read as a CSV member.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let expected = baseline(temp.path());
+    let plain = temp.path().join("plain");
+    let fork = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ".to_vec();
+    let usage = temp.path().join("usage.zip");
+    let members = [
+        ("usage.csv", std::fs::read(plain.join("usage.csv")).expect("read")),
+        ("__MACOSX/._usage.csv", fork.clone()),
+        ("._notes.csv", fork),
+    ];
+    std::fs::write(&usage, zip_of(&members)).expect("write");
+    let out = temp.path().join("out");
+    run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), &usage, &out));
+    assert_same_outputs(&expected, &out);
+    let files = &summary(&out)["inputs"]["usage"]["files"];
+    assert_eq!(files.as_array().map(Vec::len), Some(1), "{files}");
+}
+
+#[test]
 fn semicolon_windows_1252_in_a_zip_reads_as_the_csv() {
     let temp = tempfile::tempdir().expect("temp dir");
     let expected = baseline(temp.path());

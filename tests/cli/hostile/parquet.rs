@@ -94,6 +94,45 @@ fn parquet_extra_columns_of_any_type_are_ignored() {
 }
 
 #[test]
+fn parquet_uint16_and_dictionary_text_columns_read_as_their_values() {
+    // Both were fatal: polars was built without UInt16, and dictionaries were refused.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    for (name, inputs) in [("uint16", &["usage"][..]), ("categorical", &["claims", "usage"][..])] {
+        let out = temp.path().join(name);
+        let output = run(&args_with(&case(name), inputs, &out));
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_same_ledger_and_reports(&csv, &out);
+    }
+}
+
+#[test]
+fn parquet_uint8_counts_are_read_as_counts() {
+    // The file holds each count modulo 256: so does every report, and nothing else changes.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let out = temp.path().join("out");
+    let output = run(&args_with(&case("uint8"), &["usage"], &out));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let reports = |dir: &Path| {
+        outputs_without_summary(dir).into_keys().filter(|name| name.starts_with("reports/P")).collect::<Vec<_>>()
+    };
+    assert_eq!(reports(&out), reports(&csv));
+    assert!(!reports(&out).is_empty());
+    for name in reports(&csv).iter().filter(|name| !name.ends_with("manifest.csv")) {
+        let mut want = read_csv(&csv.join(name));
+        for row in want.iter_mut().skip(1) {
+            for cell in &mut row[7..] {
+                if let Ok(count) = cell.parse::<u64>() {
+                    *cell = (count % 256).to_string();
+                }
+            }
+        }
+        assert_eq!(read_csv(&out.join(name)), want, "{name}");
+    }
+}
+
+#[test]
 fn parquet_used_decimal_count_is_fatal_naming_file_column_and_type() {
     let temp = tempfile::tempdir().expect("temp dir");
     let out = temp.path().join("out");
