@@ -185,18 +185,25 @@ fn insert(ledger: &mut BTreeMap<String, Facts>, (id, facts): (String, Facts)) ->
 /// The ledger is checked, not trusted: its columns must be cpor's ledger columns in order, and every
 /// row must pass [`check_row`]. Any fault is fatal ([`CporError::Previous`], naming the file and the
 /// line, or the Parquet record), so nothing unchecked reaches changes.csv.
-pub fn read_previous(dir: &Path) -> Result<BTreeMap<String, Facts>, CporError> {
+/// Also returns the ledger file's sha256, which summary.json records: shards that compared with
+/// different previous ledgers are not one run (SPEC 10).
+pub fn read_previous(dir: &Path) -> Result<(BTreeMap<String, Facts>, String), CporError> {
     let csv_path = dir.join("ledger.csv");
     let parquet_path = dir.join("ledger.parquet");
-    if csv_path.exists() {
+    let (path, facts) = if csv_path.exists() {
         let file =
             File::open(&csv_path).map_err(|e| CporError::Previous { path: csv_path.clone(), cause: e.into() })?;
-        read_previous_csv(&csv_path, file)
+        (csv_path.clone(), read_previous_csv(&csv_path, file)?)
     } else if parquet_path.exists() {
-        read_previous_parquet(&parquet_path)
+        (parquet_path.clone(), read_previous_parquet(&parquet_path)?)
     } else {
-        Err(CporError::Previous { path: dir.to_path_buf(), cause: "holds no ledger.csv or ledger.parquet".into() })
-    }
+        return Err(CporError::Previous {
+            path: dir.to_path_buf(),
+            cause: "holds no ledger.csv or ledger.parquet".into(),
+        });
+    };
+    let sha256 = crate::input::sha256_file(&path).map_err(|e| CporError::Previous { path, cause: e.into() })?;
+    Ok((facts, sha256))
 }
 
 /// Reads and checks a CSV ledger from `source`; `path` names it in errors.

@@ -320,6 +320,8 @@ pub struct Inputs {
 pub struct RunConfig {
     pub inputs: Inputs,
     pub holidays: Option<PathBuf>,
+    /// The holidays file's sha256.
+    pub holidays_sha256: Option<String>,
     /// The `--config` file, if any: an input `--out` must not hold (SPEC 6).
     pub config_file: Option<PathBuf>,
     pub as_of: Micros,
@@ -379,9 +381,12 @@ pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, Cause> {
 
 /// Reads and parses the holidays file (SPEC 2.5): too large, unreadable, not UTF-8 or a bad row is
 /// fatal (exit code 1).
-pub fn load_holidays(path: &Path) -> Result<Vec<Holiday>, CporError> {
+/// Returns the holidays and the file's sha256, which summary.json records (the merge of shards
+/// compares it: shards judged by different calendars are not one run).
+pub fn load_holidays(path: &Path) -> Result<(Vec<Holiday>, String), CporError> {
+    use sha2::{Digest, Sha256};
     let bytes = read_config_bytes(path).map_err(|cause| CporError::Holidays { path: path.to_path_buf(), cause })?;
-    parse_holidays(path, &bytes)
+    Ok((parse_holidays(path, &bytes)?, crate::input::hex(&Sha256::digest(&bytes))))
 }
 
 /// Applies a `--config` file's bytes. Its keys are the flags' names (with `-` or `_`, but only one
@@ -571,13 +576,17 @@ impl RunConfig {
         let timezone = input.timezone.unwrap_or(Tz::UTC);
         let weekend = input.weekend.unwrap_or_default();
         let window_days = input.window_days.unwrap_or(5);
-        let holiday_rows = match &holidays {
-            Some(path) => load_holidays(path)?,
-            None => Vec::new(),
+        let (holiday_rows, holidays_sha256) = match &holidays {
+            Some(path) => {
+                let (rows, sha256) = load_holidays(path)?;
+                (rows, Some(sha256))
+            }
+            None => (Vec::new(), None),
         };
         Ok(RunConfig {
             inputs,
             holidays,
+            holidays_sha256,
             config_file: input.config.clone(),
             as_of,
             calendar: Calendar::new(timezone, weekend, window_days, holiday_rows),

@@ -137,10 +137,42 @@ fn check_set(mut shards: Vec<ShardOutput>) -> Result<Vec<ShardOutput>, CporError
     Ok(shards)
 }
 
+/// `path` made absolute, its longest existing part resolved (links and `..` followed) and the rest,
+/// which does not exist yet, appended as given.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing = Vec::new();
+    let mut existing = absolute.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return missing.iter().rev().fold(real, |path, name| path.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
 /// Merges the shard directories into `out`; returns the merged summary, written last.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
     let started = Instant::now();
     let shards = check_set(dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?)?;
+    // Refused before OUT is reserved: the lock file goes beside OUT, and a shard is only read.
+    let out_resolved = resolved(out);
+    for shard in &shards {
+        if std::fs::canonicalize(&shard.dir).is_ok_and(|dir| out_resolved.starts_with(dir)) {
+            return Err(CporError::Merge(format!(
+                "--out {} is inside shard {} ({}), which a merge only reads",
+                out.display(),
+                shard.index,
+                shard.dir.display()
+            )));
+        }
+    }
     let staged = Staged::new(out, Writer::Run, dirs)?;
     let mut summary = shards[0].summary.clone();
     let format = match summary.format.as_str() {
@@ -149,8 +181,22 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
     };
     let read = started.elapsed().as_secs_f64();
     let shard_dirs: Vec<PathBuf> = shards.iter().map(|s| s.dir.clone()).collect();
-    let Merged { ledger, rejects, change_kinds } =
+    let Merged { ledger, rejects, change_kinds, reports } =
         merge_outputs(&shard_dirs, format, summary.options.previous.is_some(), staged.dir())?;
+    // A ledger cut short, or a report file missing, in a shard copied in part.
+    let claims: u64 = shards.iter().map(|s| s.summary.statuses.values().sum::<u64>()).sum();
+    if ledger.len() as u64 != claims {
+        return Err(CporError::Merge(format!(
+            "the shards' ledgers hold {} claims, their summary.json files {claims}",
+            ledger.len()
+        )));
+    }
+    let with_report = ledger.iter().filter(|line| line.report_rows.is_some()).count();
+    if with_report != reports {
+        return Err(CporError::Merge(format!(
+            "the shards' ledgers give {with_report} claims a report, their reports folders hold {reports} files"
+        )));
+    }
 
     // The claims' and responses' accounts are whole in every shard; usage is counted by shard.
     if let Some(usage) = summary.inputs.get_mut(Source::Usage.as_str()) {

@@ -1,11 +1,16 @@
-//! `cpor merge` (SPEC 10): the shards' outputs into one, then the run's short summary on stdout and
-//! its exit code — 3 when an input's reject rate over all shards is above `--max-reject-rate`.
+//! `cpor merge` (SPEC 10): the shards' outputs into one, then the run's warnings on stderr, its short
+//! summary on stdout and its exit code — 3 when an input's reject rate over all shards is above `--max-reject-rate`.
 
 use crate::config::MergeArgs;
 use crate::error::{Exit, Failure};
 
 pub fn command(args: &MergeArgs) -> Result<Exit, Failure> {
     let summary = crate::merge::merge(&args.shards, &args.out)?;
+    // The warnings each shard gave while reading (an input file without rows), as the unsharded run
+    // gives them: an operator who runs shards sees them here.
+    for warning in &summary.warnings {
+        eprintln!("cpor: warning: {warning}");
+    }
     if args.verbose {
         let t = &summary.timings;
         eprintln!("timings: merge {:.2}s (reading shard summaries {:.2}s)", t.total, t.read);

@@ -57,7 +57,8 @@ fn run_keeping(config: &RunConfig) -> Result<(Summary, Evaluated), CporError> {
     let ledger = ledger_order(&evaluated.decided);
     let changes = match &config.previous {
         Some(dir) => {
-            let mut previous = read_previous(dir)?;
+            let (mut previous, sha256) = read_previous(dir)?;
+            summary.options.previous_ledger_sha256 = Some(sha256);
             if let Some(shard) = config.shard {
                 keep_shard(&mut previous, shard, &ledger, &evaluated.elsewhere);
             }

@@ -40,6 +40,8 @@ pub struct Merged {
     pub rejects: Vec<Reject>,
     /// The kinds of the merged changes, when the shards compared with a previous run.
     pub change_kinds: Option<Vec<String>>,
+    /// The report files, each listed in a shard's manifest.
+    pub reports: usize,
 }
 
 fn shard_error(path: &Path, cause: impl Into<Cause>) -> CporError {
@@ -70,10 +72,11 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     }
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
     let reports = out.join("reports");
-    link_reports(shards, &reports)?;
+    let linked = link_reports(shards, &reports)?;
     let mut lines = read_manifests(shards, format)?;
+    check_reports(&linked, &lines)?;
     write_manifests(&reports, format, &mut lines)?;
-    Ok(Merged { ledger, rejects, change_kinds })
+    Ok(Merged { ledger, rejects, change_kinds, reports: linked.len() })
 }
 
 /// A CSV table of a shard's, with the run's header.
@@ -253,13 +256,47 @@ fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporErro
     Ok(rows.iter().map(|r| r.get(1).unwrap_or_default().to_string()).collect())
 }
 
+/// A report file a shard holds: its path in the output (`reports/<partner>/<file>`), its size, and
+/// the shard it came from.
+struct Linked {
+    path: String,
+    bytes: u64,
+    shard: PathBuf,
+}
+
+/// Checks the shards' report files against their manifests: each file listed, of the size listed,
+/// and each listed file there. A shard copied or synced in part would otherwise give a delivery whose
+/// manifest names a file that is missing, or a file no manifest names.
+fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporError> {
+    let listed: std::collections::HashMap<&str, u64> = lines.iter().map(|l| (l.path.as_str(), l.bytes)).collect();
+    for file in linked {
+        match listed.get(file.path.as_str()) {
+            None => return Err(shard_error(&file.shard, format!("{} is in no manifest", file.path))),
+            Some(&bytes) if bytes != file.bytes => {
+                return Err(shard_error(
+                    &file.shard,
+                    format!("{} has {} bytes, its manifest says {bytes}", file.path, file.bytes),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if linked.len() != lines.len() {
+        let present: std::collections::HashSet<&str> = linked.iter().map(|f| f.path.as_str()).collect();
+        if let Some(line) = lines.iter().find(|l| !present.contains(l.path.as_str())) {
+            return Err(CporError::Merge(format!("{} is in a shard's manifest but not in its reports", line.path)));
+        }
+    }
+    Ok(())
+}
+
 /// Puts every shard's report files under `reports`: a hard link to the shard's file where both are
 /// on one file system (no bytes copied, and the shard stays whole, so a merge can be run again), a
 /// copy otherwise. A partner's directory may come from several shards; a report file from one only.
 /// The shards' manifests are not taken: the merged ones are written from their lines.
-fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
+fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporError> {
     fs::create_dir_all(reports).map_err(io(reports))?;
-    let mut partners: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut partners: Vec<(PathBuf, PathBuf, &PathBuf)> = Vec::new();
     for shard in shards {
         let from = shard.join("reports");
         for entry in fs::read_dir(&from).map_err(|e| shard_error(shard, e))? {
@@ -273,31 +310,47 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<(), CporError> {
             }
             match fs::create_dir(&target) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(&target)(e)),
-                _ => partners.push((entry.path(), target)),
+                _ => partners.push((entry.path(), target, shard)),
             }
         }
     }
-    partners.par_iter().try_for_each(|(from, to)| {
-        for entry in fs::read_dir(from).map_err(|e| shard_error(from, e))? {
-            let entry = entry.map_err(|e| shard_error(from, e))?;
-            if is_manifest_name(&entry.file_name().to_string_lossy()) {
-                continue;
-            }
-            let target = to.join(entry.file_name());
-            match fs::hard_link(entry.path(), &target) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(CporError::Merge(format!(
-                        "report {} is in two shards",
-                        Path::new(&to.file_name().unwrap_or_default()).join(entry.file_name()).display()
-                    )))
+    let linked: Vec<Vec<Linked>> = partners
+        .par_iter()
+        .map(|(from, to, shard)| {
+            let partner = to.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let mut linked = Vec::new();
+            for entry in fs::read_dir(from).map_err(|e| shard_error(from, e))? {
+                let entry = entry.map_err(|e| shard_error(from, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_manifest_name(&name) {
+                    continue;
                 }
-                // Another file system, or one without links: the bytes are copied.
-                Err(_) => {
-                    fs::copy(entry.path(), &target).map_err(io(&target))?;
+                let meta = entry.metadata().map_err(|e| shard_error(&entry.path(), e))?;
+                if !meta.is_file() {
+                    return Err(shard_error(&entry.path(), "not a report file"));
+                }
+                linked.push(Linked {
+                    path: format!("reports/{partner}/{name}"),
+                    bytes: meta.len(),
+                    shard: (*shard).clone(),
+                });
+                let target = to.join(entry.file_name());
+                match fs::hard_link(entry.path(), &target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(CporError::Merge(format!(
+                            "report {} is in two shards",
+                            Path::new(&to.file_name().unwrap_or_default()).join(entry.file_name()).display()
+                        )))
+                    }
+                    // Another file system, or one without links: the bytes are copied.
+                    Err(_) => {
+                        fs::copy(entry.path(), &target).map_err(io(&target))?;
+                    }
                 }
             }
-        }
-        Ok(())
-    })
+            Ok(linked)
+        })
+        .collect::<Result<_, CporError>>()?;
+    Ok(linked.into_iter().flatten().collect())
 }

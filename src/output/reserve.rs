@@ -241,7 +241,7 @@ fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Resul
     if names.iter().any(|n| n == MARKER) {
         let marker = read_marker(&dir.join(MARKER));
         return match marker {
-            Some(text) if writer.replaces(&text) => Ok(()),
+            Some(text) if writer.replaces(&text) => only_own(out, &dir, &names, writer),
             Some(text) => {
                 let what = text.split(';').next().unwrap_or_default().trim().to_string();
                 Err(refuse(out, format!("it holds a {what}, which cpor {} does not replace", writer.as_str())))
@@ -258,6 +258,37 @@ fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Resul
             out,
             format!("it holds no {MARKER} and is not an earlier output of cpor {}", writer.as_str()),
         ));
+    }
+    Ok(())
+}
+
+/// An earlier output is replaced only while it holds no more than what cpor writes there: a file or
+/// folder added to it since (notes, a pivot table, another output written inside it) would go with
+/// it. Checked at the top and in `reports/` (a folder per partner and the manifests); the partners'
+/// folders themselves are not read, which on the large profile would take about a second.
+fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<(), CporError> {
+    let own = |name: &str| match writer {
+        Writer::Generate => {
+            name == "holidays.csv"
+                || name == "params.json"
+                || ["claims.", "responses.", "usage."].iter().any(|p| name.starts_with(p))
+        }
+        Writer::Run | Writer::Validate => OWN_NAMES.contains(&name),
+    };
+    if let Some(foreign) = names.iter().find(|n| n.as_str() != MARKER && !own(n)) {
+        return Err(refuse(out, format!("it holds {foreign}, which cpor did not write")));
+    }
+    let reports = dir.join("reports");
+    if writer == Writer::Generate || !reports.is_dir() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(&reports).map_err(|e| output_error(out, e))? {
+        let entry = entry.map_err(|e| output_error(out, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().map_err(|e| output_error(out, e))?.is_dir();
+        if !is_dir && name != "manifest.csv" && name != "manifest.parquet" {
+            return Err(refuse(out, format!("it holds reports/{name}, which cpor did not write")));
+        }
     }
     Ok(())
 }
@@ -339,7 +370,42 @@ mod tests {
         let cases: Vec<Case<'_>> = vec![
             ("absent", Box::new(|_: &Path| {}), Writer::Run, None),
             ("empty", Box::new(dir_with(&[])), Writer::Run, None),
-            ("marked by run", Box::new(dir_with(&[(MARKER, RUN_MARKER), ("notes.txt", "")])), Writer::Validate, None),
+            ("marked by run", Box::new(dir_with(&[(MARKER, RUN_MARKER), ("ledger.csv", "")])), Writer::Validate, None),
+            (
+                "marked by run, with a file added",
+                Box::new(dir_with(&[(MARKER, RUN_MARKER), ("notes.txt", "")])),
+                Writer::Run,
+                Some("it holds notes.txt, which cpor did not write"),
+            ),
+            (
+                "marked by run, with partners' folders",
+                Box::new(|out: &Path| {
+                    dir_with(&[(MARKER, RUN_MARKER)])(out);
+                    fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
+                    fs::write(out.join("reports/manifest.csv"), "").expect("write");
+                }),
+                Writer::Run,
+                None,
+            ),
+            (
+                "marked by run, with a file added to its reports",
+                Box::new(|out: &Path| {
+                    dir_with(&[(MARKER, RUN_MARKER)])(out);
+                    fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
+                    fs::write(out.join("reports/pivot.xlsx"), "").expect("write");
+                }),
+                Writer::Run,
+                Some("reports/pivot.xlsx"),
+            ),
+            (
+                "generated, with another output inside",
+                Box::new(|out: &Path| {
+                    dir_with(&[(MARKER, GEN_MARKER), ("claims.csv", ""), ("params.json", "")])(out);
+                    fs::create_dir(out.join("out")).expect("mkdir");
+                }),
+                Writer::Generate,
+                Some("it holds out, which"),
+            ),
             ("pre-marker run output", Box::new(dir_with(legacy)), Writer::Run, None),
             ("pre-marker validation", Box::new(dir_with(&[("validation.json", "{}")])), Writer::Validate, None),
             ("marked by generate", Box::new(dir_with(&[(MARKER, GEN_MARKER)])), Writer::Generate, None),
@@ -399,6 +465,10 @@ mod tests {
         let input = temp.path().join("out/./in/../in/claims.csv");
         let e = reserve(&out, Writer::Run, &[input]).expect_err("refused");
         assert!(e.to_string().contains("holds the input"), "{e}");
+        // Without the input, the folder that held it is still not cpor's.
+        let e = reserve(&out, Writer::Run, &[temp.path().join("elsewhere.csv")]).expect_err("refused");
+        assert!(e.to_string().contains("it holds in, which cpor did not write"), "{e}");
+        fs::remove_dir_all(out.join("in")).expect("rm");
         assert!(reserve(&out, Writer::Run, &[temp.path().join("elsewhere.csv")]).is_ok());
     }
 

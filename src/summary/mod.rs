@@ -63,6 +63,8 @@ pub struct Options {
     pub columns: BTreeMap<String, BTreeMap<String, String>>,
     /// `--previous`.
     pub previous: Option<String>,
+    /// The sha256 of the ledger file `--previous` holds.
+    pub previous_ledger_sha256: Option<String>,
     /// `--soon-days`: the business days ahead that `closing_soon` looks.
     pub soon_days: u32,
 }
@@ -84,6 +86,7 @@ impl Options {
                 .collect(),
             columns: config.columns.tables(),
             previous: config.previous.as_ref().map(|p| p.display().to_string()),
+            previous_ledger_sha256: None,
             soon_days: config.soon_days,
         }
     }
@@ -119,6 +122,8 @@ pub struct Summary {
     pub timezone: String,
     pub weekend: String,
     pub holidays: Option<String>,
+    /// The holidays file's sha256: a merge of shards compares it (SPEC 10).
+    pub holidays_sha256: Option<String>,
     pub holiday_rows: usize,
     pub format: String,
     pub max_reject_rate: f64,
@@ -167,6 +172,7 @@ impl Summary {
             timezone: config.calendar.tz.name().to_string(),
             weekend: config.calendar.weekend.describe(),
             holidays: config.holidays.as_ref().map(|p| p.display().to_string()),
+            holidays_sha256: config.holidays_sha256.clone(),
             holiday_rows: config.calendar.holiday_count(),
             format: config.format.extension().to_string(),
             max_reject_rate: config.max_reject_rate,

@@ -110,7 +110,7 @@ fn scenario(name: &str) {
 
 /// The run's summary.json with what depends on the machine or the moment replaced by a
 /// placeholder: the timings (each checked to be a number of seconds), the program version (checked
-/// to be this crate's), input paths (made relative to the fixture folder, in warnings too) and the inputs' sha256
+/// to be this crate's), input paths (made relative to the fixture folder, in warnings too) and the inputs' and holidays' sha256
 /// (checked against the bytes of the file, which a checkout may store with other line endings).
 fn redacted(fixture: &Path, summary: &Value) -> Result<Value, String> {
     let mut summary = summary.clone();
@@ -133,6 +133,13 @@ fn redacted(fixture: &Path, summary: &Value) -> Result<Value, String> {
         *seconds = Value::from("[seconds]");
     }
     if !summary["holidays"].is_null() {
+        let path = summary["holidays"].as_str().ok_or("holidays: not a path")?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        if summary["holidays_sha256"] != sha256.as_str() {
+            return Err(format!("{path}: holidays_sha256 {}, the file's is {sha256}", summary["holidays_sha256"]));
+        }
+        summary["holidays_sha256"] = Value::from("[sha256 of the file]");
         summary["holidays"] = relative(&summary["holidays"])?;
     }
     let inputs = summary["inputs"].as_object_mut().ok_or("no inputs")?;

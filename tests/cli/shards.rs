@@ -350,3 +350,101 @@ fn merge_refuses_an_incomplete_or_mixed_set() {
     assert!(output.status.success());
     assert!(outputs_without_summary(&out) == outputs_without_summary(&root.join("again")));
 }
+
+/// A copy of `dir` at `to` (`cp -a`: links and modes kept).
+fn copy_dir(dir: &Path, to: &Path) -> PathBuf {
+    let status = std::process::Command::new("cp").arg("-a").arg(dir).arg(to).status().expect("cp runs");
+    assert!(status.success(), "cp -a {} {}", dir.display(), to.display());
+    to.to_path_buf()
+}
+
+/// Shards damaged after they were written (copied in part, a file added), shards judged by another
+/// calendar at the same path, and an output inside a shard: each refused in one line, the output and
+/// the shards untouched.
+#[test]
+fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path();
+    let holidays = root.join("holidays.csv");
+    std::fs::copy(fixture.join("input/holidays.csv"), &holidays).expect("copy");
+    let mut args = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("out"));
+    set_arg(&mut args, "--holidays", holidays.display());
+    let shard = |name: &str, index: u32| {
+        let dir = root.join(name);
+        run_shard(&args, index, 2, &dir);
+        dir
+    };
+    let (s0, s1) = (shard("s0", 0), shard("s1", 1));
+    let reports: Vec<String> =
+        tree(&s1).into_keys().filter(|name| name.starts_with("reports/") && !name.ends_with("manifest.csv")).collect();
+    let first_report = reports.first().expect("shard 1 has a report").clone();
+    let missing = copy_dir(&s1, &root.join("missing"));
+    std::fs::remove_file(missing.join(&first_report)).expect("rm");
+    let stray = copy_dir(&s1, &root.join("stray"));
+    let partner_dir = Path::new(&first_report).parent().expect("a partner's folder");
+    std::fs::write(stray.join(partner_dir).join("C999.csv"), "claim_id\n").expect("write");
+    let cut = copy_dir(&s1, &root.join("cut"));
+    let ledger = std::fs::read_to_string(cut.join("ledger.csv")).expect("ledger");
+    let kept: Vec<&str> = ledger.lines().take(2).collect();
+    std::fs::write(cut.join("ledger.csv"), kept.join("\n") + "\n").expect("write");
+    // Shard 1 again, after a holiday in the file at the same path moved by a year: as many rows.
+    let text = std::fs::read_to_string(&holidays).expect("holidays");
+    let (header, rows) = text.split_once('\n').expect("a header");
+    let moved = rows.replacen("2026-", "2027-", 1);
+    assert_ne!(moved, rows);
+    std::fs::write(&holidays, format!("{header}\n{moved}")).expect("write");
+    let recalendared = shard("recalendared", 1);
+
+    let out = root.join("merged");
+    let output = merge(&[s0.clone(), s1.clone()], &out);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let before = tree(&out);
+    let shards_before = [tree(&s0), tree(&s1)];
+    let cases: Vec<(&str, Vec<PathBuf>, PathBuf, String)> = vec![
+        (
+            "a report file missing",
+            vec![s0.clone(), missing],
+            out.clone(),
+            format!("{first_report} is in a shard's manifest"),
+        ),
+        ("a file added", vec![s0.clone(), stray], out.clone(), "C999.csv is in no manifest".into()),
+        ("a ledger cut short", vec![s0.clone(), cut], out.clone(), "the shards' ledgers hold".into()),
+        ("another calendar", vec![s0.clone(), recalendared], out.clone(), "holidays_sha256".into()),
+        ("out inside a shard", vec![s0.clone(), s1.clone()], s1.join("reports/merged"), "inside shard 1".into()),
+        ("out inside a shard's folder", vec![s0.clone(), s1.clone()], s0.join("merged"), "inside shard 0".into()),
+    ];
+    for (case, dirs, target, expected) in cases {
+        let output = merge(&dirs, &target);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
+        assert_eq!(error_lines(&stderr), 1, "{case}: one line: {stderr}");
+        assert!(stderr.contains(&expected), "{case}: {stderr} should say {expected:?}");
+        assert!(tree(&out) == before, "{case}: the output changed");
+        assert!([tree(&s0), tree(&s1)] == shards_before, "{case}: a shard changed");
+        assert!(!target.exists() || target == out, "{case}: {} was made", target.display());
+    }
+}
+
+/// The warnings the shards gave (an input file without rows) are the merge's on stderr too.
+#[test]
+fn merge_gives_the_shards_warnings_on_stderr() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path();
+    let empty = root.join("empty.csv");
+    let header = std::fs::read_to_string(fixture.join("input/usage.csv")).expect("usage");
+    std::fs::write(&empty, format!("{}\n", header.lines().next().expect("a header"))).expect("write");
+    let args = with(
+        &fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("out")),
+        &["--usage", &empty.display().to_string()],
+    );
+    let shards: Vec<PathBuf> = (0..2).map(|i| root.join(format!("s{i}"))).collect();
+    for (index, dir) in shards.iter().enumerate() {
+        run_shard(&args, index as u32, 2, dir);
+    }
+    let output = merge(&shards, &root.join("merged"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cpor: warning: usage file") && stderr.contains("empty.csv"), "{stderr}");
+}
