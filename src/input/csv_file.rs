@@ -230,7 +230,8 @@ fn read_text<R: Read + Send>(
     let decoded = text::decoded(source, options.encoding).map_err(io)?;
     let (header, source) = text::peek_header(decoded, MAX_RECORD_BYTES as usize).map_err(io)?;
     // A header as long as the record cap is left to the stream to refuse (`/dev/zero` named as a file).
-    if header.len() < MAX_RECORD_BYTES as usize && header.contains(&0) {
+    // Only the header line: a NUL in a record is that record's fault (`invalid_text`), not the file's.
+    if header.len() < MAX_RECORD_BYTES as usize && text::header_line(&header).contains(&0) {
         // ASCII in UTF-16 is a NUL byte after each character (little-endian) or before it.
         let label = if header.first() == Some(&0) { "utf-16be" } else { "utf-16le" };
         return Err(ReadError::Message(format!(

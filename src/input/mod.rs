@@ -155,7 +155,7 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
             std::fs::read_dir(path)
                 .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && format_of(p).is_some())
+                .filter(|p| listed(p))
                 .collect()
         } else if path.exists() {
             if format_of(path).is_none() {
@@ -166,7 +166,7 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
             glob::glob(text_given)
                 .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(Result::ok)
-                .filter(|p| p.is_file() && format_of(p).is_some())
+                .filter(|p| listed(p))
                 .collect()
         } else {
             return Err(fail(text_given, "no such file or directory"));
@@ -202,6 +202,13 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
         }
     }
     Ok(files)
+}
+
+/// Whether a directory's or a glob's entry is one of the input's files: a name of an input kind
+/// that is not a folder. A link to nowhere or an unreadable file is listed, and fails when it is read
+/// (SPEC 2: an unreadable file is fatal), rather than left out of the run in silence.
+fn listed(path: &Path) -> bool {
+    format_of(path).is_some() && !path.is_dir()
 }
 
 /// A zip archive's `.csv`, `.tsv`, `.txt` and `.parquet` members, sorted by name (SPEC 9.2). Only the

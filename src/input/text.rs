@@ -103,6 +103,20 @@ pub fn peek_header<R: Read>(mut source: R, limit: usize) -> io::Result<(Vec<u8>,
     Ok((peeked, io::Cursor::new(header).chain(source)))
 }
 
+/// The header line of what `peek_header` peeked: up to its first line end outside quotes (the peek
+/// holds the rest of the block it was read in, the first records among it).
+pub fn header_line(peeked: &[u8]) -> &[u8] {
+    let mut quoted = false;
+    for (at, &byte) in peeked.iter().enumerate() {
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => return &peeked[..at],
+            _ => {}
+        }
+    }
+    peeked
+}
+
 /// Turns `source` into UTF-8 (see the module's comment). Without `encoding`, a UTF-16 byte-order mark
 /// selects UTF-16 of that order and any other source passes unchanged (UTF-8, checked downstream
 /// with its byte offsets). With `encoding`, a byte-order mark still wins, as WHATWG decoding has it.

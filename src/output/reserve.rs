@@ -24,8 +24,7 @@ use crate::error::{context, Cause, CporError};
 /// The file that marks a directory as an output of cpor's.
 pub const MARKER: &str = ".cpor-output";
 
-/// The top-level names a run or a validation writes. A directory holding only these, with a
-/// summary.json or validation.json among them, is an output written before the marker existed.
+/// The top-level names a run or a validation writes.
 const OWN_NAMES: [&str; 9] = [
     "ledger.csv",
     "ledger.parquet",
@@ -128,8 +127,11 @@ pub fn reserve(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Reserve
     // The lock file needs the parent; when the parent is missing, DIR is too, and nothing is lost.
     fs::create_dir_all(&parent).map_err(|e| output_error(out, e))?;
     let parent = fs::canonicalize(&parent).map_err(|e| output_error(out, e))?;
-    let lock = lock(out, &parent.join(format!(".{name}.lock")))?;
     let target = parent.join(&os_name);
+    // Checked before the lock too, so that a refusal leaves no lock file behind (`--out /tmp` made
+    // `/.tmp.lock`); and again under the lock, which decides.
+    check(out, &target, writer, inputs)?;
+    let lock = lock(out, &parent.join(format!(".{name}.lock")))?;
     check(out, &target, writer, inputs)?;
     remove_stale_staging(&parent, &name)?;
     Ok(Reserved { shown: out.to_path_buf(), parent, name, target, _lock: lock })
@@ -252,14 +254,8 @@ fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Resul
     if let Some(foreign) = names.iter().find(|n| !OWN_NAMES.contains(&n.as_str())) {
         return Err(refuse(out, format!("it holds {foreign}, which cpor did not write")));
     }
-    let has_summary = names.iter().any(|n| n == "summary.json" || n == "validation.json");
-    if writer == Writer::Generate || !has_summary {
-        return Err(refuse(
-            out,
-            format!("it holds no {MARKER} and is not an earlier output of cpor {}", writer.as_str()),
-        ));
-    }
-    Ok(())
+    // Names cpor writes are not enough: a user's own summary.json and ledger.csv look the same.
+    Err(refuse(out, format!("it holds no {MARKER}, the mark of an output cpor {} replaces", writer.as_str())))
 }
 
 /// An earlier output is replaced only while it holds no more than what cpor writes there: a file or
@@ -341,9 +337,7 @@ mod tests {
         match reserve(&out, writer, &[]) {
             Ok(_) => Ok(()),
             Err(e) => {
-                let mut after = names(temp.path());
-                after.remove(".out.lock");
-                assert_eq!(after, before, "a refusal touches nothing but the lock file");
+                assert_eq!(names(temp.path()), before, "a refusal touches nothing, and leaves no lock file");
                 Err(e.to_string())
             }
         }
@@ -406,8 +400,14 @@ mod tests {
                 Writer::Generate,
                 Some("it holds out, which"),
             ),
-            ("pre-marker run output", Box::new(dir_with(legacy)), Writer::Run, None),
-            ("pre-marker validation", Box::new(dir_with(&[("validation.json", "{}")])), Writer::Validate, None),
+            // Names cpor writes, but no marker: a user's own files may be named so.
+            ("unmarked run output", Box::new(dir_with(legacy)), Writer::Run, Some("holds no .cpor-output")),
+            (
+                "unmarked validation",
+                Box::new(dir_with(&[("validation.json", "{}")])),
+                Writer::Validate,
+                Some("holds no .cpor-output"),
+            ),
             ("marked by generate", Box::new(dir_with(&[(MARKER, GEN_MARKER)])), Writer::Generate, None),
             (
                 "file",
@@ -430,7 +430,7 @@ mod tests {
                 Writer::Run,
                 Some("notes.txt"),
             ),
-            ("no summary", Box::new(dir_with(&[("ledger.csv", "")])), Writer::Run, Some("not an earlier output")),
+            ("no summary", Box::new(dir_with(&[("ledger.csv", "")])), Writer::Run, Some("holds no .cpor-output")),
             (
                 "generated, for run",
                 Box::new(dir_with(&[(MARKER, GEN_MARKER)])),
@@ -443,7 +443,7 @@ mod tests {
                 Writer::Generate,
                 Some("cpor run output"),
             ),
-            ("pre-marker, for generate", Box::new(dir_with(legacy)), Writer::Generate, Some("not an earlier output")),
+            ("unmarked, for generate", Box::new(dir_with(legacy)), Writer::Generate, Some("holds no .cpor-output")),
             ("forged marker", Box::new(dir_with(&[(MARKER, "mine")])), Writer::Run, Some("not a marker")),
         ];
         for (name, make, writer, refused) in cases {

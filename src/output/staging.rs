@@ -33,23 +33,33 @@ impl Staging {
         Ok(staging)
     }
 
-    /// Swaps the staging directory into place: the old output is moved aside first and removed
-    /// only once the new one stands where it was — after the run, see `remove_later`.
+    /// Swaps the staging directory into place, and the old output aside, to be removed after the
+    /// run (`remove_later`). The two trade places in one step (`RENAME_EXCHANGE`): with two renames,
+    /// a run killed between them left no output at all. Where the file system cannot exchange, the
+    /// old output is moved aside first.
     pub(super) fn commit(mut self) -> std::io::Result<()> {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
         let target = self.reserved.target.clone();
         let prefix = format!(".{}.previous-", self.reserved.name);
         let old = self.reserved.parent.join(format!("{prefix}{}", std::process::id()));
         let had_old = fs::symlink_metadata(&target).is_ok();
-        if had_old {
-            fs::rename(&target, &old)?;
-        }
-        if let Err(e) = fs::rename(&self.dir, &target) {
+        if had_old && renameat_with(CWD, &self.dir, CWD, &target, RenameFlags::EXCHANGE).is_ok() {
+            self.committed = true;
+            // The staging name now holds the old output. Killed before this rename, the next run
+            // into DIR removes it as stale staging.
+            fs::rename(&self.dir, &old)?;
+        } else {
             if had_old {
-                fs::rename(&old, &target)?;
+                fs::rename(&target, &old)?;
             }
-            return Err(e);
+            if let Err(e) = fs::rename(&self.dir, &target) {
+                if had_old {
+                    fs::rename(&old, &target)?;
+                }
+                return Err(e);
+            }
+            self.committed = true;
         }
-        self.committed = true;
         // This run's old output, and earlier runs' whose removal was cut short.
         let old_outputs: Vec<PathBuf> = fs::read_dir(&self.reserved.parent)
             .into_iter()

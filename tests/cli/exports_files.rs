@@ -130,6 +130,51 @@ fn utf16_tsv_with_bom_and_gzipped_usage_read_as_the_csv() {
 }
 
 #[test]
+fn a_nul_byte_in_an_early_record_rejects_that_record_only() {
+    // The check for UTF-16 without a byte-order mark looked at the whole first block read, not at
+    // the header line: a NUL in the second line stopped the run, calling the file UTF-16.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let expected = baseline(temp.path());
+    let plain = temp.path().join("plain");
+    let mut usage = std::fs::read(plain.join("usage.csv")).expect("usage");
+    let first_end = usage.iter().position(|&b| b == b'\n').expect("a header line") + 1;
+    let bad = b"abcdef01-2345-4789-abcd-ef0123456789,Te\x00ams,,2026-11-10,1,1,1\n";
+    usage.splice(first_end..first_end, bad.iter().copied());
+    let with_nul = temp.path().join("usage_nul.csv");
+    std::fs::write(&with_nul, &usage).expect("write");
+    // And the same text as UTF-16 with a byte-order mark.
+    let utf16 = temp.path().join("usage_nul16.csv");
+    std::fs::write(&utf16, utf16le_with_bom(&String::from_utf8(usage).expect("utf-8"))).expect("write");
+    for input in [&with_nul, &utf16] {
+        let out = temp.path().join(format!("out-{}", input.file_stem().unwrap_or_default().to_string_lossy()));
+        run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), input, &out));
+        assert_eq!(
+            std::fs::read_to_string(out.join("ledger.csv")).expect("ledger"),
+            std::fs::read_to_string(expected.join("ledger.csv")).expect("ledger")
+        );
+        let rejects = read_csv(&out.join("rejects.csv"));
+        let nul = rejects.iter().find(|r| r[0] == "usage" && r[2] == "1").expect("the first record rejected");
+        assert_eq!(nul[3], "invalid_text", "{nul:?}");
+    }
+}
+
+#[test]
+fn a_link_to_nowhere_in_a_folder_or_glob_input_is_fatal() {
+    // It was left out of the folder's files in silence: a night's export missing, exit 0.
+    let temp = tempfile::tempdir().expect("temp dir");
+    baseline(temp.path());
+    let plain = temp.path().join("plain");
+    let dir = temp.path().join("usage");
+    std::fs::create_dir(&dir).expect("dir");
+    std::fs::copy(plain.join("usage.csv"), dir.join("a.csv")).expect("copy");
+    std::os::unix::fs::symlink("../exports/usage-2026-11-22.csv", dir.join("b.csv")).expect("symlink");
+    for given in [dir.clone(), dir.join("*.csv")] {
+        let stderr = fails(temp.path(), "--usage", &given, &[], 1);
+        assert!(stderr.contains("b.csv"), "{}: {stderr}", given.display());
+    }
+}
+
+#[test]
 fn a_zip_made_on_a_mac_is_read_without_its_resource_forks() {
     // Finder adds `__MACOSX/._usage.csv` (binary AppleDouble data): it was read as a CSV member.
     let temp = tempfile::tempdir().expect("temp dir");

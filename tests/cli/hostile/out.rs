@@ -43,7 +43,7 @@ fn a_precious_file_as_out_is_refused() {
     let output = cpor().args(example_run(&f)).output().expect("runs");
     assert_refused(&output, &f.display().to_string(), "not a directory");
     assert_eq!(std::fs::read(&f).expect("still there"), b"precious\n");
-    assert_eq!(names(temp.path()), set(&["f", ".f.lock"]), "nothing else beside it");
+    assert_eq!(names(temp.path()), set(&["f"]), "nothing else beside it, not even a lock file");
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn a_directory_with_a_foreign_file_is_refused() {
     let output = cpor().args(example_run(&out)).output().expect("runs");
     assert_refused(&output, &out.display().to_string(), "notes.txt");
     assert!(tree(&out) == before, "the directory changed");
-    assert_eq!(names(temp.path()), set(&["out", ".out.lock"]));
+    assert_eq!(names(temp.path()), set(&["out"]));
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn the_directory_holding_the_inputs_is_refused() {
     let output = cpor().args(fixture_args(&example(), &input, "csv", &input)).output().expect("runs");
     assert_refused(&output, &input.display().to_string(), "holds the input");
     assert!(tree(&input) == before, "the inputs changed");
-    assert_eq!(names(temp.path()), set(&["input", ".input.lock"]));
+    assert_eq!(names(temp.path()), set(&["input"]));
 }
 
 /// Even an earlier output of cpor's is refused when an input lies in it: here the config file.
@@ -102,7 +102,7 @@ fn the_current_directory_through_its_parent_is_refused() {
     let output = cpor().current_dir(&work).args(example_run(Path::new("../repo"))).output().expect("runs");
     assert_refused(&output, "../repo", "current directory");
     assert!(tree(&work) == before, "the current directory changed");
-    assert_eq!(names(temp.path()), set(&["repo", ".repo.lock"]));
+    assert_eq!(names(temp.path()), set(&["repo"]));
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn validate_onto_a_foreign_file_is_refused() {
     let output = cpor().args(&args).output().expect("runs");
     assert_refused(&output, &f.display().to_string(), "not a directory");
     assert_eq!(std::fs::read(&f).expect("still there"), b"precious\n");
-    assert_eq!(names(temp.path()), set(&["f", ".f.lock"]));
+    assert_eq!(names(temp.path()), set(&["f"]));
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn staging_of_a_killed_run_is_removed_by_the_next() {
 }
 
 #[test]
-fn a_rerun_replaces_an_earlier_output_marked_or_not() {
+fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
     let temp = tempfile::tempdir().expect("temp dir");
     let out = temp.path().join("out");
     run_ok(&example_run(&out));
@@ -227,17 +227,34 @@ fn a_rerun_replaces_an_earlier_output_marked_or_not() {
     run_ok(&example_run(&out));
     assert!(outputs_without_summary(&out) == first);
 
-    // An output written before the marker existed: only names cpor writes, and a summary.
+    // Without the marker, names cpor writes are not enough: a user's own summary.json and ledger.csv
+    // look the same. Refused, untouched.
     std::fs::remove_file(out.join(".cpor-output")).expect("unmarked");
-    run_ok(&example_run(&out));
-    assert!(outputs_without_summary(&out) == first);
+    let before = tree(&out);
+    let output = cpor().args(example_run(&out)).output().expect("runs");
+    assert_refused(&output, &out.display().to_string(), "holds no .cpor-output");
+    assert!(tree(&out) == before, "the directory changed");
+
+    // A marked output with files added since: the user's, refused, untouched.
+    let marked = temp.path().join("marked");
+    run_ok(&example_run(&marked));
+    for added in ["notes.txt", "reports/pivot.xlsx"] {
+        std::fs::write(marked.join(added), "precious\n").expect("write");
+        let before = tree(&marked);
+        let output = cpor().args(example_run(&marked)).output().expect("runs");
+        assert_refused(&output, &marked.display().to_string(), &format!("holds {added}, which cpor did not write"));
+        assert!(tree(&marked) == before, "the directory changed");
+        std::fs::remove_file(marked.join(added)).expect("rm");
+    }
 
     // And the same for validate.
     let validation = temp.path().join("validation");
     let mut args = example_run(&validation);
     args[0] = "validate".into();
     run_ok(&args);
-    std::fs::remove_file(validation.join(".cpor-output")).expect("unmarked");
     run_ok(&args);
     assert!(validation.join(".cpor-output").exists());
+    std::fs::remove_file(validation.join(".cpor-output")).expect("unmarked");
+    let output = cpor().args(&args).output().expect("runs");
+    assert_refused(&output, &validation.display().to_string(), "holds no .cpor-output");
 }
