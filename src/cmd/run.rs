@@ -74,6 +74,6 @@ fn run_keeping(config: &RunConfig) -> Result<(Summary, Evaluated), CporError> {
     summary.timings.write = stage.elapsed().as_secs_f64();
     summary.timings.total = started.elapsed().as_secs_f64();
     summary.write_files(output.dir())?;
-    output.commit(config)?;
+    output.commit()?;
     Ok((summary, evaluated))
 }

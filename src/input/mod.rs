@@ -605,29 +605,34 @@ pub fn read_file<P: RecordParser>(
                 let _ = used.set(names);
                 Ok(columns)
             };
-            let csv_hash = match file.format {
+            let read_hash = match file.format {
                 FileFormat::Csv => {
                     csv_file::read_batches(file, hash, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?
                 }
                 FileFormat::Parquet => {
-                    // Parquet is read by seeking: a zip member is extracted to a temporary file first.
-                    let extracted = match &file.member {
-                        Some(member) => Some(extract(&file.path, member).map_err(|m| unreadable(m.into()))?),
-                        None => None,
+                    // Parquet is read by seeking: a zip member is extracted to a temporary file
+                    // first, and a FIFO's bytes are copied to one (hashed meanwhile: read once).
+                    let (copy, hash) = match &file.member {
+                        Some(member) => (Some(extract(&file.path, member).map_err(|m| unreadable(m.into()))?), None),
+                        None if is_fifo(&file.path) => {
+                            let (temp, hash) = spool(&file.path).map_err(|m| unreadable(m.into()))?;
+                            (Some(temp), Some(hash))
+                        }
+                        None => (None, None),
                     };
-                    let path = extracted.as_ref().map_or(file.path.as_path(), |temp| temp.path());
+                    let path = copy.as_ref().map_or(file.path.as_path(), |temp| temp.path());
                     parquet_file::read_batches(path, map, &mut handle).map_err(|e| e.or_unreadable(&unreadable))?;
-                    None
+                    hash
                 }
             };
-            Ok::<(u64, Option<String>), CporError>((records, csv_hash))
+            Ok::<(u64, Option<String>), CporError>((records, read_hash))
         });
         let hash = hasher
             .map(|hasher| hasher.join().unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked"))));
         (hash, records)
     });
-    let (records, csv_hash) = records?;
-    let hash = hash.or(csv_hash.map(Ok));
+    let (records, read_hash) = records?;
+    let hash = hash.or(read_hash.map(Ok));
     let sha256 = hash.transpose().map_err(|e| unreadable(e.into()))?;
     let columns = used.into_inner().unwrap_or_default();
     Ok(FileStats { given: file.given.clone(), records, sha256, columns, validating })
@@ -641,6 +646,39 @@ fn extract(archive: &Path, member: &str) -> Result<tempfile::NamedTempFile, Stri
     let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a temporary file: {e}"))?;
     std::io::copy(&mut entry, temp.as_file_mut()).map_err(|e| format!("extracting member {member}: {e}"))?;
     Ok(temp)
+}
+
+/// A Parquet file's rows, from its metadata; `None` when it cannot be read.
+pub fn parquet_rows(path: &Path) -> Option<u64> {
+    parquet_file::row_count(path).ok()
+}
+
+/// Whether `path` is a FIFO (after following links): SPEC 6 has it read like a file.
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// A FIFO's bytes copied to a temporary file (removed when dropped), for a reader that seeks; and
+/// their sha256, the file's hash for summary.json.
+fn spool(path: &Path) -> Result<(tempfile::NamedTempFile, String), String> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let mut source = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a temporary file: {e}"))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        hasher.update(&buffer[..n]);
+        temp.write_all(&buffer[..n]).map_err(|e| format!("copying to a temporary file: {e}"))?;
+    }
+    Ok((temp, hex(&hasher.finalize())))
 }
 
 /// Bytes under which no CSV usage row fits (a UUID alone is 36), for estimating a CSV's records.
@@ -671,6 +709,8 @@ pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, Cpor
                 let stored = std::fs::metadata(&file.path).map_err(|e| unreadable(e.into()))?.len();
                 stored.saturating_mul(if file.gzip { GZIP_RATIO } else { 1 }) / MIN_CSV_ROW_BYTES
             }
+            // Read once, in one pass: its rows are not known before.
+            (None, FileFormat::Parquet) if is_fifo(&file.path) => 0,
             (None, FileFormat::Parquet) => {
                 parquet_file::row_count(&file.path).map_err(|e| e.or_unreadable(&unreadable))?
             }

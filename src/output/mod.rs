@@ -105,10 +105,10 @@ impl OutputDir {
     }
 
     /// Swaps the staging directory into place (`Staging::commit`).
-    pub fn commit(self, config: &RunConfig) -> Result<(), CporError> {
+    pub fn commit(self) -> Result<(), CporError> {
         let OutputDir { creator, staging } = self;
         drop(creator);
-        staging.commit().map_err(io(&config.out))
+        staging.commit()
     }
 }
 

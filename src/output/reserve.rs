@@ -91,7 +91,7 @@ fn output_error(path: &Path, cause: impl Into<Cause>) -> CporError {
     CporError::Output { path: path.to_path_buf(), cause: cause.into() }
 }
 
-fn refuse(out: &Path, reason: impl ToString) -> CporError {
+pub(super) fn refuse(out: &Path, reason: impl ToString) -> CporError {
     CporError::OutRefused { path: out.to_path_buf(), reason: reason.to_string() }
 }
 
@@ -261,7 +261,7 @@ fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Resul
 /// An earlier output is replaced only while it holds no more than what cpor writes there: a file or
 /// folder added to it since (notes, a pivot table, another output written inside it) would go with
 /// it. Checked at the top and in `reports/` (a folder per partner and the manifests); the partners'
-/// folders themselves are not read, which on the large profile would take about a second.
+/// folders, a few hundred thousand files, by `added_to_partners` while the run reads.
 fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<(), CporError> {
     let own = |name: &str| match writer {
         Writer::Generate => {
@@ -287,6 +287,41 @@ fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<
         }
     }
     Ok(())
+}
+
+/// The first partner's folder of the earlier output `dir` that holds more than its manifest lists —
+/// a file added since, which replacing the output would delete (SPEC 6) — as `reports/<partner>`.
+/// `only_own` leaves these folders to this check, which runs beside the run (`Staging`): each
+/// folder's entries are counted against its manifest's lines, not read by name, in a fraction of a
+/// second for a few hundred thousand files.
+pub(super) fn added_to_partners(dir: &Path) -> Option<String> {
+    let reports = dir.join("reports");
+    for partner in fs::read_dir(&reports).ok()?.flatten() {
+        if !partner.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let (mut entries, mut manifest) = (0u64, None);
+        for entry in fs::read_dir(partner.path()).ok()?.flatten() {
+            let name = entry.file_name();
+            if name == "manifest.csv" || name == "manifest.parquet" {
+                manifest = Some(entry.path());
+            } else {
+                entries += 1;
+            }
+        }
+        // A CSV manifest's fields hold no line breaks (ids, paths, numbers, dates): a line a file.
+        let listed = match &manifest {
+            Some(path) if path.extension().is_some_and(|e| e == "csv") => {
+                fs::read(path).map_or(0, |bytes| (memchr::memchr_iter(b'\n', &bytes).count() as u64).saturating_sub(1))
+            }
+            Some(path) => crate::input::parquet_rows(path).unwrap_or(0),
+            None => 0,
+        };
+        if entries != listed {
+            return Some(format!("reports/{}", partner.file_name().to_string_lossy()));
+        }
+    }
+    None
 }
 
 /// The marker's text: a regular file of a few bytes that starts with "cpor " (not a link, nor a

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::CporError;
 
 use super::io;
-use super::reserve::{reserve, Reserved, Writer, MARKER};
+use super::reserve::{added_to_partners, refuse, reserve, Reserved, Writer, MARKER};
 
 /// A directory being filled beside the final one; removed again unless committed. It holds the
 /// reservation, and with it the lock, until it is committed or dropped.
@@ -17,6 +17,9 @@ pub(super) struct Staging {
     pub(super) dir: PathBuf,
     reserved: Reserved,
     committed: bool,
+    /// The check of an earlier output's partners' folders for files added since
+    /// (`added_to_partners`), running beside the run; its answer is awaited before the swap.
+    added: Option<std::thread::JoinHandle<Option<String>>>,
 }
 
 impl Staging {
@@ -26,8 +29,14 @@ impl Staging {
         let reserved = reserve(out, writer, inputs)?;
         let dir = reserved.parent.join(format!(".{}.staging-{}", reserved.name, std::process::id()));
         fs::create_dir(&dir).map_err(io(out))?;
+        let earlier = reserved.target.clone();
+        let added = (writer != Writer::Generate && earlier.join(MARKER).is_file())
+            .then(|| {
+                std::thread::Builder::new().name("cpor-check-out".into()).spawn(move || added_to_partners(&earlier))
+            })
+            .and_then(Result::ok);
         // Removed by `drop` from here on.
-        let staging = Staging { dir, reserved, committed: false };
+        let staging = Staging { dir, reserved, committed: false, added };
         let marker = staging.dir.join(MARKER);
         fs::write(&marker, writer.marker()).map_err(io(&marker))?;
         Ok(staging)
@@ -37,7 +46,15 @@ impl Staging {
     /// run (`remove_later`). The two trade places in one step (`RENAME_EXCHANGE`): with two renames,
     /// a run killed between them left no output at all. Where the file system cannot exchange, the
     /// old output is moved aside first.
-    pub(super) fn commit(mut self) -> std::io::Result<()> {
+    pub(super) fn commit(mut self) -> Result<(), CporError> {
+        let shown = self.reserved.shown.clone();
+        if let Some(added) = self.added.take().and_then(|check| check.join().ok()).flatten() {
+            return Err(refuse(&shown, format!("it holds {added}, with a file its manifest does not list")));
+        }
+        self.swap().map_err(io(&shown))
+    }
+
+    fn swap(&mut self) -> std::io::Result<()> {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
         let target = self.reserved.target.clone();
         let prefix = format!(".{}.previous-", self.reserved.name);
@@ -130,8 +147,7 @@ impl Staged {
     }
 
     pub fn commit(self) -> Result<(), CporError> {
-        let out = self.0.reserved.shown.clone();
-        self.0.commit().map_err(io(&out))
+        self.0.commit()
     }
 }
 

@@ -238,14 +238,35 @@ fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
     // A marked output with files added since: the user's, refused, untouched.
     let marked = temp.path().join("marked");
     run_ok(&example_run(&marked));
-    for added in ["notes.txt", "reports/pivot.xlsx"] {
-        std::fs::write(marked.join(added), "precious\n").expect("write");
+    let partner = std::fs::read_dir(marked.join("reports"))
+        .expect("reports")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.is_dir())
+        .expect("a partner's folder");
+    let pivot = format!("reports/{}/my_pivot.csv", partner.file_name().expect("named").to_string_lossy());
+    for (added, why) in [
+        ("notes.txt".to_string(), "holds notes.txt, which cpor did not write".to_string()),
+        ("reports/pivot.xlsx".to_string(), "holds reports/pivot.xlsx, which cpor did not write".to_string()),
+        // Named like a report: told from one by its partner's manifest, which does not list it.
+        (
+            pivot.clone(),
+            format!(
+                "{}, with a file its manifest does not list",
+                Path::new(&pivot).parent().expect("folder").display()
+            ),
+        ),
+    ] {
+        std::fs::write(marked.join(&added), "precious\n").expect("write");
         let before = tree(&marked);
         let output = cpor().args(example_run(&marked)).output().expect("runs");
-        assert_refused(&output, &marked.display().to_string(), &format!("holds {added}, which cpor did not write"));
-        assert!(tree(&marked) == before, "the directory changed");
-        std::fs::remove_file(marked.join(added)).expect("rm");
+        assert_refused(&output, &marked.display().to_string(), &why);
+        assert!(tree(&marked) == before, "{added}: the directory changed");
+        std::fs::remove_file(marked.join(&added)).expect("rm");
     }
+    let names_beside = names(temp.path());
+    assert!(names_beside.iter().all(|n| !n.contains(".staging-")), "staging removed: {names_beside:?}");
+    // Nothing added: replaced.
+    run_ok(&example_run(&marked));
 
     // And the same for validate.
     let validation = temp.path().join("validation");

@@ -266,6 +266,36 @@ fn parquet_claims_that_are_not_a_regular_file_are_fatal() {
     not_regular("claims");
 }
 
+#[test]
+fn parquet_usage_from_a_fifo_reads_as_the_file() {
+    // SPEC 6: a FIFO works like a file. It was refused as not a regular file.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let csv = reference(temp.path());
+    let dir = temp.path().join("in");
+    std::fs::create_dir(&dir).expect("dir");
+    let fifo = dir.join("usage.parquet");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
+    let bytes = std::fs::read(case("uint16").join("usage.parquet")).expect("usage");
+    let feed = bytes.clone();
+    let writer = fifo.clone();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(&writer).expect("FIFO opens");
+        pipe.write_all(&feed).expect("written");
+    });
+    let out = temp.path().join("out");
+    // A tiny memory budget: several passes over a file, which a FIFO cannot give; read in one.
+    let mut args = args_with(&dir, &["usage"], &out);
+    args.extend(["--memory-budget".to_string(), "1K".to_string()]);
+    let output = run(&args);
+    feeder.join().expect("fed");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_same_ledger_and_reports(&csv, &out);
+    use sha2::Digest;
+    let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(summary(&out)["inputs"]["usage"]["files"][0]["sha256"], sha256.as_str());
+}
+
 // --- property: any typed values -----------------------------------------------------------------
 
 const TENANT: &str = "abcdef01-2345-4789-abcd-ef0123456789";
