@@ -344,7 +344,7 @@ pub struct RunConfig {
     pub engagements: EngagementNames,
     /// The header named for each column in the config file's `[columns.*]` tables (SPEC 9.1).
     pub columns: ColumnMap,
-    /// `--shard I/N`: only this shard's tenants (SPEC 10).
+    /// `--shard I/N` (0 ≤ I < N ≤ 65536): only this shard's tenants (SPEC 10).
     pub shard: Option<Shard>,
     /// `--soon-days`: business days ahead in which a closing window is "closing soon".
     pub soon_days: u32,

@@ -29,6 +29,9 @@ struct ShardOutput {
 /// Reads a shard's summary.json, after checking that `dir` is an output of `cpor run --shard`.
 fn read_shard(dir: &Path) -> Result<ShardOutput, CporError> {
     let fail = |cause: String| CporError::Shard { path: dir.to_path_buf(), cause: cause.into() };
+    if !dir.exists() {
+        return Err(fail("no such directory".into()));
+    }
     if !dir.is_dir() {
         return Err(fail("not a directory".into()));
     }

@@ -335,7 +335,8 @@ fn merge_refuses_an_incomplete_or_mixed_set() {
         ("another format", vec![s0.clone(), parquet_1, s2.clone()], "format"),
         ("not a cpor output", vec![s0.clone(), s1.clone(), s2.clone(), plain], "not an output of cpor run"),
         ("an unsharded output", vec![root.join("unsharded")], "unsharded"),
-        ("a missing directory", vec![s0.clone(), root.join("nowhere"), s2.clone()], "not a directory"),
+        ("a missing directory", vec![s0.clone(), root.join("nowhere"), s2.clone()], "no such directory"),
+        ("a file", vec![s0.clone(), usage.clone(), s2.clone()], "not a directory"),
     ];
     for (case, dirs, expected) in cases {
         let output = merge(&dirs, &out);
