@@ -315,7 +315,12 @@ fn read_usage(
         shard: config.shard,
     };
     let usage_files = resolve(Source::Usage, &config.inputs.usage, config.text)?;
-    let passes = passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget);
+    // A FIFO (or any file that is not a regular one) can be read only once: one pass then, whatever
+    // the memory budget says.
+    let passes = match usage_files.iter().all(|f| std::fs::metadata(&f.path).is_ok_and(|m| m.is_file())) {
+        true => passes_for(estimate_records(Source::Usage, &usage_files)?, config.memory_budget),
+        false => 1,
+    };
     let mut usage_summary = InputSummary::default();
     for pass in 0..passes {
         index.begin_pass(pass, passes);

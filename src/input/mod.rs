@@ -138,7 +138,7 @@ fn format_of(path: &Path) -> Option<Kind> {
 const KINDS: &str = ".csv, .tsv, .txt (each optionally .gz), .parquet or .zip";
 
 /// Turns the paths given for one input into files, in file order: a file as is, a directory's
-/// input files (SPEC 9.2) sorted by name, a glob's matches sorted by path; a zip archive becomes its
+/// input files (SPEC 9.2) sorted by name, a glob's matches sorted by name; a zip archive becomes its
 /// text and Parquet members, in name order. A path that matches nothing, or an archive without
 /// any such member or that cannot be read, is fatal: a nightly run over an empty export is an
 /// operator's problem to see, not to skip.
@@ -174,9 +174,7 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
         if found.is_empty() {
             return Err(fail(text_given, &format!("no {KINDS} files found")));
         }
-        // By path: a glob over several folders (`exports/*/usage.csv`) is read folder by folder, in
-        // the order a shell lists its matches.
-        found.sort();
+        found.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
         for path in found {
             let shown = if path == Path::new(text_given) { text_given.clone() } else { path.display().to_string() };
             match format_of(&path) {
@@ -206,9 +204,12 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
 
 /// Whether a directory's or a glob's entry is one of the input's files: a name of an input kind
 /// that is not a folder. A link to nowhere or an unreadable file is listed, and fails when it is read
-/// (SPEC 2: an unreadable file is fatal), rather than left out of the run in silence.
+/// (SPEC 2: an unreadable file is fatal), rather than left out of the run in silence. Hidden names
+/// are not an export's files, as a shell's `*` leaves them out: an editor's lock (`.#usage.csv`, a
+/// link to nowhere while the file is open), a Mac's `._usage.csv`.
 fn listed(path: &Path) -> bool {
-    format_of(path).is_some() && !path.is_dir()
+    let hidden = path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
+    !hidden && format_of(path).is_some() && !path.is_dir()
 }
 
 /// A zip archive's `.csv`, `.tsv`, `.txt` and `.parquet` members, sorted by name (SPEC 9.2). Only the

@@ -204,6 +204,22 @@ const MANIFEST_TYPES: [(&str, DataType); 4] = [
     ("window_end_exclusive", DataType::Date),
 ];
 
+/// The file names a partner's manifest (`reports/<partner>/manifest.<ext>`) lists, from its `path`
+/// column. A CSV manifest is split at commas: none of its cells can hold one (ids, paths, numbers).
+pub(super) fn manifest_file_names(path: &Path, format: OutputFormat) -> Result<Vec<String>, CporError> {
+    let paths: Vec<String> = match format {
+        OutputFormat::Csv => {
+            let text = fs::read_to_string(path).map_err(|e| shard_error(path, e))?;
+            text.lines().skip(1).filter_map(|line| line.split(',').nth(2)).map(str::to_string).collect()
+        }
+        OutputFormat::Parquet => read_cells(path, format, &MANIFEST_COLUMNS, &MANIFEST_TYPES)?
+            .into_iter()
+            .filter_map(|cells| cells.into_iter().nth(2))
+            .collect(),
+    };
+    Ok(paths.iter().map(|p| p.rsplit('/').next().unwrap_or_default().to_string()).collect())
+}
+
 /// A table of a shard's with the run's `header`, CSV or Parquet, as the text of its cells: a Parquet
 /// null is empty, a count its digits, a date `YYYY-MM-DD`, as the CSV encoder writes them. In Parquet,
 /// the columns of `typed` must have their type and every other column must be text.

@@ -18,7 +18,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::RunConfig;
+use crate::config::{OutputFormat, RunConfig};
 use crate::error::{context, Cause, CporError};
 
 /// The file that marks a directory as an output of cpor's.
@@ -208,7 +208,7 @@ fn holder(file: &File) -> String {
 /// Why `target` may not be replaced by `writer`, if it may not (SPEC 6): it must be absent, an
 /// empty directory or an earlier cpor output — a real directory (not a link), neither the current
 /// directory nor above it, holding no input.
-fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<(), CporError> {
+pub(super) fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<(), CporError> {
     let meta = match fs::symlink_metadata(target) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(output_error(out, e)),
@@ -289,39 +289,46 @@ fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<
     Ok(())
 }
 
-/// The first partner's folder of the earlier output `dir` that holds more than its manifest lists —
-/// a file added since, which replacing the output would delete (SPEC 6) — as `reports/<partner>`.
-/// `only_own` leaves these folders to this check, which runs beside the run (`Staging`): each
-/// folder's entries are counted against its manifest's lines, not read by name, in a fraction of a
-/// second for a few hundred thousand files.
-pub(super) fn added_to_partners(dir: &Path) -> Option<String> {
+/// The first entry of a partner's folder of the earlier output `dir` that its manifest does not
+/// list — a file or folder added since, which replacing the output would delete (SPEC 6) — as
+/// `reports/<partner>/<name>`. `only_own` leaves these folders to this check, which runs beside the
+/// run (`Staging`): a few hundred thousand names, compared with the manifests' `path` columns. A
+/// report file that is missing is no reason to refuse. `Err`: a folder or manifest that cannot be
+/// read, where cpor's files cannot be told from others.
+pub(super) fn added_to_partners(dir: &Path) -> Result<Option<String>, String> {
     let reports = dir.join("reports");
-    for partner in fs::read_dir(&reports).ok()?.flatten() {
+    if !reports.exists() {
+        // A validation's output, or a run's with no report.
+        return Ok(None);
+    }
+    let listing = |path: &Path| fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()));
+    for partner in listing(&reports)? {
+        let partner = partner.map_err(|e| e.to_string())?;
         if !partner.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let (mut entries, mut manifest) = (0u64, None);
-        for entry in fs::read_dir(partner.path()).ok()?.flatten() {
-            let name = entry.file_name();
-            if name == "manifest.csv" || name == "manifest.parquet" {
-                manifest = Some(entry.path());
-            } else {
-                entries += 1;
-            }
-        }
-        // A CSV manifest's fields hold no line breaks (ids, paths, numbers, dates): a line a file.
-        let listed = match &manifest {
-            Some(path) if path.extension().is_some_and(|e| e == "csv") => {
-                fs::read(path).map_or(0, |bytes| (memchr::memchr_iter(b'\n', &bytes).count() as u64).saturating_sub(1))
-            }
-            Some(path) => crate::input::parquet_rows(path).unwrap_or(0),
-            None => 0,
+        let folder = partner.path();
+        let shown = |name: &str| format!("reports/{}/{name}", partner.file_name().to_string_lossy());
+        let (csv, parquet) = (folder.join("manifest.csv"), folder.join("manifest.parquet"));
+        let (manifest, format) = match (csv.is_file(), parquet.is_file()) {
+            (true, false) => (csv, OutputFormat::Csv),
+            (false, true) => (parquet, OutputFormat::Parquet),
+            (true, true) => return Ok(Some(shown("manifest.parquet"))),
+            (false, false) => return Err(format!("{} has no manifest", shown("")).trim_end_matches('/').to_string()),
         };
-        if entries != listed {
-            return Some(format!("reports/{}", partner.file_name().to_string_lossy()));
+        let listed: std::collections::HashSet<String> =
+            super::merge::manifest_file_names(&manifest, format).map_err(|e| e.to_string())?.into_iter().collect();
+        let own = manifest.file_name().unwrap_or_default().to_os_string();
+        for entry in listing(&folder)? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let name = entry.file_name();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if name != own && !(is_file && listed.contains(&*name.to_string_lossy())) {
+                return Ok(Some(shown(&name.to_string_lossy())));
+            }
         }
     }
-    None
+    Ok(None)
 }
 
 /// The marker's text: a regular file of a few bytes that starts with "cpor " (not a link, nor a

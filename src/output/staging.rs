@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::CporError;
 
 use super::io;
-use super::reserve::{added_to_partners, refuse, reserve, Reserved, Writer, MARKER};
+use super::reserve::{added_to_partners, check, refuse, reserve, Reserved, Writer, MARKER};
 
 /// A directory being filled beside the final one; removed again unless committed. It holds the
 /// reservation, and with it the lock, until it is committed or dropped.
@@ -17,9 +17,12 @@ pub(super) struct Staging {
     pub(super) dir: PathBuf,
     reserved: Reserved,
     committed: bool,
-    /// The check of an earlier output's partners' folders for files added since
+    /// What `--out` was reserved for, checked again just before the swap.
+    writer: Writer,
+    inputs: Vec<PathBuf>,
+    /// The check of an earlier output's partners' folders for entries added since
     /// (`added_to_partners`), running beside the run; its answer is awaited before the swap.
-    added: Option<std::thread::JoinHandle<Option<String>>>,
+    added: Option<std::thread::JoinHandle<Result<Option<String>, String>>>,
 }
 
 impl Staging {
@@ -30,13 +33,14 @@ impl Staging {
         let dir = reserved.parent.join(format!(".{}.staging-{}", reserved.name, std::process::id()));
         fs::create_dir(&dir).map_err(io(out))?;
         let earlier = reserved.target.clone();
-        let added = (writer != Writer::Generate && earlier.join(MARKER).is_file())
-            .then(|| {
-                std::thread::Builder::new().name("cpor-check-out".into()).spawn(move || added_to_partners(&earlier))
-            })
-            .and_then(Result::ok);
+        let added = if writer != Writer::Generate && earlier.join(MARKER).is_file() {
+            let check = std::thread::Builder::new().name("cpor-check-out".into());
+            Some(check.spawn(move || added_to_partners(&earlier)).map_err(io(out))?)
+        } else {
+            None
+        };
         // Removed by `drop` from here on.
-        let staging = Staging { dir, reserved, committed: false, added };
+        let staging = Staging { dir, reserved, committed: false, writer, inputs: inputs.to_vec(), added };
         let marker = staging.dir.join(MARKER);
         fs::write(&marker, writer.marker()).map_err(io(&marker))?;
         Ok(staging)
@@ -46,10 +50,22 @@ impl Staging {
     /// run (`remove_later`). The two trade places in one step (`RENAME_EXCHANGE`): with two renames,
     /// a run killed between them left no output at all. Where the file system cannot exchange, the
     /// old output is moved aside first.
+    ///
+    /// Before the swap, `--out` is checked again as `reserve` checked it (a file added at its top
+    /// while the run read), and the partners' folders' check is awaited; a refusal leaves the old
+    /// output as it was and removes the new one.
     pub(super) fn commit(mut self) -> Result<(), CporError> {
         let shown = self.reserved.shown.clone();
-        if let Some(added) = self.added.take().and_then(|check| check.join().ok()).flatten() {
-            return Err(refuse(&shown, format!("it holds {added}, with a file its manifest does not list")));
+        check(&shown, &self.reserved.target, self.writer, &self.inputs)?;
+        if let Some(added) = self.added.take() {
+            match added.join() {
+                Ok(Ok(None)) => {}
+                Ok(Ok(Some(entry))) => {
+                    return Err(refuse(&shown, format!("it holds {entry}, which its manifest does not list")))
+                }
+                Ok(Err(why)) => return Err(refuse(&shown, format!("its files cannot be told from others: {why}"))),
+                Err(_) => return Err(refuse(&shown, "the check of its partners' folders failed")),
+            }
         }
         self.swap().map_err(io(&shown))
     }
@@ -58,13 +74,24 @@ impl Staging {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
         let target = self.reserved.target.clone();
         let prefix = format!(".{}.previous-", self.reserved.name);
-        let old = self.reserved.parent.join(format!("{prefix}{}", std::process::id()));
+        // A name no earlier run left: in a container cpor is often pid 1 every night, and an old
+        // output whose removal was cut short may hold this pid's name.
+        let pid = std::process::id();
+        let named = |n: u32| match n {
+            0 => self.reserved.parent.join(format!("{prefix}{pid}")),
+            n => self.reserved.parent.join(format!("{prefix}{pid}.{n}")),
+        };
+        let old = (0..1000).map(named).find(|path| fs::symlink_metadata(path).is_err()).unwrap_or_else(|| named(0));
         let had_old = fs::symlink_metadata(&target).is_ok();
+        let mut left_in_staging = None;
         if had_old && renameat_with(CWD, &self.dir, CWD, &target, RenameFlags::EXCHANGE).is_ok() {
             self.committed = true;
             // The staging name now holds the old output. Killed before this rename, the next run
-            // into DIR removes it as stale staging.
-            fs::rename(&self.dir, &old)?;
+            // into DIR removes it as stale staging; failing, it is removed from there below: the
+            // new output is in place either way.
+            if fs::rename(&self.dir, &old).is_err() {
+                left_in_staging = Some(self.dir.clone());
+            }
         } else {
             if had_old {
                 fs::rename(&target, &old)?;
@@ -84,6 +111,7 @@ impl Staging {
             .filter_map(|entry| entry.ok())
             .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
             .map(|entry| entry.path())
+            .chain(left_in_staging)
             .collect();
         remove_later(&old_outputs);
         Ok(())
@@ -167,8 +195,12 @@ mod tests {
         fs::create_dir(&out).expect("mkdir");
         fs::write(out.join("ledger.csv"), "old").expect("write");
         fs::write(out.join(MARKER), Writer::Run.marker()).expect("write");
-        // An earlier run's old output whose removal was cut short, and a neighbour that is not one.
+        // An earlier run's old output whose removal was cut short, and a neighbour that is not one;
+        // and one under this process's pid (in a container, cpor is pid 1 every night).
         fs::create_dir(temp.path().join(".out.previous-1")).expect("mkdir");
+        let same_pid = temp.path().join(format!(".out.previous-{}", std::process::id()));
+        fs::create_dir(&same_pid).expect("mkdir");
+        fs::write(same_pid.join("ledger.csv"), "older").expect("write");
         fs::create_dir(temp.path().join(".outer.previous-1")).expect("mkdir");
 
         let staging = Staging::new(&out, Writer::Run, &[]).expect("staging");

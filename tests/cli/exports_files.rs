@@ -172,6 +172,15 @@ fn a_link_to_nowhere_in_a_folder_or_glob_input_is_fatal() {
         let stderr = fails(temp.path(), "--usage", &given, &[], 1);
         assert!(stderr.contains("b.csv"), "{}: {stderr}", given.display());
     }
+    // A hidden name is not an export's file: an editor's lock, a link to nowhere while a.csv is open.
+    std::fs::remove_file(dir.join("b.csv")).expect("rm");
+    std::os::unix::fs::symlink("root@host.1234:1700000000", dir.join(".#a.csv")).expect("symlink");
+    for given in [dir.clone(), dir.join("*.csv")] {
+        let out = temp.path().join("out_hidden");
+        run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), &given, &out));
+        assert_eq!(summary(&out)["inputs"]["usage"]["files"].as_array().map(Vec::len), Some(1));
+        std::fs::remove_dir_all(&out).expect("rm");
+    }
 }
 
 #[test]

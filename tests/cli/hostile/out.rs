@@ -248,13 +248,7 @@ fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
         ("notes.txt".to_string(), "holds notes.txt, which cpor did not write".to_string()),
         ("reports/pivot.xlsx".to_string(), "holds reports/pivot.xlsx, which cpor did not write".to_string()),
         // Named like a report: told from one by its partner's manifest, which does not list it.
-        (
-            pivot.clone(),
-            format!(
-                "{}, with a file its manifest does not list",
-                Path::new(&pivot).parent().expect("folder").display()
-            ),
-        ),
+        (pivot.clone(), format!("holds {pivot}, which its manifest does not list")),
     ] {
         std::fs::write(marked.join(&added), "precious\n").expect("write");
         let before = tree(&marked);
@@ -265,8 +259,12 @@ fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
     }
     let names_beside = names(temp.path());
     assert!(names_beside.iter().all(|n| !n.contains(".staging-")), "staging removed: {names_beside:?}");
-    // Nothing added: replaced.
+    // A report file moved away (delivered by hand, say): nothing of the user's to lose, replaced.
+    let report = std::fs::read_dir(&partner).expect("folder").map(|e| e.expect("entry").path());
+    let report = report.into_iter().find(|p| p.file_name().is_some_and(|n| n != "manifest.csv")).expect("a report");
+    std::fs::rename(&report, temp.path().join("delivered.csv")).expect("mv");
     run_ok(&example_run(&marked));
+    assert!(report.exists(), "the rerun wrote the report again");
 
     // And the same for validate.
     let validation = temp.path().join("validation");

@@ -284,9 +284,11 @@ fn parquet_usage_from_a_fifo_reads_as_the_file() {
         pipe.write_all(&feed).expect("written");
     });
     let out = temp.path().join("out");
-    // A tiny memory budget: several passes over a file, which a FIFO cannot give; read in one.
+    // A tiny memory budget, and a second usage file (the same rows again, each a duplicate):
+    // several passes, which a FIFO cannot give (the second hung, waiting on it); read in one.
     let mut args = args_with(&dir, &["usage"], &out);
-    args.extend(["--memory-budget".to_string(), "1K".to_string()]);
+    let again = scoping().join("input/usage.csv").display().to_string();
+    args.extend(["--memory-budget".to_string(), "1K".to_string(), "--usage".to_string(), again]);
     let output = run(&args);
     feeder.join().expect("fed");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
