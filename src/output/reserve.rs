@@ -394,6 +394,15 @@ mod tests {
         }
     }
 
+    /// A marked run output with a partner's folder P1, and `file` beside it in `reports/`.
+    fn run_output_with_in_reports(file: &'static str) -> impl Fn(&Path) {
+        move |out| {
+            dir_with(&[(MARKER, RUN_MARKER)])(out);
+            fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
+            fs::write(out.join("reports").join(file), "").expect("write");
+        }
+    }
+
     const RUN_MARKER: &str = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
     const GEN_MARKER: &str = "cpor generate output; the next cpor generate into this directory replaces it\n";
 
@@ -415,21 +424,13 @@ mod tests {
             ),
             (
                 "marked by run, with partners' folders",
-                Box::new(|out: &Path| {
-                    dir_with(&[(MARKER, RUN_MARKER)])(out);
-                    fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
-                    fs::write(out.join("reports/manifest.csv"), "").expect("write");
-                }),
+                Box::new(run_output_with_in_reports("manifest.csv")),
                 Writer::Run,
                 None,
             ),
             (
                 "marked by run, with a file added to its reports",
-                Box::new(|out: &Path| {
-                    dir_with(&[(MARKER, RUN_MARKER)])(out);
-                    fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
-                    fs::write(out.join("reports/pivot.xlsx"), "").expect("write");
-                }),
+                Box::new(run_output_with_in_reports("pivot.xlsx")),
                 Writer::Run,
                 Some("reports/pivot.xlsx"),
             ),
