@@ -155,7 +155,7 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
             std::fs::read_dir(path)
                 .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| listed(p))
+                .filter(|p| listed(p) && !p.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
                 .collect()
         } else if path.exists() {
             if format_of(path).is_none() {
@@ -166,7 +166,7 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
             glob::glob(text_given)
                 .map_err(|e| fail(text_given, &e.to_string()))?
                 .filter_map(Result::ok)
-                .filter(|p| listed(p))
+                .filter(|p| listed(p) && !hidden_by_wildcard(text_given, p))
                 .collect()
         } else {
             return Err(fail(text_given, "no such file or directory"));
@@ -202,14 +202,30 @@ pub fn resolve(source: Source, given: &[String], text: TextOptions) -> Result<Ve
     Ok(files)
 }
 
+/// Whether a glob's wildcard matched a name's leading dot in some folder of `path`, which a shell's
+/// does not: `exports/*/usage.csv` leaves out `exports/.old/usage.csv`, `.h*.csv` matches
+/// `.hidden.csv`. Pattern and path are compared folder by folder (a `**` pattern by its last name).
+fn hidden_by_wildcard(pattern: &str, path: &Path) -> bool {
+    let names =
+        |p: &Path| -> Vec<String> { p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect() };
+    let (pattern, path) = (names(Path::new(pattern)), names(path));
+    let hidden = |(pattern, name): (&String, &String)| {
+        name.starts_with('.') && name != "." && name != ".." && !pattern.starts_with('.')
+    };
+    if pattern.len() == path.len() {
+        pattern.iter().zip(&path).any(hidden)
+    } else {
+        pattern.last().zip(path.last()).is_some_and(hidden)
+    }
+}
+
 /// Whether a directory's or a glob's entry is one of the input's files: a name of an input kind
 /// that is not a folder. A link to nowhere or an unreadable file is listed, and fails when it is read
-/// (SPEC 2: an unreadable file is fatal), rather than left out of the run in silence. Hidden names
-/// are not an export's files, as a shell's `*` leaves them out: an editor's lock (`.#usage.csv`, a
-/// link to nowhere while the file is open), a Mac's `._usage.csv`.
+/// (SPEC 2: an unreadable file is fatal), rather than left out of the run in silence. A folder's
+/// hidden names are not an export's files either, as a shell's `*.csv` leaves them out: an editor's
+/// lock (`.#usage.csv`, a link to nowhere while the file is open), a Mac's `._usage.csv`.
 fn listed(path: &Path) -> bool {
-    let hidden = path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
-    !hidden && format_of(path).is_some() && !path.is_dir()
+    format_of(path).is_some() && !path.is_dir()
 }
 
 /// A zip archive's `.csv`, `.tsv`, `.txt` and `.parquet` members, sorted by name (SPEC 9.2). Only the

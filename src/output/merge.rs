@@ -206,13 +206,23 @@ const MANIFEST_TYPES: [(&str, DataType); 4] = [
 
 /// The file names a partner's manifest (`reports/<partner>/manifest.<ext>`) lists, from its `path`
 /// column. A CSV manifest is split at commas: none of its cells can hold one (ids, paths, numbers).
-pub(super) fn manifest_file_names(path: &Path, format: OutputFormat) -> Result<Vec<String>, CporError> {
+/// `Err`: not a manifest of cpor's.
+pub(super) fn manifest_file_names(path: &Path, format: OutputFormat) -> Result<Vec<String>, String> {
+    let not_ours =
+        || format!("{} is not a manifest cpor wrote", path.file_name().unwrap_or_default().to_string_lossy());
     let paths: Vec<String> = match format {
         OutputFormat::Csv => {
-            let text = fs::read_to_string(path).map_err(|e| shard_error(path, e))?;
-            text.lines().skip(1).filter_map(|line| line.split(',').nth(2)).map(str::to_string).collect()
+            let text = fs::read_to_string(path).map_err(|_| not_ours())?;
+            let mut lines = text.lines();
+            if lines.next() != Some(MANIFEST_COLUMNS.join(",").as_str()) {
+                return Err(not_ours());
+            }
+            lines
+                .map(|line| line.split(',').nth(2).map(str::to_string).ok_or_else(not_ours))
+                .collect::<Result<_, _>>()?
         }
-        OutputFormat::Parquet => read_cells(path, format, &MANIFEST_COLUMNS, &MANIFEST_TYPES)?
+        OutputFormat::Parquet => read_cells(path, format, &MANIFEST_COLUMNS, &MANIFEST_TYPES)
+            .map_err(|_| not_ours())?
             .into_iter()
             .filter_map(|cells| cells.into_iter().nth(2))
             .collect(),

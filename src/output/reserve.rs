@@ -289,43 +289,71 @@ fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<
     Ok(())
 }
 
+/// What `added_to_partners` found: the first entry a partner's manifest does not list, if any, and
+/// each partner folder's modification time as it was read, so that a second look just before the
+/// swap reads again only the folders changed since.
+#[derive(Debug, Default)]
+pub(super) struct PartnerScan {
+    pub(super) added: Option<String>,
+    seen: std::collections::HashMap<OsString, std::time::SystemTime>,
+}
+
 /// The first entry of a partner's folder of the earlier output `dir` that its manifest does not
 /// list — a file or folder added since, which replacing the output would delete (SPEC 6) — as
 /// `reports/<partner>/<name>`. `only_own` leaves these folders to this check, which runs beside the
 /// run (`Staging`): a few hundred thousand names, compared with the manifests' `path` columns. A
-/// report file that is missing is no reason to refuse. `Err`: a folder or manifest that cannot be
-/// read, where cpor's files cannot be told from others.
-pub(super) fn added_to_partners(dir: &Path) -> Result<Option<String>, String> {
+/// report file that is missing, or an empty folder, is no reason to refuse. With `before`, only the
+/// folders new or changed since that scan are read. `Err`: a folder or manifest that cannot be read,
+/// where cpor's files cannot be told from others.
+pub(super) fn added_to_partners(dir: &Path, before: Option<&PartnerScan>) -> Result<PartnerScan, String> {
+    let mut scan = PartnerScan::default();
     let reports = dir.join("reports");
     if !reports.exists() {
         // A validation's output, or a run's with no report.
-        return Ok(None);
+        return Ok(scan);
     }
-    let listing = |path: &Path| fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()));
-    for partner in listing(&reports)? {
-        let partner = partner.map_err(|e| e.to_string())?;
+    for partner in fs::read_dir(&reports).map_err(|e| format!("reports: {e}"))? {
+        let partner = partner.map_err(|e| format!("reports: {e}"))?;
         if !partner.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let folder = partner.path();
-        let shown = |name: &str| format!("reports/{}/{name}", partner.file_name().to_string_lossy());
-        let (csv, parquet) = (folder.join("manifest.csv"), folder.join("manifest.parquet"));
-        let (manifest, format) = match (csv.is_file(), parquet.is_file()) {
-            (true, false) => (csv, OutputFormat::Csv),
-            (false, true) => (parquet, OutputFormat::Parquet),
-            (true, true) => return Ok(Some(shown("manifest.parquet"))),
-            (false, false) => return Err(format!("{} has no manifest", shown("")).trim_end_matches('/').to_string()),
-        };
-        let listed: std::collections::HashSet<String> =
-            super::merge::manifest_file_names(&manifest, format).map_err(|e| e.to_string())?.into_iter().collect();
-        let own = manifest.file_name().unwrap_or_default().to_os_string();
-        for entry in listing(&folder)? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let name = entry.file_name();
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if name != own && !(is_file && listed.contains(&*name.to_string_lossy())) {
-                return Ok(Some(shown(&name.to_string_lossy())));
-            }
+        let name = partner.file_name();
+        let modified = partner.metadata().and_then(|m| m.modified()).map_err(|e| format!("reports: {e}"))?;
+        let unchanged = before.and_then(|b| b.seen.get(&name)) == Some(&modified);
+        scan.seen.insert(name.clone(), modified);
+        if !unchanged && scan.added.is_none() {
+            let shown = format!("reports/{}", name.to_string_lossy());
+            scan.added = unlisted_entry(&partner.path())
+                .map_err(|why| format!("{shown}: {why}"))?
+                .map(|entry| format!("{shown}/{entry}"));
+        }
+    }
+    Ok(scan)
+}
+
+/// The first entry of one partner's folder that its manifest does not list.
+fn unlisted_entry(folder: &Path) -> Result<Option<String>, String> {
+    let entries: Vec<fs::DirEntry> =
+        fs::read_dir(folder).and_then(|list| list.collect::<Result<_, _>>()).map_err(|e| e.to_string())?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let (csv, parquet) = (folder.join("manifest.csv"), folder.join("manifest.parquet"));
+    let (manifest, format) = match (csv.is_file(), parquet.is_file()) {
+        (true, false) => (csv, OutputFormat::Csv),
+        (false, true) => (parquet, OutputFormat::Parquet),
+        (true, true) => return Ok(Some("manifest.parquet".into())),
+        // Files and no manifest: none of them can be told to be cpor's.
+        (false, false) => return Ok(entries.first().map(|e| e.file_name().to_string_lossy().into_owned())),
+    };
+    let listed: std::collections::HashSet<String> =
+        super::merge::manifest_file_names(&manifest, format)?.into_iter().collect();
+    let own = manifest.file_name().unwrap_or_default().to_os_string();
+    for entry in entries {
+        let name = entry.file_name();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if name != own && !(is_file && listed.contains(&*name.to_string_lossy())) {
+            return Ok(Some(name.to_string_lossy().into_owned()));
         }
     }
     Ok(None)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::CporError;
 
 use super::io;
-use super::reserve::{added_to_partners, check, refuse, reserve, Reserved, Writer, MARKER};
+use super::reserve::{added_to_partners, check, refuse, reserve, PartnerScan, Reserved, Writer, MARKER};
 
 /// A directory being filled beside the final one; removed again unless committed. It holds the
 /// reservation, and with it the lock, until it is committed or dropped.
@@ -22,7 +22,7 @@ pub(super) struct Staging {
     inputs: Vec<PathBuf>,
     /// The check of an earlier output's partners' folders for entries added since
     /// (`added_to_partners`), running beside the run; its answer is awaited before the swap.
-    added: Option<std::thread::JoinHandle<Result<Option<String>, String>>>,
+    added: Option<std::thread::JoinHandle<Result<PartnerScan, String>>>,
 }
 
 impl Staging {
@@ -35,7 +35,7 @@ impl Staging {
         let earlier = reserved.target.clone();
         let added = if writer != Writer::Generate && earlier.join(MARKER).is_file() {
             let check = std::thread::Builder::new().name("cpor-check-out".into());
-            Some(check.spawn(move || added_to_partners(&earlier)).map_err(io(out))?)
+            Some(check.spawn(move || added_to_partners(&earlier, None)).map_err(io(out))?)
         } else {
             None
         };
@@ -57,14 +57,24 @@ impl Staging {
     pub(super) fn commit(mut self) -> Result<(), CporError> {
         let shown = self.reserved.shown.clone();
         check(&shown, &self.reserved.target, self.writer, &self.inputs)?;
-        if let Some(added) = self.added.take() {
-            match added.join() {
-                Ok(Ok(None)) => {}
-                Ok(Ok(Some(entry))) => {
-                    return Err(refuse(&shown, format!("it holds {entry}, which its manifest does not list")))
-                }
-                Ok(Err(why)) => return Err(refuse(&shown, format!("its files cannot be told from others: {why}"))),
-                Err(_) => return Err(refuse(&shown, "the check of its partners' folders failed")),
+        let first = match self.added.take().map(|scan| scan.join()) {
+            None => None,
+            Some(Ok(Ok(scan))) => Some(scan),
+            Some(Ok(Err(why))) => return Err(refuse(&shown, format!("its files cannot be told from others: {why}"))),
+            Some(Err(_)) => return Err(refuse(&shown, "the check of its partners' folders failed")),
+        };
+        // Again, for what changed while the run read: the folders whose modification time moved (a
+        // few milliseconds of `stat`s), or all of them when `--out` became an output meanwhile.
+        if self.writer != Writer::Generate && self.reserved.target.join(MARKER).is_file() {
+            let scan = match &first {
+                Some(PartnerScan { added: Some(_), .. }) => first,
+                _ => Some(
+                    added_to_partners(&self.reserved.target, first.as_ref())
+                        .map_err(|why| refuse(&shown, format!("its files cannot be told from others: {why}")))?,
+                ),
+            };
+            if let Some(entry) = scan.and_then(|s| s.added) {
+                return Err(refuse(&shown, format!("it holds {entry}, which its manifest does not list")));
             }
         }
         self.swap().map_err(io(&shown))
@@ -135,11 +145,16 @@ fn remove_later(paths: &[PathBuf]) -> Option<std::process::Child> {
         .stderr(std::process::Stdio::null())
         .spawn();
     match spawned {
-        Ok(child) => {
+        Ok(mut child) => {
             // Housekeeping: the lowest priority, so that a run started meanwhile goes first.
             // (`None` would name this process, hence the check.)
             if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
                 let _ = rustix::process::setpriority_process(Some(pid), 19);
+            }
+            // As pid 1 (a container's process), exiting kills every other process in it: `rm`
+            // would be cut short every night and old outputs pile up. Waited for then.
+            if std::process::id() == 1 {
+                let _ = child.wait();
             }
             Some(child)
         }

@@ -172,6 +172,27 @@ fn a_link_to_nowhere_in_a_folder_or_glob_input_is_fatal() {
         let stderr = fails(temp.path(), "--usage", &given, &[], 1);
         assert!(stderr.contains("b.csv"), "{}: {stderr}", given.display());
     }
+    // A glob naming a hidden file reads it, as a shell's would; `*` skips a hidden folder.
+    std::fs::rename(dir.join("a.csv"), dir.join(".a.csv")).expect("mv");
+    std::fs::remove_file(dir.join("b.csv")).expect("rm");
+    let out = temp.path().join("out_dot");
+    run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), &dir.join(".a*.csv"), &out));
+    assert_eq!(summary(&out)["inputs"]["usage"]["files"].as_array().map(Vec::len), Some(1));
+    let nested = temp.path().join("nested");
+    std::fs::create_dir_all(nested.join(".old")).expect("mkdir");
+    std::fs::create_dir_all(nested.join("a")).expect("mkdir");
+    std::fs::copy(dir.join(".a.csv"), nested.join("a/usage.csv")).expect("copy");
+    std::fs::write(
+        nested.join(".old/usage.csv"),
+        "not,an,export
+",
+    )
+    .expect("write");
+    let out = temp.path().join("out_nested");
+    run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), &nested.join("*/usage.csv"), &out));
+    assert_eq!(summary(&out)["inputs"]["usage"]["files"].as_array().map(Vec::len), Some(1));
+    std::fs::rename(dir.join(".a.csv"), dir.join("a.csv")).expect("mv");
+    std::os::unix::fs::symlink("../exports/usage-2026-11-22.csv", dir.join("b.csv")).expect("symlink");
     // A hidden name is not an export's file: an editor's lock, a link to nowhere while a.csv is open.
     std::fs::remove_file(dir.join("b.csv")).expect("rm");
     std::os::unix::fs::symlink("root@host.1234:1700000000", dir.join(".#a.csv")).expect("symlink");

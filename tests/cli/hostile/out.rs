@@ -277,3 +277,43 @@ fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
     let output = cpor().args(&args).output().expect("runs");
     assert_refused(&output, &validation.display().to_string(), "holds no .cpor-output");
 }
+
+/// Files added to an earlier output while a run into it reads: found before the swap, the old output
+/// untouched. The run is held on a FIFO for its claims until they are added.
+#[test]
+fn files_added_to_an_earlier_output_during_the_run_stop_it_before_the_swap() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("out");
+    run_ok(&example_run(&out));
+    // An empty partner's folder is no reason to refuse.
+    std::fs::create_dir(out.join("reports/NEWP")).expect("mkdir");
+    run_ok(&example_run(&out));
+    let partner = std::fs::read_dir(out.join("reports"))
+        .expect("reports")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.is_dir() && p.read_dir().is_ok_and(|mut d| d.next().is_some()))
+        .expect("a partner's folder with reports");
+    let fifo = temp.path().join("claims.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
+    for added in [partner.join("notes.txt"), out.join("reports/archive/notes.txt")] {
+        let mut args = example_run(&out);
+        set_arg(&mut args, "--claims", fifo.display());
+        let mut command = cpor();
+        command.args(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        let mut run = command.spawn().expect("the run starts");
+        // The partners' folders are read as the run starts: the file comes after.
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::create_dir_all(added.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&added, "precious\n").expect("write");
+        let before = tree(&out);
+        std::fs::write(&fifo, std::fs::read(example().join("input/claims.csv")).expect("claims")).expect("fed");
+        let status = wait_for(&mut run);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut run.stderr.take().expect("stderr"), &mut stderr).expect("read");
+        assert_eq!(status.code(), Some(1), "{}: {stderr}", added.display());
+        assert!(stderr.contains("refusing") && stderr.contains("notes.txt"), "{stderr}");
+        assert!(tree(&out) == before, "{}: the output changed", added.display());
+        std::fs::remove_dir_all(out.join("reports/archive")).ok();
+        std::fs::remove_file(partner.join("notes.txt")).ok();
+    }
+}
