@@ -679,23 +679,10 @@ fn is_fifo(path: &Path) -> bool {
 /// A FIFO's bytes copied to a temporary file (removed when dropped), for a reader that seeks; and
 /// their sha256, the file's hash for summary.json.
 fn spool(path: &Path) -> Result<(tempfile::NamedTempFile, String), String> {
-    use sha2::{Digest, Sha256};
-    use std::io::{Read, Write};
-    let mut source = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let source = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a temporary file: {e}"))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = match source.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.to_string()),
-        };
-        hasher.update(&buffer[..n]);
-        temp.write_all(&buffer[..n]).map_err(|e| format!("copying to a temporary file: {e}"))?;
-    }
-    Ok((temp, hex(&hasher.finalize())))
+    let sha256 = copy_hashed(source, temp.as_file_mut()).map_err(|e| format!("copying to a temporary file: {e}"))?;
+    Ok((temp, sha256))
 }
 
 /// Bytes under which no CSV usage row fits (a UUID alone is 36), for estimating a CSV's records.
@@ -726,8 +713,6 @@ pub fn estimate_records(source: Source, files: &[InputFile]) -> Result<u64, Cpor
                 let stored = std::fs::metadata(&file.path).map_err(|e| unreadable(e.into()))?.len();
                 stored.saturating_mul(if file.gzip { GZIP_RATIO } else { 1 }) / MIN_CSV_ROW_BYTES
             }
-            // Read once, in one pass: its rows are not known before.
-            (None, FileFormat::Parquet) if is_fifo(&file.path) => 0,
             (None, FileFormat::Parquet) => {
                 parquet_file::row_count(&file.path).map_err(|e| e.or_unreadable(&unreadable))?
             }
@@ -799,17 +784,23 @@ impl From<CporError> for ReadError {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
+    copy_hashed(std::fs::File::open(path)?, std::io::sink())
+}
+
+/// Copies `source` to `sink` a megabyte at a time; returns the sha256 of the bytes, as hex.
+fn copy_hashed(mut source: impl std::io::Read, mut sink: impl std::io::Write) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
+        let n = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         hasher.update(&buffer[..n]);
+        sink.write_all(&buffer[..n])?;
     }
     Ok(hex(&hasher.finalize()))
 }

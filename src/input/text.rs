@@ -51,10 +51,9 @@ const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
 pub fn sniff_delimiter(header: &[u8]) -> u8 {
     let mut counts = [0usize; DELIMITERS.len()];
     let mut quoted = false;
-    for &byte in header {
+    for &byte in header_line(header) {
         match byte {
             b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted => break,
             _ if !quoted => {
                 if let Some(i) = DELIMITERS.iter().position(|&d| d == byte) {
                     counts[i] += 1;

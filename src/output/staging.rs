@@ -57,10 +57,10 @@ impl Staging {
     pub(super) fn commit(mut self) -> Result<(), CporError> {
         let shown = self.reserved.shown.clone();
         check(&shown, &self.reserved.target, self.writer, &self.inputs)?;
+        let cannot_tell = |why: String| refuse(&shown, format!("its files cannot be told from others: {why}"));
         let first = match self.added.take().map(|scan| scan.join()) {
             None => None,
-            Some(Ok(Ok(scan))) => Some(scan),
-            Some(Ok(Err(why))) => return Err(refuse(&shown, format!("its files cannot be told from others: {why}"))),
+            Some(Ok(scan)) => Some(scan.map_err(cannot_tell)?),
             Some(Err(_)) => return Err(refuse(&shown, "the check of its partners' folders failed")),
         };
         // Again, for what changed while the run read: the folders whose modification time moved (a
@@ -68,10 +68,7 @@ impl Staging {
         if self.writer != Writer::Generate && self.reserved.target.join(MARKER).is_file() {
             let scan = match &first {
                 Some(PartnerScan { added: Some(_), .. }) => first,
-                _ => Some(
-                    added_to_partners(&self.reserved.target, first.as_ref())
-                        .map_err(|why| refuse(&shown, format!("its files cannot be told from others: {why}")))?,
-                ),
+                _ => Some(added_to_partners(&self.reserved.target, first.as_ref()).map_err(cannot_tell)?),
             };
             if let Some(entry) = scan.and_then(|s| s.added) {
                 return Err(refuse(&shown, format!("it holds {entry}, which its manifest does not list")));
