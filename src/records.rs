@@ -174,8 +174,18 @@ fn required<T>(value: Option<T>, columns: &[ColumnSpec], k: usize) -> Result<T, 
 }
 
 /// A **text** cell (SPEC 2.4, the workload): no control characters, no spreadsheet formula.
+/// A cell that is no text at all — Parquet bytes that are not UTF-8 — is `invalid_text` too: its
+/// stand-in in messages (`as_text`) must never pass for a workload, which would make every such
+/// cell one workload, seen in one report.
 fn text<'a>(row: &'a RowView<'_>, columns: &[ColumnSpec], k: usize) -> Result<Cow<'a, str>, Fault> {
-    let text = required(as_text(row.get(k)), columns, k)?;
+    let cell = row.get(k);
+    if matches!(cell, Cell::OutOfRange) {
+        return Err(Fault::new(
+            RejectReason::InvalidText,
+            format!("{} is not text (bytes that are not UTF-8, or a typed value out of range).", columns[k].name),
+        ));
+    }
+    let text = required(as_text(cell), columns, k)?;
     match text_fault(&text) {
         None => Ok(text),
         Some(why) => Err(Fault::new(RejectReason::InvalidText, format!("{} {text:?} {why}.", columns[k].name))),

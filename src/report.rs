@@ -48,7 +48,9 @@ pub fn access_window(
 /// the claim's tenant and workload, sorted by (date, subscription); each row covers a `period` from
 /// its date (SPEC 9.3): a row belongs when its period overlaps the window, and counts towards
 /// `starting_hwm` when its period ends on or before the window's first day. For a day,
-/// [`UsagePeriod::end`] is the next day, and these are SPEC 5's "dated in" and "dated before".
+/// [`UsagePeriod::end`] is the next day, and these are SPEC 5's "dated in" and "dated before". An
+/// empty window (a claim revoked on the local day it became official) overlaps no period: a month
+/// that holds its one edge is not in it.
 pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), period: UsagePeriod) -> Report {
     let in_scope = |row: &&KeptRow| match claim.engagement.scope() {
         Scope::Workload => true,
@@ -57,7 +59,7 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
     let rows = group
         .iter()
         .filter(in_scope)
-        .filter(|row| row.date < window.1 && period.end(row.date) > window.0)
+        .filter(|row| window.0 < window.1 && row.date < window.1 && period.end(row.date) > window.0)
         .copied()
         .collect();
     let starting_hwm = group
@@ -109,3 +111,49 @@ pub fn build_reports<'a>(
 
 /// A claim with kept rows: its range of its bucket's rows, its window and its report's slot.
 type Wanted<'a> = (&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::claims::tests::claim;
+    use crate::records::Counts;
+    use crate::types::parse_date;
+
+    fn day(text: &str) -> Days {
+        parse_date(text).expect("date")
+    }
+
+    /// The dates of the rows of claim C1's report, given its window and the dates of its group.
+    fn dates(group: &[&str], window: (&str, &str), period: UsagePeriod) -> Vec<Days> {
+        let group: Vec<KeptRow> =
+            group.iter().map(|d| KeptRow::new(None, day(d), Counts::new([Some(1), None, None]))).collect();
+        report_rows(&claim("C1", "P1"), &group, (day(window.0), day(window.1)), period)
+            .rows
+            .iter()
+            .map(|r| r.date)
+            .collect()
+    }
+
+    #[test]
+    fn a_row_belongs_when_its_period_overlaps_the_window() {
+        let days = ["2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12"];
+        assert_eq!(
+            dates(&days, ("2026-11-10", "2026-11-12"), UsagePeriod::Day),
+            [day("2026-11-10"), day("2026-11-11")]
+        );
+        let months = ["2026-10-01", "2026-11-01", "2026-12-01"];
+        assert_eq!(dates(&months, ("2026-11-10", "2026-11-12"), UsagePeriod::Month), [day("2026-11-01")]);
+        assert_eq!(
+            dates(&months, ("2026-10-31", "2026-12-01"), UsagePeriod::Month),
+            [day("2026-10-01"), day("2026-11-01")]
+        );
+    }
+
+    #[test]
+    fn an_empty_window_shows_no_row_of_any_period() {
+        for period in [UsagePeriod::Day, UsagePeriod::Month] {
+            let group = ["2026-11-01", "2026-11-10"];
+            assert_eq!(dates(&group, ("2026-11-10", "2026-11-10"), period), Vec::<Days>::new(), "{period:?}");
+        }
+    }
+}

@@ -246,6 +246,11 @@ fn zip_members(path: &Path) -> Result<Vec<(String, FileFormat)>, String> {
         return Err("the zip archive holds no .csv, .tsv, .txt or .parquet member".into());
     }
     members.sort_by(|a, b| a.0.cmp(&b.0));
+    // Members are read by name: of two of one name, one would be read twice and the other never.
+    // The archive's index keeps one of them, so the name itself is not known here.
+    if archive.has_duplicate_names() {
+        return Err("the zip archive holds two members of one name; cpor cannot tell which is which".into());
+    }
     Ok(members)
 }
 

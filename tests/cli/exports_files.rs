@@ -226,6 +226,28 @@ fn a_zip_made_on_a_mac_is_read_without_its_resource_forks() {
 }
 
 #[test]
+fn a_zip_with_two_members_of_one_name_is_fatal() {
+    // One of them was read and the other dropped, its rows in no count, exit 0.
+    let temp = tempfile::tempdir().expect("temp dir");
+    baseline(temp.path());
+    let plain = temp.path().join("plain");
+    let usage = std::fs::read(plain.join("usage.csv")).expect("read");
+    // Written as usage.csv and usagf.csv, then both named usage.csv: a zip writer refuses that.
+    let bytes = zip_of(&[("usage.csv", usage.clone()), ("usagf.csv", usage)]);
+    let mut renamed = bytes.clone();
+    let mut at = 0;
+    while let Some(found) = renamed[at..].windows(9).position(|w| w == b"usagf.csv") {
+        renamed[at + found..at + found + 9].copy_from_slice(b"usage.csv");
+        at += found + 9;
+    }
+    assert_ne!(renamed, bytes);
+    let path = temp.path().join("usage.zip");
+    std::fs::write(&path, renamed).expect("write");
+    let stderr = fails(temp.path(), "--usage", &path, &[], 1);
+    assert!(stderr.contains("usage.zip") && stderr.contains("two members of one name"), "{stderr}");
+}
+
+#[test]
 fn semicolon_windows_1252_in_a_zip_reads_as_the_csv() {
     let temp = tempfile::tempdir().expect("temp dir");
     let expected = baseline(temp.path());

@@ -244,6 +244,49 @@ fn parquet_uint64_counts_above_i64_max_are_reported_exactly() {
     assert_eq!(want[2][7], "9223372036854775813");
 }
 
+#[test]
+fn parquet_bytes_that_are_not_utf8_are_no_workload() {
+    // Every such cell read as one stand-in text, "(a typed value out of range)": a claim naming that
+    // text saw the rows of all of them, and the second of a day was a duplicate of the first.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path();
+    let tenant = "abcdef01-2345-4789-abcd-ef0123456789";
+    std::fs::write(
+        dir.join("claims.csv"),
+        format!(
+            "claim_id,partner_id,tenant_id,engagement,workload,subscription_id,customer_country,submitted_at,notified_at\n\
+             W01,P1,{tenant},modern_work_security_usage,Teams,,,2026-11-01T10:00:00Z,2026-11-02T10:00:00Z\n\
+             W02,P2,{tenant},modern_work_security_usage,(a typed value out of range),,,2026-11-01T10:00:00Z,2026-11-02T10:00:00Z\n"
+        ),
+    )
+    .expect("claims");
+    std::fs::write(dir.join("responses.csv"), "response_id,claim_id,tenant_id,response,responded_at\n")
+        .expect("responses");
+    let workloads: [&[u8]; 3] = [b"Teams", b"Teams\xff", b"Sharepoint\xfe"];
+    write(
+        &dir.join("usage.parquet"),
+        vec![
+            Column::new("tenant_id".into(), [tenant; 3]),
+            Series::new("workload".into(), workloads).into_column(),
+            Series::new("date".into(), [20_767i32; 3]).cast(&DataType::Date).expect("date").into_column(),
+            Column::new("active_users".into(), [5i64, 6, 7]),
+        ],
+    );
+    let out = dir.join("out");
+    let mut args: Vec<String> = ["run", "--as-of", "2026-11-23T06:00:00Z", "--out"].map(String::from).to_vec();
+    args.push(out.display().to_string());
+    for (flag, name) in [("--claims", "claims.csv"), ("--responses", "responses.csv"), ("--usage", "usage.parquet")] {
+        args.extend([flag.to_string(), dir.join(name).display().to_string()]);
+    }
+    let output = run(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(report(&out, "P1", "W01"), [("2026-11-10".to_string(), "5".to_string())]);
+    assert_eq!(report(&out, "P2", "W02"), [], "no row of bytes that are not text");
+    let reasons: Vec<String> =
+        rejects(&out).into_iter().map(|(source, reason, _)| format!("{source} {reason}")).collect();
+    assert_eq!(reasons, ["usage invalid_text", "usage invalid_text"]);
+}
+
 /// A `.parquet` symlink to /dev/zero: refused at once, naming the file (it was read without end).
 fn not_regular(input: &str) {
     let temp = tempfile::tempdir().expect("temp dir");
