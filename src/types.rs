@@ -56,8 +56,24 @@ pub fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
 /// digit or `_` — so never `.`/`..` as a file name, nor `-` or a spreadsheet formula's first character.
 ///
 /// Ids become file names and spreadsheet cells, so the only way to build one is [`Id::parse`].
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(Box<str>);
+///
+/// An id of up to [`INLINE_ID`] bytes — nearly every real one — is held in place: a run reads
+/// millions, and each used to be an allocation of its own, freed later on another thread, and a
+/// second place in memory to read whenever the claim checks compared two (BENCHMARKS.md, issue 14).
+/// Equality, order and hash are the text's, whichever way it is held.
+#[derive(Clone)]
+pub struct Id(IdText);
+
+/// The most bytes an [`Id`] holds in place; with the length and the enum's tag, 24 bytes in all.
+pub const INLINE_ID: usize = 22;
+
+#[derive(Clone)]
+enum IdText {
+    /// `len` ≤ `INLINE_ID` bytes of ASCII.
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    /// Longer than `INLINE_ID` bytes.
+    Heap(Box<str>),
+}
 
 impl Id {
     pub fn parse(text: &str) -> Option<Id> {
@@ -65,35 +81,91 @@ impl Id {
         let ok = matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric() || *b == b'_')
             && bytes.len() <= 64
             && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        ok.then(|| Id(text.into()))
+        if !ok {
+            return None;
+        }
+        let mut inline = [0u8; INLINE_ID];
+        Some(Id(match inline.get_mut(..bytes.len()) {
+            Some(place) => {
+                place.copy_from_slice(bytes);
+                // At most `INLINE_ID` (22): fits a byte.
+                IdText::Inline { len: bytes.len() as u8, bytes: inline }
+            }
+            None => IdText::Heap(text.into()),
+        }))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            IdText::Inline { len, bytes } => bytes.get(..*len as usize).unwrap_or_default(),
+            IdText::Heap(text) => text.as_bytes(),
+        }
     }
 
     /// Whether the two ids are equal but for letter case: they would name one file on a
     /// case-insensitive file system.
     pub fn eq_folded(&self, other: &Id) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
+        self.as_bytes().eq_ignore_ascii_case(other.as_bytes())
     }
 
     /// A hash of the id in lower case, equal for ids that are [`Id::eq_folded`]; taken without
     /// allocating ([`Id::parse`] keeps ids ASCII and at most 64 bytes: see [`with_lowercase`]).
     pub fn folded_hash(&self) -> u64 {
-        with_lowercase(&self.0, |folded| crate::hashing::fixed_hash(folded.as_bytes()))
+        with_lowercase(self.as_str(), |folded| crate::hashing::fixed_hash(folded.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // `parse` admits ASCII only, so this is always text; the fallback only satisfies the type.
+            IdText::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            IdText::Heap(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Id) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Id {}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Id) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The text's order (UTF-8's bytes sort as its characters do).
+impl Ord for Id {
+    fn cmp(&self, other: &Id) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+/// The text's hash, as [`std::borrow::Borrow`] requires: a map of ids is looked up by `&str`.
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Id").field(&self.as_str()).finish()
     }
 }
 
 impl std::borrow::Borrow<str> for Id {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -602,6 +674,23 @@ mod tests {
         {
             assert!(Id::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ids_held_in_place_or_not_are_their_text() {
+        assert_eq!(std::mem::size_of::<Id>(), 24);
+        let short = "a".repeat(INLINE_ID);
+        let long = "a".repeat(INLINE_ID + 1);
+        let (a, b) = (Id::parse(&short).unwrap(), Id::parse(&long).unwrap());
+        assert_eq!((a.as_str(), b.as_str()), (short.as_str(), long.as_str()));
+        assert!(a < b && Id::parse("b").unwrap() > b, "ordered as their texts");
+        assert_eq!(Id::parse("ab-1").unwrap().to_string(), "ab-1");
+        assert_eq!(format!("{:?}", Id::parse("C1").unwrap()), "Id(\"C1\")");
+        // Equal but for case, in place and not: one folded hash, and eq_folded.
+        let upper = Id::parse(&"A".repeat(INLINE_ID + 1)).unwrap();
+        assert!(upper.eq_folded(&b) && upper != b && upper.folded_hash() == b.folded_hash());
+        let set: std::collections::HashSet<Id> = [a.clone(), b.clone()].into_iter().collect();
+        assert!(set.contains(short.as_str()) && set.contains(long.as_str()), "looked up by text");
     }
 
     #[test]

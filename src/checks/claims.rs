@@ -96,9 +96,6 @@ pub struct ClaimKeys {
     /// The folded claim_id's and partner_id's hashes (`Id::folded_hash`).
     id_hash: u64,
     partner_hash: u64,
-    /// The claim as the responses will know it, should it pass: its copy of the claim_id is
-    /// allocated here rather than on the checks' one thread.
-    known: KnownClaim,
 }
 
 impl ClaimKeys {
@@ -107,7 +104,6 @@ impl ClaimKeys {
             reserved: reserved_name(claim),
             id_hash: claim.id.folded_hash(),
             partner_hash: claim.partner_id.folded_hash(),
-            known: KnownClaim { id: claim.id.clone(), tenant: claim.tenant, notified_at: claim.notified_at },
         }
     }
 }
@@ -122,7 +118,7 @@ impl ClaimChecks {
     /// The fault of a claim that passed its own checks, or `None`, in which case the claim is known
     /// from now on (to later claims and to the responses). `keys`: the claim's own ([`ClaimKeys::of`]).
     pub fn check(&mut self, claim: &Claim, keys: ClaimKeys) -> Option<Fault> {
-        let ClaimKeys { reserved, id_hash: claim_hash, partner_hash, known } = keys;
+        let ClaimKeys { reserved, id_hash: claim_hash, partner_hash } = keys;
         if let Some(fault) = reserved {
             return Some(fault);
         }
@@ -154,6 +150,7 @@ impl ClaimChecks {
                 self.partner_ids.insert_unique(partner_hash, claim.partner_id.clone(), Id::folded_hash);
             }
         }
+        let known = KnownClaim { id: claim.id.clone(), tenant: claim.tenant, notified_at: claim.notified_at };
         self.known.insert(known, claim_hash);
         None
     }
