@@ -188,6 +188,7 @@ fn insert(ledger: &mut BTreeMap<String, Facts>, (id, facts): (String, Facts)) ->
 /// Also returns the ledger file's sha256, which summary.json records: shards that compared with
 /// different previous ledgers are not one run (SPEC 10).
 pub fn read_previous(dir: &Path) -> Result<(BTreeMap<String, Facts>, String), CporError> {
+    refuse_a_shard(dir)?;
     let csv_path = dir.join("ledger.csv");
     let parquet_path = dir.join("ledger.parquet");
     let (path, facts) = if csv_path.exists() {
@@ -204,6 +205,27 @@ pub fn read_previous(dir: &Path) -> Result<(BTreeMap<String, Facts>, String), Cp
     };
     let sha256 = crate::input::sha256_file(&path).map_err(|e| CporError::Previous { path, cause: e.into() })?;
     Ok((facts, sha256))
+}
+
+/// A shard's output (SPEC 10) holds the claims of its tenants only: compared with it, every claim
+/// of the other shards would be "new". Its summary.json tells it; a folder without one (a ledger
+/// kept on its own) is taken as it is.
+fn refuse_a_shard(dir: &Path) -> Result<(), CporError> {
+    let Ok(bytes) = crate::config::read_config_bytes(&dir.join("summary.json")) else { return Ok(()) };
+    let shard = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|summary| {
+        let shard = summary.get("shard")?;
+        Some((shard.get("index")?.as_u64()?, shard.get("count")?.as_u64()?))
+    });
+    match shard {
+        Some((index, count)) => Err(CporError::Previous {
+            path: dir.to_path_buf(),
+            cause: format!(
+                "is the output of shard {index} of {count}, which holds its tenants' claims only: give the merged output (cpor merge)"
+            )
+            .into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Reads and checks a CSV ledger from `source`; `path` names it in errors.

@@ -6,6 +6,7 @@
 //! made from the merged tables by the run's own counting (`Summary::count_claims`), with the
 //! accounting rule checked on the whole.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -160,6 +161,49 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
+/// Checks the merged ledger's and rejects' figures against the sums of the shards' own summary.json
+/// files, each written by its run from the same lines: a shard whose ledger or rejects were edited
+/// afterwards (a status, a row count, a reason) would otherwise merge into a delivery that no run made.
+fn check_against_summaries(merged: &Summary, shards: &[ShardOutput]) -> Result<(), CporError> {
+    let sum = |figures: fn(&Summary) -> &BTreeMap<String, u64>| {
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        for shard in shards {
+            for (key, count) in figures(&shard.summary) {
+                *total.entry(key.clone()).or_default() += count;
+            }
+        }
+        total.retain(|_, count| *count > 0);
+        total
+    };
+    let mismatch = |what: &str, files: String, summaries: String| {
+        Err(CporError::Merge(format!(
+            "the shards' files give {what} {files}, their summary.json files {summaries}: a shard was changed after its run"
+        )))
+    };
+    for (what, figures) in [
+        ("claims by status", (|s| &s.statuses) as fn(&Summary) -> &BTreeMap<String, u64>),
+        ("rejects by reason", |s| &s.rejects_by_reason),
+    ] {
+        let mut own = figures(merged).clone();
+        own.retain(|_, count| *count > 0);
+        let summed = sum(figures);
+        if own != summed {
+            let keys: std::collections::BTreeSet<&String> = own.keys().chain(summed.keys()).collect();
+            let count = |map: &BTreeMap<String, u64>, key: &String| map.get(key).copied().unwrap_or(0);
+            let differing = keys.into_iter().filter(|key| count(&own, key) != count(&summed, key));
+            let (files, summaries): (Vec<String>, Vec<String>) = differing
+                .map(|key| (format!("{key} {}", count(&own, key)), format!("{key} {}", count(&summed, key))))
+                .unzip();
+            return mismatch(what, files.join(", "), summaries.join(", "));
+        }
+    }
+    let rows: u64 = shards.iter().map(|s| s.summary.reports.rows).sum();
+    if merged.reports.rows != rows {
+        return mismatch("report rows", merged.reports.rows.to_string(), rows.to_string());
+    }
+    Ok(())
+}
+
 /// Merges the shard directories into `out`; returns the merged summary, written last.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
     let started = Instant::now();
@@ -215,6 +259,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
         report_rows: l.report_rows,
     }));
     summary.count_rejects(&rejects);
+    check_against_summaries(&summary, &shards)?;
     summary.closing_soon = shards.iter().flat_map(|s| s.summary.closing_soon.iter().cloned()).collect();
     for shard in &shards {
         for (engagement, weeks) in &shard.summary.official_by_week {

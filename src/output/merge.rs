@@ -26,6 +26,7 @@ use super::{io, pl, read_own_table};
 /// What summary.json counts of a ledger line (`summary::ClaimCount`), as merged.
 #[derive(Clone, Debug)]
 pub struct LedgerCount {
+    pub claim_id: String,
     pub partner_id: String,
     pub engagement: String,
     pub status: Status,
@@ -75,6 +76,7 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     let linked = link_reports(shards, &reports)?;
     let mut lines = read_manifests(shards, format)?;
     check_reports(&linked, &lines)?;
+    check_lines(&lines, &ledger, format)?;
     write_manifests(&reports, format, &mut lines)?;
     Ok(Merged { ledger, rejects, change_kinds, reports: linked.len() })
 }
@@ -105,9 +107,16 @@ fn sort_by_claim(rows: &mut [csv::StringRecord], path: &Path) -> Result<(), Cpor
 }
 
 /// A ledger line's counted cells, from their text.
-fn ledger_count(partner: &str, engagement: &str, status: &str, rows: Option<u64>) -> Result<LedgerCount, String> {
+fn ledger_count(
+    claim: &str,
+    partner: &str,
+    engagement: &str,
+    status: &str,
+    rows: Option<u64>,
+) -> Result<LedgerCount, String> {
     let status = Status::parse(status).ok_or_else(|| format!("status '{}' is not a status", status.escape_debug()))?;
     Ok(LedgerCount {
+        claim_id: claim.to_string(),
         partner_id: partner.to_string(),
         engagement: engagement.to_string(),
         status,
@@ -128,7 +137,7 @@ fn merge_ledger_csv(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCount>, 
         .iter()
         .map(|r| {
             let cell = |k: usize| r.get(k).unwrap_or_default();
-            ledger_count(cell(partner), cell(engagement), cell(status), cell(report_rows).parse().ok())
+            ledger_count(cell(0), cell(partner), cell(engagement), cell(status), cell(report_rows).parse().ok())
                 .map_err(|m| CporError::Merge(format!("ledger line of claim {}: {m}", cell(0))))
         })
         .collect::<Result<_, _>>()?;
@@ -170,9 +179,9 @@ fn merge_ledger_parquet(shards: &[PathBuf], out: &Path) -> Result<Vec<LedgerCoun
     let mut counts = Vec::with_capacity(ids.len());
     for k in 0..ids.len() {
         let cell = |column: &[Option<String>]| column.get(k).cloned().flatten().unwrap_or_default();
-        let count =
-            ledger_count(&cell(&partners), &cell(&engagements), &cell(&statuses), rows.get(k).copied().flatten())
-                .map_err(|m| CporError::Merge(format!("ledger line of claim {}: {m}", cell(&ids))))?;
+        let (claim, row_count) = (cell(&ids), rows.get(k).copied().flatten());
+        let count = ledger_count(&claim, &cell(&partners), &cell(&engagements), &cell(&statuses), row_count)
+            .map_err(|m| CporError::Merge(format!("ledger line of claim {claim}: {m}")))?;
         counts.push(count);
     }
     write_frame(out, ledger).map_err(pl(out))?;
@@ -287,23 +296,24 @@ fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporErro
 struct Linked {
     path: String,
     bytes: u64,
+    sha256: String,
     shard: PathBuf,
 }
 
-/// Checks the shards' report files against their manifests: each file listed, of the size listed,
-/// and each listed file there. A shard copied or synced in part would otherwise give a delivery whose
-/// manifest names a file that is missing, or a file no manifest names.
+/// Checks the shards' report files against their manifests: each file listed, of the size and
+/// SHA-256 listed, and each listed file there. A shard copied or synced in part, or a report edited
+/// since, would otherwise give a delivery whose manifest names a file that is missing, a file no
+/// manifest names, or bytes other than the file's.
 fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporError> {
-    let listed: std::collections::HashMap<&str, u64> = lines.iter().map(|l| (l.path.as_str(), l.bytes)).collect();
+    let listed: std::collections::HashMap<&str, &ManifestLine> = lines.iter().map(|l| (l.path.as_str(), l)).collect();
     for file in linked {
+        let differs = |what: &str, has: &dyn std::fmt::Display, says: &dyn std::fmt::Display| {
+            Err(shard_error(&file.shard, format!("{} has {what} {has}, its manifest says {says}", file.path)))
+        };
         match listed.get(file.path.as_str()) {
             None => return Err(shard_error(&file.shard, format!("{} is in no manifest", file.path))),
-            Some(&bytes) if bytes != file.bytes => {
-                return Err(shard_error(
-                    &file.shard,
-                    format!("{} has {} bytes, its manifest says {bytes}", file.path, file.bytes),
-                ))
-            }
+            Some(line) if line.bytes != file.bytes => return differs("bytes:", &file.bytes, &line.bytes),
+            Some(line) if line.sha256 != file.sha256 => return differs("SHA-256", &file.sha256, &line.sha256),
             Some(_) => {}
         }
     }
@@ -312,6 +322,35 @@ fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporEr
         if let Some(line) = lines.iter().find(|l| !present.contains(l.path.as_str())) {
             return Err(CporError::Merge(format!("{} is in a shard's manifest but not in its reports", line.path)));
         }
+    }
+    Ok(())
+}
+
+/// Checks each manifest line against its claim's ledger line: its path is its partner's and claim's
+/// (`reports/<partner_id>/<claim_id>.<ext>`), its partner the claim's, its rows the ledger's
+/// report_rows. A line moved to another partner would otherwise list one partner's report in
+/// another's manifest.
+fn check_lines(lines: &[ManifestLine], ledger: &[LedgerCount], format: OutputFormat) -> Result<(), CporError> {
+    let claims: std::collections::HashMap<&str, &LedgerCount> =
+        ledger.iter().map(|l| (l.claim_id.as_str(), l)).collect();
+    for line in lines {
+        let path = format!("reports/{}/{}.{}", line.partner_id, line.claim_id, format.extension());
+        let fault = match claims.get(line.claim_id.as_str()) {
+            _ if line.path != path => format!("names partner {} and claim {}", line.partner_id, line.claim_id),
+            None => format!("names claim {}, which no ledger holds", line.claim_id),
+            Some(claim) if claim.partner_id != line.partner_id => {
+                format!("names partner {}, the ledger {}", line.partner_id, claim.partner_id)
+            }
+            Some(claim) if claim.report_rows != Some(line.rows) => match claim.report_rows {
+                Some(rows) => format!("says {} rows, the ledger {rows}", line.rows),
+                None => format!("lists a report of claim {}, which has none in the ledger", line.claim_id),
+            },
+            Some(_) => continue,
+        };
+        return Err(CporError::Merge(format!(
+            "the manifest line of {} {fault}: a shard was changed after its run",
+            line.path
+        )));
     }
     Ok(())
 }
@@ -355,9 +394,11 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporE
                 if !meta.is_file() {
                     return Err(shard_error(&entry.path(), "not a report file"));
                 }
+                let sha256 = crate::input::sha256_file(&entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
                 linked.push(Linked {
                     path: format!("reports/{partner}/{name}"),
                     bytes: meta.len(),
+                    sha256,
                     shard: (*shard).clone(),
                 });
                 let target = to.join(entry.file_name());

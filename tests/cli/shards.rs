@@ -264,6 +264,14 @@ fn previous_works_with_shards() {
         std::fs::read(root.join("next-one/changes.csv")).ok(),
         std::fs::read(root.join("next-merged/changes.csv")).ok()
     );
+    // A shard's output is not a whole run: its other shards' claims would all be "new".
+    let mut next = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("next-shard"));
+    set_arg(&mut next, "--as-of", "2026-12-01T06:00:00Z");
+    let output = cpor().args(with(&next, &["--previous", &shards[1].display().to_string()])).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("shard 1 of 3") && error_lines(&stderr) == 1, "{stderr}");
+    assert!(!root.join("next-shard").exists());
 }
 
 /// A shard never exits 3 (its rates are of its own rows); the merge exits 3 as the unsharded run does.
@@ -389,6 +397,26 @@ fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
     let ledger = std::fs::read_to_string(cut.join("ledger.csv")).expect("ledger");
     let kept: Vec<&str> = ledger.lines().take(2).collect();
     std::fs::write(cut.join("ledger.csv"), kept.join("\n") + "\n").expect("write");
+    // Edited in place since the run, each file's size kept or its counts unchecked before.
+    let edit = |from: &Path, name: &str, file: &str, from_text: &str, to_text: &str| {
+        let dir = copy_dir(from, &root.join(name));
+        let text = std::fs::read_to_string(dir.join(file)).expect("read");
+        let edited = text.replacen(from_text, to_text, 1);
+        assert_ne!(edited, text, "{name}: {from_text:?} in {file}");
+        std::fs::write(dir.join(file), edited).expect("write");
+        dir
+    };
+    let retyped = edit(&s1, "retyped", &first_report, "claim_id", "claim_iD");
+    let manifest = std::fs::read_to_string(s1.join("reports/manifest.csv")).expect("manifest");
+    let first_line = manifest.lines().nth(1).expect("a manifest line");
+    let partner = first_line.split(',').next().expect("a partner");
+    let relabelled = edit(&s1, "relabelled", "reports/manifest.csv", &format!("\n{partner},"), "\n4000077,");
+    let holds = |s: &Path, text: &str| std::fs::read_to_string(s.join("ledger.csv")).expect("ledger").contains(text);
+    let contested = [&s0, &s1].into_iter().find(|s| holds(s, ",contested,"));
+    let (contested, index) = (contested.expect("a contested claim"), if contested == Some(&s0) { 0 } else { 1 });
+    let restatused = edit(contested, "restatused", "ledger.csv", ",contested,", ",duplicate,");
+    let restatused = if index == 0 { vec![restatused, s1.clone()] } else { vec![s0.clone(), restatused] };
+    let rereasoned = edit(&s0, "rereasoned", "rejects.csv", ",invalid_id,", ",invalid_uuid,");
     // Shard 1 again, after a holiday in the file at the same path moved by a year: as many rows.
     let text = std::fs::read_to_string(&holidays).expect("holidays");
     let (header, rows) = text.split_once('\n').expect("a header");
@@ -410,7 +438,26 @@ fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
             format!("{first_report} is in a shard's manifest"),
         ),
         ("a file added", vec![s0.clone(), stray], out.clone(), "C999.csv is in no manifest".into()),
-        ("a ledger cut short", vec![s0.clone(), cut], out.clone(), "the shards' ledgers hold".into()),
+        ("a ledger cut short", vec![s0.clone(), cut], out.clone(), "which no ledger holds".into()),
+        (
+            "a report edited, its size kept",
+            vec![s0.clone(), retyped],
+            out.clone(),
+            format!("{first_report} has SHA-256"),
+        ),
+        (
+            "a manifest line moved to another partner",
+            vec![s0.clone(), relabelled],
+            out.clone(),
+            "names partner 4000077".into(),
+        ),
+        ("a ledger status edited", restatused, out.clone(), "claims by status contested".into()),
+        (
+            "a reject's reason edited",
+            vec![rereasoned, s1.clone()],
+            out.clone(),
+            "rejects by reason invalid_id 1".into(),
+        ),
         ("another calendar", vec![s0.clone(), recalendared], out.clone(), "holidays_sha256".into()),
         ("out inside a shard", vec![s0.clone(), s1.clone()], s1.join("reports/merged"), "inside shard 1".into()),
         ("out inside a shard's folder", vec![s0.clone(), s1.clone()], s0.join("merged"), "inside shard 0".into()),
