@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::polars::prelude::*;
 use rayon::prelude::*;
+use sha2::Digest;
 
 use crate::changes::CHANGE_COLUMNS;
 use crate::config::OutputFormat;
@@ -394,7 +395,9 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporE
                 if !meta.is_file() {
                     return Err(shard_error(&entry.path(), "not a report file"));
                 }
-                let sha256 = crate::input::sha256_file(&entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
+                // A report is small and written from memory: read whole, as the run hashed it.
+                let bytes = fs::read(entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
+                let sha256 = crate::input::hex(&sha2::Sha256::digest(&bytes));
                 linked.push(Linked {
                     path: format!("reports/{partner}/{name}"),
                     bytes: meta.len(),
