@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::polars::prelude::*;
 use rayon::prelude::*;
@@ -16,6 +17,7 @@ use crate::changes::CHANGE_COLUMNS;
 use crate::config::OutputFormat;
 use crate::error::{Cause, CporError};
 use crate::evaluate::Status;
+use crate::hashing::{FastMap, FastSet};
 use crate::rejects::{sort_rejects, Reject, RejectReason, Source};
 
 use super::columns::{reject_record, LEDGER_COLUMNS, REJECT_COLUMNS};
@@ -297,16 +299,20 @@ fn merge_changes(shards: &[PathBuf], out: &Path) -> Result<Vec<String>, CporErro
 struct Linked {
     path: String,
     bytes: u64,
-    sha256: String,
+    /// Only of a file modified after its shard's run ended: an edit since, or a copy that did not
+    /// keep modification times. Hashing every report would read every byte of every shard, and
+    /// took a large merge from about 10 s to 16 s (BENCHMARKS.md, issue 14).
+    sha256: Option<String>,
     shard: PathBuf,
 }
 
-/// Checks the shards' report files against their manifests: each file listed, of the size and
-/// SHA-256 listed, and each listed file there. A shard copied or synced in part, or a report edited
-/// since, would otherwise give a delivery whose manifest names a file that is missing, a file no
-/// manifest names, or bytes other than the file's.
+/// Checks the shards' report files against their manifests: each file listed, of the size listed
+/// (and of the SHA-256 listed, when it changed after its run: `Linked::sha256`), and each listed
+/// file there. A shard copied or synced in part, or a report edited since, would otherwise give a
+/// delivery whose manifest names a file that is missing, a file no manifest names, or bytes other
+/// than the file's.
 fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporError> {
-    let listed: std::collections::HashMap<&str, &ManifestLine> = lines.iter().map(|l| (l.path.as_str(), l)).collect();
+    let listed: FastMap<&str, &ManifestLine> = lines.iter().map(|l| (l.path.as_str(), l)).collect();
     for file in linked {
         let differs = |what: &str, has: &dyn std::fmt::Display, says: &dyn std::fmt::Display| {
             Err(shard_error(&file.shard, format!("{} has {what} {has}, its manifest says {says}", file.path)))
@@ -314,12 +320,14 @@ fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporEr
         match listed.get(file.path.as_str()) {
             None => return Err(shard_error(&file.shard, format!("{} is in no manifest", file.path))),
             Some(line) if line.bytes != file.bytes => return differs("bytes:", &file.bytes, &line.bytes),
-            Some(line) if line.sha256 != file.sha256 => return differs("SHA-256", &file.sha256, &line.sha256),
+            Some(line) if file.sha256.as_ref().is_some_and(|sha256| *sha256 != line.sha256) => {
+                return differs("SHA-256", &file.sha256.clone().unwrap_or_default(), &line.sha256)
+            }
             Some(_) => {}
         }
     }
     if linked.len() != lines.len() {
-        let present: std::collections::HashSet<&str> = linked.iter().map(|f| f.path.as_str()).collect();
+        let present: FastSet<&str> = linked.iter().map(|f| f.path.as_str()).collect();
         if let Some(line) = lines.iter().find(|l| !present.contains(l.path.as_str())) {
             return Err(CporError::Merge(format!("{} is in a shard's manifest but not in its reports", line.path)));
         }
@@ -332,12 +340,14 @@ fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporEr
 /// report_rows. A line moved to another partner would otherwise list one partner's report in
 /// another's manifest.
 fn check_lines(lines: &[ManifestLine], ledger: &[LedgerCount], format: OutputFormat) -> Result<(), CporError> {
-    let claims: std::collections::HashMap<&str, &LedgerCount> =
-        ledger.iter().map(|l| (l.claim_id.as_str(), l)).collect();
+    let claims: FastMap<&str, &LedgerCount> = ledger.iter().map(|l| (l.claim_id.as_str(), l)).collect();
     for line in lines {
-        let path = format!("reports/{}/{}.{}", line.partner_id, line.claim_id, format.extension());
+        // `reports/<partner_id>/<claim_id>.<ext>`, taken apart rather than written out for each line.
+        let file = line.path.strip_prefix("reports/").and_then(|p| p.strip_prefix(line.partner_id.as_str()));
+        let file = file.and_then(|p| p.strip_prefix('/')).and_then(|p| p.strip_prefix(line.claim_id.as_str()));
+        let own_path = file.and_then(|p| p.strip_prefix('.')) == Some(format.extension());
         let fault = match claims.get(line.claim_id.as_str()) {
-            _ if line.path != path => format!("names partner {} and claim {}", line.partner_id, line.claim_id),
+            _ if !own_path => format!("names partner {} and claim {}", line.partner_id, line.claim_id),
             None => format!("names claim {}, which no ledger holds", line.claim_id),
             Some(claim) if claim.partner_id != line.partner_id => {
                 format!("names partner {}, the ledger {}", line.partner_id, claim.partner_id)
@@ -362,8 +372,11 @@ fn check_lines(lines: &[ManifestLine], ledger: &[LedgerCount], format: OutputFor
 /// The shards' manifests are not taken: the merged ones are written from their lines.
 fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporError> {
     fs::create_dir_all(reports).map_err(io(reports))?;
-    let mut partners: Vec<(PathBuf, PathBuf, &PathBuf)> = Vec::new();
+    let mut partners: Vec<(PathBuf, PathBuf, &PathBuf, SystemTime)> = Vec::new();
     for shard in shards {
+        // The run wrote summary.json last: a report changed since is newer (see `Linked::sha256`).
+        let summary = shard.join("summary.json");
+        let finished = fs::metadata(&summary).and_then(|m| m.modified()).map_err(|e| shard_error(&summary, e))?;
         let from = shard.join("reports");
         for entry in fs::read_dir(&from).map_err(|e| shard_error(shard, e))? {
             let entry = entry.map_err(|e| shard_error(shard, e))?;
@@ -376,13 +389,13 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporE
             }
             match fs::create_dir(&target) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(&target)(e)),
-                _ => partners.push((entry.path(), target, shard)),
+                _ => partners.push((entry.path(), target, shard, finished)),
             }
         }
     }
     let linked: Vec<Vec<Linked>> = partners
         .par_iter()
-        .map(|(from, to, shard)| {
+        .map(|(from, to, shard, finished)| {
             let partner = to.file_name().unwrap_or_default().to_string_lossy().into_owned();
             let mut linked = Vec::new();
             for entry in fs::read_dir(from).map_err(|e| shard_error(from, e))? {
@@ -395,9 +408,15 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporE
                 if !meta.is_file() {
                     return Err(shard_error(&entry.path(), "not a report file"));
                 }
-                // A report is small and written from memory: read whole, as the run hashed it.
-                let bytes = fs::read(entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
-                let sha256 = crate::input::hex(&sha2::Sha256::digest(&bytes));
+                let changed = meta.modified().map_err(|e| shard_error(&entry.path(), e))? > *finished;
+                let sha256 = match changed {
+                    // A report is small and written from memory: read whole, as the run hashed it.
+                    true => {
+                        let bytes = fs::read(entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
+                        Some(crate::input::hex(&sha2::Sha256::digest(&bytes)))
+                    }
+                    false => None,
+                };
                 linked.push(Linked {
                     path: format!("reports/{partner}/{name}"),
                     bytes: meta.len(),

@@ -472,6 +472,16 @@ fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
         assert!([tree(&s0), tree(&s1)] == shards_before, "{case}: a shard changed");
         assert!(!target.exists() || target == out, "{case}: {} was made", target.display());
     }
+    // A copy that did not keep modification times: every report newer than its run, each hashed
+    // against its manifest line, and the same merge.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let recopied = root.join("recopied");
+    let status = std::process::Command::new("cp").arg("-r").arg(&s1).arg(&recopied).status().expect("cp runs");
+    assert!(status.success());
+    let again = root.join("again");
+    let output = merge(&[s0.clone(), recopied], &again);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report_tree(&again) == report_tree(&out), "the same reports");
 }
 
 /// The warnings the shards gave (an input file without rows) are the merge's on stderr too.
