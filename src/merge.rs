@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::config::{read_config_bytes, OutputFormat};
 use crate::error::CporError;
 use crate::output::merge::{merge_outputs, Merged};
+use crate::output::reserve::hold_shard;
 use crate::output::{Staged, Writer, MARKER};
 use crate::rejects::Source;
 use crate::summary::{sort_closing_soon, ClaimCount, ShardTimings, Summary, Timings};
@@ -220,6 +221,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
             )));
         }
     }
+    // Held until the merge ends: no shard is rewritten while it is read.
+    let _locks = shards.iter().map(|shard| hold_shard(&shard.dir)).collect::<Result<Vec<_>, _>>()?;
     let staged = Staged::new(out, Writer::Run, dirs)?;
     let mut summary = shards[0].summary.clone();
     let format = match summary.format.as_str() {

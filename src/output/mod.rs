@@ -25,7 +25,7 @@ pub mod manifest;
 pub mod merge;
 mod parquet_file;
 mod reports;
-mod reserve;
+pub(crate) mod reserve;
 mod staging;
 
 use columns::{ledger_record, reject_record, REJECT_COLUMNS};

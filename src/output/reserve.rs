@@ -164,13 +164,38 @@ fn split(out: &Path) -> Result<(PathBuf, OsString), CporError> {
     Ok((parent, name))
 }
 
+/// The flags a lock file is opened with: not following a symbolic link, as the file is written to
+/// and a link could point anywhere.
+const LOCK_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::RDWR
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC)
+    .union(rustix::fs::OFlags::NONBLOCK);
+
 /// Takes the lock at `path` without waiting; a lock held by another run is an error naming its pid.
 fn lock(out: &Path, path: &Path) -> Result<File, CporError> {
-    use rustix::fs::{FlockOperation, Mode, OFlags};
-    // Not following a symbolic link: the file is written to, and a link could point anywhere.
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    use rustix::fs::{Mode, OFlags};
+    let flags = LOCK_FLAGS | OFlags::CREATE;
     let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map_err(|e| output_error(path, e))?;
-    let file = File::from(fd);
+    take(out, path, File::from(fd))
+}
+
+/// Holds the lock of an existing output while `cpor merge` reads it as a shard: a run into it
+/// meanwhile stops at once, naming the merge's pid, and a shard a run is writing now is refused,
+/// naming the run's. An output without a lock file — a run always leaves one — or whose lock file
+/// cannot be opened for writing (a shard on read-only storage) is read without: nothing is created
+/// beside a shard.
+pub fn hold_shard(shard: &Path) -> Result<Option<File>, CporError> {
+    let (parent, name) = split(shard)?;
+    let path = parent.join(format!(".{}.lock", name.to_string_lossy()));
+    match rustix::fs::open(&path, LOCK_FLAGS, rustix::fs::Mode::empty()) {
+        Ok(fd) => take(shard, &path, File::from(fd)).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Locks the open lock file at `path` without waiting and writes this process's pid into it.
+fn take(out: &Path, path: &Path, file: File) -> Result<File, CporError> {
+    use rustix::fs::FlockOperation;
     let is_file = file.metadata().map_err(|e| output_error(path, e))?.is_file();
     if !is_file {
         return Err(output_error(path, "the lock file is not a regular file"));

@@ -484,6 +484,32 @@ fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
     assert!(report_tree(&again) == report_tree(&out), "the same reports");
 }
 
+/// A shard a run is writing is not merged: the merge names the run's pid, and merges once it ends.
+#[test]
+fn merge_refuses_a_shard_a_run_is_writing() {
+    let fixture = repo().join("fixtures/example_small");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path();
+    let args = fixture_args(&fixture, &fixture.join("input"), "csv", &root.join("out"));
+    let shards: Vec<PathBuf> = (0..2).map(|i| root.join(format!("s{i}"))).collect();
+    for (index, dir) in shards.iter().enumerate() {
+        run_shard(&args, index as u32, 2, dir);
+    }
+    // The lock a run into s1 holds while it writes (`output::reserve`), with its pid.
+    let lock = std::fs::OpenOptions::new().read(true).write(true).open(root.join(".s1.lock")).expect("s1's lock file");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).expect("locked");
+    std::fs::write(root.join(".s1.lock"), "4242\n").expect("pid");
+    let out = root.join("merged");
+    let output = merge(&shards, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pid 4242") && stderr.contains("s1") && error_lines(&stderr) == 1, "{stderr}");
+    assert!(!out.exists());
+    drop(lock);
+    let output = merge(&shards, &out);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
 /// The warnings the shards gave (an input file without rows) are the merge's on stderr too.
 #[test]
 fn merge_gives_the_shards_warnings_on_stderr() {
