@@ -217,9 +217,11 @@ struct ClaimsAndResponses {
 /// Stages read and validate for claims, then responses: each record's own checks, the checks
 /// between records (`checks`) and deferral. A shard (SPEC 10) checks every claim and response as one
 /// run does, and keeps only those of its tenants: the others are dropped as they are read, so that
-/// its memory holds its own.
+/// its memory holds its own. `evaluated`: whether the claims will be evaluated; `validate` keeps
+/// none of the records, only their checks' tables.
 fn read_claims_and_responses(
     config: &RunConfig,
+    evaluated: bool,
     progress: &Progress,
     rejects: &mut Vec<Reject>,
     timings: &mut Timings,
@@ -229,11 +231,12 @@ fn read_claims_and_responses(
     let claim_files = resolve(Source::Claims, &config.inputs.claims, config.text)?;
     let claim_rows = known_rows(&claim_files);
     // With `--shard`, a share of them: room for all would be a waste of memory.
-    let mut claims: Vec<Claim> = Vec::with_capacity(if config.shard.is_none() { claim_rows } else { 0 });
+    let room = |rows: usize| if evaluated && config.shard.is_none() { rows } else { 0 };
+    let mut claims: Vec<Claim> = Vec::with_capacity(room(claim_rows));
     let mut checks = ClaimChecks::with_capacity(claim_rows);
     let mut deferred_claims = Vec::new();
     let mut elsewhere = FastSet::default();
-    let keeps = |tenant: Uuid| config.shard.is_none_or(|shard| shard.keeps(Some(tenant)));
+    let keeps = |tenant: Uuid| evaluated && config.shard.is_none_or(|shard| shard.keeps(Some(tenant)));
     let parser = ClaimParser { date_order: config.date_order, engagements: config.engagements.clone() };
     let claims_summary = read_input(
         &Prepared { parser, prepare: ClaimKeys::of },
@@ -252,7 +255,7 @@ fn read_claims_and_responses(
             }
             if keeps(claim.tenant) {
                 claims.push(claim);
-            } else if config.previous.is_some() {
+            } else if evaluated && config.previous.is_some() {
                 elsewhere.insert(claim.id);
             }
             Verdict::Accepted
@@ -263,7 +266,7 @@ fn read_claims_and_responses(
     // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
     let response_files = resolve(Source::Responses, &config.inputs.responses, config.text)?;
     let response_rows = known_rows(&response_files);
-    let mut responses: Vec<Response> = Vec::with_capacity(if config.shard.is_none() { response_rows } else { 0 });
+    let mut responses: Vec<Response> = Vec::with_capacity(room(response_rows));
     let mut response_ids = ResponseIds::with_capacity(response_rows);
     // The id's hash, and the cross-file checks of a response not deferred: the claims are all known
     // by now, so these are worked out on the parsing threads; they count only for a response that
@@ -368,7 +371,7 @@ pub struct InputsChecked {
 pub fn check_inputs(config: &RunConfig, progress: &Progress) -> Result<InputsChecked, CporError> {
     let mut timings = Timings::default();
     let mut rejects = Vec::new();
-    let checked = read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
+    let checked = read_claims_and_responses(config, false, progress, &mut rejects, &mut timings)?;
     // No claim is evaluated, so no usage row is kept: each is checked and counted only.
     let index = UsageIndex::new(std::iter::empty(), config.calendar.local_date(config.as_of));
     let (usage, usage_passes, _) = read_usage(config, progress, index, &mut rejects, &mut timings)?;
@@ -413,7 +416,7 @@ pub fn evaluate_inputs_then(
     let mut rejects = Vec::new();
     let as_of = config.as_of;
     let ClaimsAndResponses { claims, responses, deferred_claims, elsewhere, mut inputs } =
-        read_claims_and_responses(config, progress, &mut rejects, &mut timings)?;
+        read_claims_and_responses(config, true, progress, &mut rejects, &mut timings)?;
 
     let started = Instant::now();
     let stage = progress.stage("evaluating claims", "claims", Size::Items(claims.len() as u64));
