@@ -314,16 +314,20 @@ struct Linked {
 fn check_reports(linked: &[Linked], lines: &[ManifestLine]) -> Result<(), CporError> {
     let listed: FastMap<&str, &ManifestLine> = lines.iter().map(|l| (l.path.as_str(), l)).collect();
     for file in linked {
-        let differs = |what: &str, has: &dyn std::fmt::Display, says: &dyn std::fmt::Display| {
-            Err(shard_error(&file.shard, format!("{} has {what} {has}, its manifest says {says}", file.path)))
+        let differs = |has: String, says: String| {
+            Err(shard_error(&file.shard, format!("{} has {has}, its manifest says {says}", file.path)))
         };
         match listed.get(file.path.as_str()) {
             None => return Err(shard_error(&file.shard, format!("{} is in no manifest", file.path))),
-            Some(line) if line.bytes != file.bytes => return differs("bytes:", &file.bytes, &line.bytes),
-            Some(line) if file.sha256.as_ref().is_some_and(|sha256| *sha256 != line.sha256) => {
-                return differs("SHA-256", &file.sha256.clone().unwrap_or_default(), &line.sha256)
+            Some(line) if line.bytes != file.bytes => {
+                return differs(format!("{} bytes", file.bytes), line.bytes.to_string())
             }
-            Some(_) => {}
+            Some(line) => match &file.sha256 {
+                Some(sha256) if *sha256 != line.sha256 => {
+                    return differs(format!("SHA-256 {sha256}"), line.sha256.clone())
+                }
+                _ => {}
+            },
         }
     }
     if linked.len() != lines.len() {
