@@ -216,6 +216,8 @@ fn refuse_a_shard(dir: &Path) -> Result<(), CporError> {
         let shard = summary.get("shard")?;
         Some((shard.get("index")?.as_u64()?, shard.get("count")?.as_u64()?))
     });
+    // Shard 0 of 1 holds every claim: a whole run's.
+    let shard = shard.filter(|&(_, count)| count > 1);
     match shard {
         Some((index, count)) => Err(CporError::Previous {
             path: dir.to_path_buf(),

@@ -115,7 +115,7 @@ pub enum CporError {
     Merge(String),
 
     /// Another run holds the lock of the output directory (SPEC 6).
-    #[error("another cpor run (pid {pid}) is writing {}", path.display())]
+    #[error("another cpor run or merge (pid {pid}) is using {}", path.display())]
     Locked { path: PathBuf, pid: String },
 }
 
@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(Failure::Usage("x".into()).to_string(), "error: x");
         let fatal = Failure::from(CporError::Locked { path: "out".into(), pid: "7".into() });
         assert_eq!(fatal.exit(), Exit::Fatal);
-        assert_eq!(fatal.to_string(), "cpor: another cpor run (pid 7) is writing out");
+        assert_eq!(fatal.to_string(), "cpor: another cpor run or merge (pid 7) is using out");
         let other = Failure::from(anyhow::anyhow!("disk full").context("generating into g"));
         assert_eq!((other.exit(), other.to_string()), (Exit::Fatal, "cpor: generating into g: disk full".into()));
     }

@@ -208,7 +208,8 @@ fn check_against_summaries(merged: &Summary, shards: &[ShardOutput]) -> Result<(
 /// Merges the shard directories into `out`; returns the merged summary, written last.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
     let started = Instant::now();
-    let shards = check_set(dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?)?;
+    let read_set = || check_set(dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?);
+    let shards = read_set()?;
     // Refused before OUT is reserved: the lock file goes beside OUT, and a shard is only read.
     let out_resolved = resolved(out);
     for shard in &shards {
@@ -221,8 +222,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Summary, CporError> {
             )));
         }
     }
-    // Held until the merge ends: no shard is rewritten while it is read.
+    // Held until the merge ends: no shard is rewritten while it is read. Their summaries are read
+    // again under the locks: a run into a shard may have ended since they were first read.
     let _locks = shards.iter().map(|shard| hold_shard(&shard.dir)).collect::<Result<Vec<_>, _>>()?;
+    let shards = read_set()?;
     let staged = Staged::new(out, Writer::Run, dirs)?;
     let mut summary = shards[0].summary.clone();
     let format = match summary.format.as_str() {

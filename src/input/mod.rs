@@ -247,11 +247,35 @@ fn zip_members(path: &Path) -> Result<Vec<(String, FileFormat)>, String> {
     }
     members.sort_by(|a, b| a.0.cmp(&b.0));
     // Members are read by name: of two of one name, one would be read twice and the other never.
-    // The archive's index keeps one of them, so the name itself is not known here.
     if archive.has_duplicate_names() {
-        return Err("the zip archive holds two members of one name; cpor cannot tell which is which".into());
+        if let Some(name) = repeated_member(path, &members) {
+            return Err(format!("the zip archive holds two members named {name}; cpor cannot tell which is which"));
+        }
     }
     Ok(members)
+}
+
+/// The first of `members` that the archive holds twice, by its entries one after the other: the
+/// archive's index keeps one entry of each name. Duplicates among entries that are not read (a
+/// note, a resource fork) do not count. An archive whose entries cannot be walked so (sizes only in
+/// data descriptors) is taken as holding a repeated member, named as unknown: refused, not guessed.
+fn repeated_member(path: &Path, members: &[(String, FileFormat)]) -> Option<String> {
+    let unknown = || Some("(one of its members)".to_string());
+    let Ok(file) = std::fs::File::open(path) else { return unknown() };
+    let mut reader = std::io::BufReader::new(file);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        match zip::read::read_zipfile_from_stream(&mut reader) {
+            Ok(Some(entry)) => {
+                let Ok(name) = entry.name().map(|name| name.into_owned()) else { return unknown() };
+                if members.iter().any(|(member, _)| *member == name) && !seen.insert(name.clone()) {
+                    return Some(format!("{name:?}"));
+                }
+            }
+            Ok(None) => return None,
+            Err(_) => return unknown(),
+        }
+    }
 }
 
 /// One cell of a record, trimmed; an empty cell is `Null`. Parquet typed columns arrive typed.

@@ -176,31 +176,34 @@ fn lock(out: &Path, path: &Path) -> Result<File, CporError> {
     use rustix::fs::{Mode, OFlags};
     let flags = LOCK_FLAGS | OFlags::CREATE;
     let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map_err(|e| output_error(path, e))?;
-    take(out, path, File::from(fd))
+    take(out, path, File::from(fd), rustix::fs::FlockOperation::NonBlockingLockExclusive)
 }
 
-/// Holds the lock of an existing output while `cpor merge` reads it as a shard: a run into it
-/// meanwhile stops at once, naming the merge's pid, and a shard a run is writing now is refused,
-/// naming the run's. An output without a lock file — a run always leaves one — or whose lock file
-/// cannot be opened for writing (a shard on read-only storage) is read without: nothing is created
-/// beside a shard.
+/// Holds the lock of an existing output, shared, while `cpor merge` reads it as a shard: a run
+/// into it meanwhile stops at once, naming the merge's pid, and a shard a run is writing now is
+/// refused, naming the run's; other merges read it too. An output without a lock file — a run
+/// always leaves one — or whose lock file cannot be opened for writing (a shard on read-only
+/// storage) or locked (a file system without `flock`) is read without: nothing is created beside a
+/// shard.
 pub fn hold_shard(shard: &Path) -> Result<Option<File>, CporError> {
     let (parent, name) = split(shard)?;
     let path = parent.join(format!(".{}.lock", name.to_string_lossy()));
-    match rustix::fs::open(&path, LOCK_FLAGS, rustix::fs::Mode::empty()) {
-        Ok(fd) => take(shard, &path, File::from(fd)).map(Some),
+    let Ok(fd) = rustix::fs::open(&path, LOCK_FLAGS, rustix::fs::Mode::empty()) else { return Ok(None) };
+    match take(shard, &path, File::from(fd), rustix::fs::FlockOperation::NonBlockingLockShared) {
+        Ok(file) => Ok(Some(file)),
+        Err(locked @ CporError::Locked { .. }) => Err(locked),
         Err(_) => Ok(None),
     }
 }
 
-/// Locks the open lock file at `path` without waiting and writes this process's pid into it.
-fn take(out: &Path, path: &Path, file: File) -> Result<File, CporError> {
-    use rustix::fs::FlockOperation;
+/// Locks the open lock file at `path` without waiting (`lock`: exclusive or shared) and writes
+/// this process's pid into it.
+fn take(out: &Path, path: &Path, file: File, lock: rustix::fs::FlockOperation) -> Result<File, CporError> {
     let is_file = file.metadata().map_err(|e| output_error(path, e))?.is_file();
     if !is_file {
         return Err(output_error(path, "the lock file is not a regular file"));
     }
-    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+    match rustix::fs::flock(&file, lock) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
             return Err(CporError::Locked { path: out.to_path_buf(), pid: holder(&file) })

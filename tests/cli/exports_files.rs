@@ -233,18 +233,30 @@ fn a_zip_with_two_members_of_one_name_is_fatal() {
     let plain = temp.path().join("plain");
     let usage = std::fs::read(plain.join("usage.csv")).expect("read");
     // Written as usage.csv and usagf.csv, then both named usage.csv: a zip writer refuses that.
-    let bytes = zip_of(&[("usage.csv", usage.clone()), ("usagf.csv", usage)]);
-    let mut renamed = bytes.clone();
-    let mut at = 0;
-    while let Some(found) = renamed[at..].windows(9).position(|w| w == b"usagf.csv") {
-        renamed[at + found..at + found + 9].copy_from_slice(b"usage.csv");
-        at += found + 9;
-    }
-    assert_ne!(renamed, bytes);
+    let renamed = |members: &[(&str, Vec<u8>)], from: &[u8; 9], to: &[u8; 9]| {
+        let bytes = zip_of(members);
+        let mut renamed = bytes.clone();
+        let mut at = 0;
+        while let Some(found) = renamed[at..].windows(9).position(|w| w == from) {
+            renamed[at + found..at + found + 9].copy_from_slice(to);
+            at += found + 9;
+        }
+        assert_ne!(renamed, bytes);
+        renamed
+    };
     let path = temp.path().join("usage.zip");
-    std::fs::write(&path, renamed).expect("write");
+    std::fs::write(
+        &path,
+        renamed(&[("usage.csv", usage.clone()), ("usagf.csv", usage.clone())], b"usagf.csv", b"usage.csv"),
+    )
+    .expect("write");
     let stderr = fails(temp.path(), "--usage", &path, &[], 1);
-    assert!(stderr.contains("usage.zip") && stderr.contains("two members of one name"), "{stderr}");
+    assert!(stderr.contains("usage.zip") && stderr.contains("two members named \"usage.csv\""), "{stderr}");
+    // Two entries of one name that cpor does not read (notes) leave the archive readable.
+    let members = [("usage.csv", usage), ("notes.md1", b"a".to_vec()), ("notes.md2", b"b".to_vec())];
+    std::fs::write(&path, renamed(&members, b"notes.md2", b"notes.md1")).expect("write");
+    let out = temp.path().join("out_notes");
+    run_ok(&args_for(&plain.join("claims.csv"), &plain.join("responses.csv"), &path, &out));
 }
 
 #[test]

@@ -272,6 +272,10 @@ fn previous_works_with_shards() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("shard 1 of 3") && error_lines(&stderr) == 1, "{stderr}");
     assert!(!root.join("next-shard").exists());
+    // Shard 0 of 1 holds every claim: a whole run's output.
+    let whole = root.join("shard-0-of-1");
+    run_shard(&args, 0, 1, &whole);
+    run_ok(&with(&next, &["--previous", &whole.display().to_string()]));
 }
 
 /// A shard never exits 3 (its rates are of its own rows); the merge exits 3 as the unsharded run does.
@@ -484,7 +488,8 @@ fn merge_refuses_damaged_shards_other_holidays_and_an_out_inside_a_shard() {
     assert!(report_tree(&again) == report_tree(&out), "the same reports");
 }
 
-/// A shard a run is writing is not merged: the merge names the run's pid, and merges once it ends.
+/// A shard a run is writing is not merged: the merge names the run's pid. A shard another merge
+/// reads is merged: merges hold shards shared.
 #[test]
 fn merge_refuses_a_shard_a_run_is_writing() {
     let fixture = repo().join("fixtures/example_small");
@@ -505,7 +510,8 @@ fn merge_refuses_a_shard_a_run_is_writing() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("pid 4242") && stderr.contains("s1") && error_lines(&stderr) == 1, "{stderr}");
     assert!(!out.exists());
-    drop(lock);
+    // Another merge reading s1 holds it shared: both read.
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockShared).expect("shared");
     let output = merge(&shards, &out);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
