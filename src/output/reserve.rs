@@ -131,7 +131,7 @@ pub fn reserve(out: &Path, writer: Writer, inputs: &[PathBuf]) -> Result<Reserve
     // Checked before the lock too, so that a refusal leaves no lock file behind (`--out /tmp` made
     // `/.tmp.lock`); and again under the lock, which decides.
     check(out, &target, writer, inputs)?;
-    let lock = lock(out, &parent.join(format!(".{name}.lock")))?;
+    let lock = lock(out, &lock_file(&parent, &os_name))?;
     check(out, &target, writer, inputs)?;
     remove_stale_staging(&parent, &name)?;
     Ok(Reserved { shown: out.to_path_buf(), parent, name, target, _lock: lock })
@@ -164,6 +164,11 @@ fn split(out: &Path) -> Result<(PathBuf, OsString), CporError> {
     Ok((parent, name))
 }
 
+/// The lock file of the output `name` in `parent`, beside it.
+fn lock_file(parent: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    parent.join(format!(".{}.lock", name.to_string_lossy()))
+}
+
 /// The flags a lock file is opened with: not following a symbolic link, as the file is written to
 /// and a link could point anywhere.
 const LOCK_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::RDWR
@@ -186,8 +191,11 @@ fn lock(out: &Path, path: &Path) -> Result<File, CporError> {
 /// storage) or locked (a file system without `flock`) is read without: nothing is created beside a
 /// shard.
 pub fn hold_shard(shard: &Path) -> Result<Option<File>, CporError> {
-    let (parent, name) = split(shard)?;
-    let path = parent.join(format!(".{}.lock", name.to_string_lossy()));
+    // The run that wrote the shard locked it under its real name: a shard given through a link to
+    // it, or as `.`, is resolved first.
+    let Ok(real) = fs::canonicalize(shard) else { return Ok(None) };
+    let (Some(parent), Some(name)) = (real.parent(), real.file_name()) else { return Ok(None) };
+    let path = lock_file(parent, name);
     let Ok(fd) = rustix::fs::open(&path, LOCK_FLAGS, rustix::fs::Mode::empty()) else { return Ok(None) };
     match take(shard, &path, File::from(fd), rustix::fs::FlockOperation::NonBlockingLockShared) {
         Ok(file) => Ok(Some(file)),

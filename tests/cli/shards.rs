@@ -510,6 +510,12 @@ fn merge_refuses_a_shard_a_run_is_writing() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("pid 4242") && stderr.contains("s1") && error_lines(&stderr) == 1, "{stderr}");
     assert!(!out.exists());
+    // Also when s1 is given through a link to it: the run locked it under its own name.
+    let link = root.join("s1-link");
+    std::os::unix::fs::symlink(&shards[1], &link).expect("symlink");
+    let output = merge(&[shards[0].clone(), link], &out);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("pid 4242"));
     // Another merge reading s1 holds it shared: both read.
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockShared).expect("shared");
     let output = merge(&shards, &out);
