@@ -1,5 +1,5 @@
-//! The CSV encoder (SPEC 6): the ledger, rejects and changes through the `csv` crate, and reports
-//! written directly (RFC 4180 quoting).
+//! The CSV encoder (SPEC 6): RFC 4180 quoting, as the `csv` crate writes it, for every table and
+//! report cpor writes.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,16 +13,52 @@ use crate::types::{push_date, push_decimal, Uuid};
 
 use super::columns::REPORT_COLUMNS;
 
-/// A CSV field, quoted when it must be (RFC 4180). The four characters are ASCII, so their bytes
-/// are looked for: `str::contains` with a set of characters decoded every character (a tenth of a
+/// A CSV field, quoted when it must be: when it holds a comma, a quote, CR or LF (RFC 4180, and
+/// the `csv` crate's rule), its quotes doubled. The four characters are ASCII, so their bytes are
+/// looked for: `str::contains` with a set of characters decoded every character (a tenth of a
 /// microsecond for an id, three times a report).
-fn csv_field(out: &mut String, text: &str) {
-    if text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push('"');
-        out.push_str(&text.replace('"', "\"\""));
-        out.push('"');
+fn push_field(out: &mut Vec<u8>, field: &[u8]) {
+    if field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for &b in field {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
     } else {
-        out.push_str(text);
+        out.extend_from_slice(field);
+    }
+}
+
+/// Records encoded as CSV, as the `csv` crate's writer encodes them with its defaults: fields
+/// quoted only where they must be (`push_field`), a record of one empty field written `""` (so that
+/// it is not read back as no field at all), each record ended by LF. Each field is checked once and
+/// copied whole: through the crate's writer, every byte went through its state machine one at a
+/// time, a CPU-second for the large profile's ledger and manifests (BENCHMARKS.md).
+#[derive(Default)]
+pub(super) struct CsvRecords {
+    bytes: Vec<u8>,
+}
+
+impl CsvRecords {
+    pub(super) fn write_record<I, F>(&mut self, fields: I)
+    where
+        I: IntoIterator<Item = F>,
+        F: AsRef<[u8]>,
+    {
+        let start = self.bytes.len();
+        for (k, field) in fields.into_iter().enumerate() {
+            if k > 0 {
+                self.bytes.push(b',');
+            }
+            push_field(&mut self.bytes, field.as_ref());
+        }
+        if self.bytes.len() == start {
+            self.bytes.extend_from_slice(b"\"\"");
+        }
+        self.bytes.push(b'\n');
     }
 }
 
@@ -30,17 +66,17 @@ fn csv_field(out: &mut String, text: &str) {
 /// and the claim's columns are the same on every row. Dates and counts are written in place in `out`
 /// (`push_date`); a report's few subscriptions are made into text once each.
 pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
-    let mut prefix = String::new();
-    csv_field(&mut prefix, claim.id.as_str());
-    prefix.push(',');
-    csv_field(&mut prefix, claim.partner_id.as_str());
-    prefix.push(',');
-    claim.tenant.write_to(&mut prefix);
-    prefix.push(',');
-    prefix.push_str(claim.engagement.as_str());
-    prefix.push(',');
-    csv_field(&mut prefix, &claim.workload);
-    prefix.push(',');
+    let mut prefix = Vec::new();
+    push_field(&mut prefix, claim.id.as_str().as_bytes());
+    prefix.push(b',');
+    push_field(&mut prefix, claim.partner_id.as_str().as_bytes());
+    prefix.push(b',');
+    prefix.extend_from_slice(&claim.tenant.to_text());
+    prefix.push(b',');
+    prefix.extend_from_slice(claim.engagement.as_str().as_bytes());
+    prefix.push(b',');
+    push_field(&mut prefix, claim.workload.as_bytes());
+    prefix.push(b',');
     let mut out = Vec::with_capacity(128 + report.rows.len() * (prefix.len() + 80));
     for (k, name) in REPORT_COLUMNS.iter().enumerate() {
         out.extend_from_slice(if k == 0 { b"" } else { b"," });
@@ -49,7 +85,7 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
     out.push(b'\n');
     let mut subscriptions = SubscriptionTexts::default();
     for row in &report.rows {
-        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(&prefix);
         if let Some(sub) = row.subscription() {
             out.extend_from_slice(subscriptions.text(sub));
         }
@@ -100,33 +136,84 @@ impl SubscriptionTexts {
 /// Rows a thread encodes at a time in [`write_csv`].
 const ENCODE_ROWS: usize = 1 << 13;
 
-/// Writes a CSV file through the `csv` crate: a run's rows as it makes them, or a shard's rows as
-/// `cpor merge` read them back, with the same quoting. `encode` writes one row. The rows are
-/// encoded in chunks on every core and written in order (a ledger has a row per claim: millions),
-/// at most one chunk per core held at a time beyond the file's buffer.
+/// Writes a CSV file: a run's rows as it makes them, or a shard's rows as `cpor merge` read them
+/// back, with the same quoting. `encode` writes one row. The rows are encoded in chunks on every
+/// core and written in order (a ledger has a row per claim: millions), at most one chunk per core
+/// held at a time beyond the file's buffer.
 pub(super) fn write_csv<T: Sync>(
     path: &Path,
     header: &[&str],
     rows: &[T],
-    encode: impl Fn(&mut csv::Writer<Vec<u8>>, &T) -> csv::Result<()> + Sync,
+    encode: impl Fn(&mut CsvRecords, &T) + Sync,
 ) -> std::io::Result<()> {
-    let chunk = |rows: &[T]| -> std::io::Result<Vec<u8>> {
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        for row in rows {
-            encode(&mut writer, row)?;
-        }
-        writer.into_inner().map_err(|e| e.into_error())
-    };
     let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    let mut writer = csv::Writer::from_writer(&mut file);
-    writer.write_record(header)?;
-    writer.flush()?;
-    drop(writer);
+    file.write_all(&csv_body(&[header], |records, header| records.write_record(*header)))?;
     for group in rows.chunks(ENCODE_ROWS * rayon::current_num_threads().max(1)) {
-        let encoded: Vec<std::io::Result<Vec<u8>>> = group.par_chunks(ENCODE_ROWS).map(chunk).collect();
+        let encoded: Vec<Vec<u8>> = group.par_chunks(ENCODE_ROWS).map(|rows| csv_body(rows, &encode)).collect();
         for bytes in encoded {
-            file.write_all(&bytes?)?;
+            file.write_all(&bytes)?;
         }
     }
     file.flush()
+}
+
+/// `rows` encoded as CSV records, without a header.
+pub(super) fn csv_body<T>(rows: &[T], encode: impl Fn(&mut CsvRecords, &T)) -> Vec<u8> {
+    let mut records = CsvRecords::default();
+    for row in rows {
+        encode(&mut records, row);
+    }
+    records.bytes
+}
+
+/// Writes a CSV file of `header` and records already encoded (`csv_body`), part after part.
+pub(super) fn write_csv_parts(path: &Path, header: &[&str], parts: &[Vec<u8>]) -> std::io::Result<()> {
+    let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    file.write_all(&csv_body(&[header], |records, header| records.write_record(*header)))?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    file.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Records as the `csv` crate's writer encodes them with its defaults.
+    fn crate_bytes(records: &[Vec<String>]) -> Vec<u8> {
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        for record in records {
+            writer.write_record(record).unwrap();
+        }
+        writer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn fields_are_quoted_only_where_they_must_be() {
+        let mut records = CsvRecords::default();
+        records.write_record(["plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", "é"]);
+        records.write_record([""]);
+        records.write_record(["", ""]);
+        let expected = "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\",,é\n\"\"\n,\n";
+        assert_eq!(String::from_utf8(records.bytes).unwrap(), expected);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// The same bytes as the `csv` crate's writer, the encoder cpor used before, for any records.
+        #[test]
+        fn records_are_the_csv_crates_bytes(records in proptest::collection::vec(
+            proptest::collection::vec("[a,\"\n\r é;\t]{0,6}", 1..5),
+            0..6,
+        )) {
+            let mut ours = CsvRecords::default();
+            for record in &records {
+                ours.write_record(record);
+            }
+            prop_assert_eq!(ours.bytes, crate_bytes(&records));
+        }
+    }
 }

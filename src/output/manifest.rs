@@ -19,7 +19,7 @@ use crate::config::OutputFormat;
 use crate::error::CporError;
 use crate::types::{date_text, decimal, parse_date, Days};
 
-use super::csv_file::write_csv;
+use super::csv_file::{csv_body, write_csv_parts, CsvRecords};
 use super::{io, pl};
 
 /// The manifest's file stem, in `reports/` and in each partner's folder.
@@ -47,7 +47,7 @@ pub struct ManifestLine {
 impl ManifestLine {
     /// Writes the line's cells, its texts as they are: not copied, as each line is written twice
     /// (the whole manifest and its partner's).
-    fn write(&self, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
+    fn write(&self, w: &mut CsvRecords) {
         let (rows, bytes) = (decimal(self.rows, 1), decimal(self.bytes, 1));
         let (start, end) = (date_text(self.window.0), date_text(self.window.1));
         let (partner, claim, path) = (self.partner_id.as_bytes(), self.claim_id.as_bytes(), self.path.as_bytes());
@@ -60,7 +60,7 @@ impl ManifestLine {
             self.sha256.as_bytes(),
             start.as_ref(),
             end.as_ref(),
-        ])
+        ]);
     }
 
     /// A line read back (`cpor merge`): its cells as `write` writes them.
@@ -98,17 +98,33 @@ pub(super) fn write_manifests(
     // (partner_id, claim_id) names one report: no two lines are equal, so any sort is this order.
     lines.par_sort_unstable_by(|a, b| (&a.partner_id, &a.claim_id).cmp(&(&b.partner_id, &b.claim_id)));
     let name = format!("{MANIFEST}.{}", format.extension());
-    write_manifest(&reports.join(&name), format, lines)?;
+    let whole = reports.join(&name);
     let partners: Vec<&[ManifestLine]> = lines.chunk_by(|a, b| a.partner_id == b.partner_id).collect();
-    partners
-        .par_iter()
-        .try_for_each(|partner| write_manifest(&reports.join(&partner[0].partner_id).join(&name), format, partner))
-}
-
-fn write_manifest(path: &Path, format: OutputFormat, lines: &[ManifestLine]) -> Result<(), CporError> {
+    let partner_path = |partner: &[ManifestLine]| reports.join(&partner[0].partner_id).join(&name);
     match format {
-        OutputFormat::Csv => write_csv(path, &MANIFEST_COLUMNS, lines, |w, l| l.write(w)).map_err(io(path)),
-        OutputFormat::Parquet => manifest_parquet(path, lines).map_err(pl(path)),
+        OutputFormat::Csv => {
+            // Each partner's lines are encoded once: its manifest is the header and those lines, and
+            // the whole manifest the header and every partner's lines in partner order. The whole
+            // is written beside the partners' files, not before them.
+            let bodies: Vec<Vec<u8>> = partners.par_iter().map(|p| csv_body(p, |w, l| l.write(w))).collect();
+            let (all, each) = rayon::join(
+                || write_csv_parts(&whole, &MANIFEST_COLUMNS, &bodies).map_err(io(&whole)),
+                || {
+                    partners.par_iter().zip(&bodies).try_for_each(|(partner, body)| {
+                        let path = partner_path(partner);
+                        write_csv_parts(&path, &MANIFEST_COLUMNS, std::slice::from_ref(body)).map_err(io(&path))
+                    })
+                },
+            );
+            all.and(each)
+        }
+        OutputFormat::Parquet => {
+            manifest_parquet(&whole, lines).map_err(pl(&whole))?;
+            partners.par_iter().try_for_each(|partner| {
+                let path = partner_path(partner);
+                manifest_parquet(&path, partner).map_err(pl(&path))
+            })
+        }
     }
 }
 

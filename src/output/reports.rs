@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::config::OutputFormat;
 use crate::error::CporError;
-use crate::hashing::FastMap;
+use crate::hashing::FirstCome;
 use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::Claim;
@@ -119,16 +119,31 @@ pub fn report_files(claims: &mut dyn Iterator<Item = &Claim>) -> ReportFiles {
 /// every row by its partner's text took about a second of both cores on the large profile's 867,354
 /// reports, a `BTreeMap` of partners half a second of one (BENCHMARKS.md).
 fn partner_groups<'s, 'p, T: Copy>(rows: &'s mut [T], partner: impl Fn(&T) -> &'p str) -> Vec<(&'p str, &'s [T])> {
-    let mut rank_of: FastMap<&'p str, usize> = FastMap::default();
-    for row in rows.iter() {
-        rank_of.entry(partner(row)).or_insert(0);
+    // Each row's partner numbered as partners first come: one read of the row's partner and one
+    // lookup per row (`FirstCome`: not a map of borrowed ids).
+    let mut numbers = FirstCome::default();
+    let mut partners: Vec<&'p str> = Vec::new();
+    let mut ranks: Vec<usize> = rows
+        .iter()
+        .map(|row| {
+            let id = partner(row);
+            let (number, new) = numbers.number(id);
+            if new {
+                partners.push(id);
+            }
+            number
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..partners.len()).collect();
+    order.sort_unstable_by_key(|&number| partners[number]);
+    let mut rank_of = vec![0; partners.len()];
+    for (rank, &number) in order.iter().enumerate() {
+        rank_of[number] = rank;
     }
-    let mut partners: Vec<&'p str> = rank_of.keys().copied().collect();
-    partners.sort_unstable();
-    for (rank, &id) in partners.iter().enumerate() {
-        rank_of.insert(id, rank);
+    for rank in &mut ranks {
+        *rank = rank_of[*rank];
     }
-    let ranks: Vec<usize> = rows.iter().map(|row| rank_of.get(partner(row)).copied().unwrap_or(0)).collect();
+    let partners: Vec<&'p str> = order.iter().map(|&number| partners[number]).collect();
     // Each partner's first place, then each row put at its partner's next place.
     let mut next = vec![0; partners.len()];
     for &rank in &ranks {

@@ -11,7 +11,7 @@ use crate::calendar::weekday;
 use crate::config::RunConfig;
 use crate::error::{Cause, CporError};
 use crate::evaluate::Status;
-use crate::hashing::FastMap;
+use crate::hashing::{FastMap, FirstCome};
 use crate::pipeline::Evaluated;
 pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
@@ -293,15 +293,17 @@ impl Summary {
         // Counted under borrowed keys and named once per key, not once per claim (a run counts
         // millions of claims under a few dozen keys).
         let mut by_engagement: FastMap<(&str, Status), u64> = FastMap::default();
-        let mut partners: FastMap<&str, PartnerFigures> = FastMap::default();
+        // Each partner numbered as partners first come (`FirstCome`: not a map of borrowed ids).
+        let mut numbers = FirstCome::default();
+        let mut partners: Vec<PartnerFigures> = Vec::new();
         for claim in claims {
             *by_engagement.entry((claim.engagement, claim.status)).or_default() += 1;
-            let figures = partners.entry(claim.partner_id).or_insert_with(|| PartnerFigures {
-                partner_id: claim.partner_id.to_string(),
-                claims: 0,
-                with_report: 0,
-                report_rows: 0,
-            });
+            let (number, new) = numbers.number(claim.partner_id);
+            if new {
+                let partner_id = claim.partner_id.to_string();
+                partners.push(PartnerFigures { partner_id, claims: 0, with_report: 0, report_rows: 0 });
+            }
+            let figures = &mut partners[number];
             figures.claims += 1;
             if let Some(rows) = claim.report_rows {
                 figures.with_report += 1;
@@ -316,7 +318,6 @@ impl Summary {
             *self.by_engagement.entry(engagement.to_string()).or_default().entry(status.to_string()).or_default() +=
                 claims;
         }
-        let mut partners: Vec<PartnerFigures> = partners.into_values().collect();
         partners.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.partner_id.cmp(&b.partner_id)));
         partners.truncate(10);
         self.largest_partners = partners;
