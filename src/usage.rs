@@ -134,11 +134,13 @@ const NEAR_DAYS: i64 = 128;
 const NOT_WANTED: u32 = u32::MAX;
 const NO_SERIES: u32 = u32::MAX;
 
-/// A tenant's series so far: the newest, which starts their list, and how many there are.
+/// A tenant's series so far: the newest, which starts their list, and how many there are; and the
+/// tenant's wanted workloads (`Wanted::of_tenant`), found once per tenant rather than per series.
 #[derive(Clone, Copy)]
 struct TenantSeries {
     newest: u32,
     count: u32,
+    wanted: WantedRange,
 }
 
 /// The most series of one tenant found by walking its list; a tenant with more (a hostile input's
@@ -180,7 +182,7 @@ impl Bucket {
     }
 
     /// The number of the row's series, made when it is the series' first row.
-    fn series(&mut self, key: SeriesKey, date: Days, wanted: &FastMap<(Uuid, u32), u32>) -> u32 {
+    fn series(&mut self, key: SeriesKey, date: Days, wanted: &Wanted) -> u32 {
         if let Some((last, number)) = self.last {
             if last == key {
                 return number;
@@ -189,7 +191,11 @@ impl Bucket {
         let tenant = match self.tenant {
             Some((last, tenant)) if last == key.tenant => tenant,
             _ => {
-                let tenant = *self.tenants.entry(key.tenant).or_insert(TenantSeries { newest: NO_SERIES, count: 0 });
+                let tenant = *self.tenants.entry(key.tenant).or_insert_with(|| TenantSeries {
+                    newest: NO_SERIES,
+                    count: 0,
+                    wanted: wanted.of_tenant(Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128)),
+                });
                 self.tenant = Some((key.tenant, tenant));
                 tenant
             }
@@ -218,13 +224,12 @@ impl Bucket {
     }
 
     /// Makes the series of `key`, the newest of its tenant's (`tenant`, before it).
-    fn add(&mut self, key: SeriesKey, date: Days, tenant: TenantSeries, wanted: &FastMap<(Uuid, u32), u32>) -> u32 {
+    fn add(&mut self, key: SeriesKey, date: Days, tenant: TenantSeries, wanted: &Wanted) -> u32 {
         let number = self.series.len() as u32;
-        let tenant_id = Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128);
         self.series.push(Series {
             base: date.saturating_sub((NEAR_DAYS / 2) as Days),
             near: [0; 2],
-            group: wanted.get(&(tenant_id, key.workload)).copied().unwrap_or(NOT_WANTED),
+            group: wanted.group(tenant.wanted, key.workload).unwrap_or(NOT_WANTED),
             workload: key.workload,
             has_subscription: key.has_subscription,
             subscription: key.subscription,
@@ -248,7 +253,7 @@ impl Bucket {
             }
             self.series_of.insert(key, number);
         }
-        let tenant = TenantSeries { newest: number, count };
+        let tenant = TenantSeries { newest: number, count, wanted: tenant.wanted };
         self.tenants.insert(key.tenant, tenant);
         self.tenant = Some((key.tenant, tenant));
         number
@@ -268,7 +273,7 @@ impl Bucket {
     }
 
     /// The verdict on a row that passed its own checks; `None` when it is accepted.
-    fn decide(&mut self, row: &UsageRow, last_day: Days, wanted: &FastMap<(Uuid, u32), u32>) -> Option<Verdict> {
+    fn decide(&mut self, row: &UsageRow, last_day: Days, wanted: &Wanted) -> Option<Verdict> {
         let number = self.series(SeriesKey::of(row), row.date, wanted);
         if !self.take(number, row.date) {
             return Some(Verdict::Rejected(Fault::new(
@@ -386,11 +391,57 @@ pub fn passes_for(rows: u64, budget: u64) -> usize {
     needed.clamp(1, MAX_PASSES as u64) as usize
 }
 
+/// The (tenant, workload id) pairs whose rows are kept, each with its group number, found through
+/// their tenant: a series' group is looked up in its tenant's few pairs, found once per tenant.
+/// A map of every pair, looked up for each of the large profile's ~2 million series, missed the
+/// cache every time (BENCHMARKS.md).
+struct Wanted {
+    /// Each tenant's range of `pairs`.
+    tenants: FastMap<Uuid, WantedRange>,
+    /// (workload id, group), each tenant's together.
+    pairs: Vec<(u32, u32)>,
+    /// Groups are numbered `0..groups`.
+    groups: usize,
+}
+
+/// A tenant's range of `Wanted::pairs`; empty for a tenant no report wants.
+#[derive(Clone, Copy, Default)]
+struct WantedRange {
+    start: u32,
+    end: u32,
+}
+
+impl Wanted {
+    fn of(numbered: FastMap<(Uuid, u32), u32>) -> Wanted {
+        let groups = numbered.len();
+        let mut all: Vec<((Uuid, u32), u32)> = numbered.into_iter().collect();
+        all.sort_unstable();
+        let mut tenants: FastMap<Uuid, WantedRange> = FastMap::default();
+        for (at, ((tenant, _), _)) in all.iter().enumerate() {
+            // At most one pair per claim with a report: a u32 holds their count.
+            let at = at as u32;
+            tenants.entry(*tenant).or_insert(WantedRange { start: at, end: at }).end = at + 1;
+        }
+        let pairs = all.into_iter().map(|((_, workload), group)| (workload, group)).collect();
+        Wanted { tenants, pairs, groups }
+    }
+
+    fn of_tenant(&self, tenant: Uuid) -> WantedRange {
+        self.tenants.get(&tenant).copied().unwrap_or_default()
+    }
+
+    /// The group of the tenant's (`range`) rows of `workload`.
+    fn group(&self, range: WantedRange, workload: u32) -> Option<u32> {
+        let pairs = self.pairs.get(range.start as usize..range.end as usize)?;
+        pairs.iter().find(|&&(w, _)| w == workload).map(|&(_, group)| group)
+    }
+}
+
 /// The usage rows seen so far.
 pub struct UsageIndex {
     workloads: Workloads,
     /// The (tenant, workload id) pairs whose rows are kept, each with its group number.
-    wanted: FastMap<(Uuid, u32), u32>,
+    wanted: Wanted,
     last_day: Days,
     buckets: Vec<Bucket>,
     /// The current pass and the number of passes.
@@ -401,7 +452,7 @@ pub struct UsageIndex {
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
 pub struct KeptUsage {
     workloads: Workloads,
-    wanted: FastMap<(Uuid, u32), u32>,
+    wanted: Wanted,
     /// Per bucket, its kept rows sorted by group.
     buckets: Vec<Vec<KeptRow>>,
     /// Per group number, its bucket and range of rows.
@@ -413,7 +464,8 @@ impl KeptUsage {
     /// `into_buckets`' rows: the bucket and the range, in report order.
     pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<(usize, Range<usize>)> {
         let workload = with_lowercase(workload, |lower| self.workloads.get(lower))?;
-        self.wanted.get(&(tenant, workload)).map(|&group| self.ranges[group as usize].clone())
+        let group = self.wanted.group(self.wanted.of_tenant(tenant), workload)?;
+        self.ranges.get(group as usize).cloned()
     }
 
     /// The number of buckets `locate` refers to.
@@ -441,7 +493,7 @@ impl UsageIndex {
         }
         UsageIndex {
             workloads,
-            wanted: numbered,
+            wanted: Wanted::of(numbered),
             last_day,
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
@@ -545,7 +597,7 @@ impl UsageIndex {
     /// Ends reading: drops the key sets and sorts each kept group in report order.
     pub fn finish(self) -> KeptUsage {
         let sorted: Vec<_> = self.buckets.into_par_iter().map(Bucket::into_groups).collect();
-        let mut ranges = vec![(0, 0..0); self.wanted.len()];
+        let mut ranges = vec![(0, 0..0); self.wanted.groups];
         let mut buckets = Vec::with_capacity(sorted.len());
         for (bucket, (rows, groups)) in sorted.into_iter().enumerate() {
             for (group, range) in groups {
