@@ -646,6 +646,18 @@ mod tests {
     }
 
     #[test]
+    fn a_series_group_is_found_among_its_own_tenants_wanted_workloads_only() {
+        let numbered: FastMap<(Uuid, u32), u32> =
+            [((Uuid(7), 3), 0), ((Uuid(5), 1), 1), ((Uuid(7), 1), 2), ((Uuid(9), 3), 3)].into_iter().collect();
+        let wanted = Wanted::of(numbered);
+        assert_eq!(wanted.groups, 4);
+        let group = |tenant: u128, workload: u32| wanted.group(wanted.of_tenant(Uuid(tenant)), workload);
+        assert_eq!((group(7, 3), group(7, 1), group(5, 1), group(9, 3)), (Some(0), Some(2), Some(1), Some(3)));
+        assert_eq!(group(5, 3), None, "tenant 5 wants workload 1 only, though tenants 7 and 9 want 3");
+        assert_eq!(group(8, 1), None, "a tenant no report wants");
+    }
+
+    #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
         let mut index = UsageIndex::new([(Uuid(1), "Teams")].into_iter(), 10);
         let ids = WorkloadIds::new(index.known_workloads());
