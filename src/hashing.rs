@@ -13,7 +13,7 @@ pub fn fixed_hash(value: impl std::hash::Hash) -> u64 {
 /// Texts numbered from 0 in the order they first come, by one lookup each. The map holds its own
 /// copies of the texts: keys borrowed from the rows being numbered (a partner_id in its first
 /// claim, say) lay far in memory from the rows read later, and comparing with them missed the cache
-/// row after row (a second of one core for the large profile's partners, BENCHMARKS.md).
+/// row after row (about half a second of one core for the large profile's partners, BENCHMARKS.md).
 #[derive(Default)]
 pub struct FirstCome {
     number_of: FastMap<Box<str>, usize>,

@@ -36,7 +36,7 @@ fn push_field(out: &mut Vec<u8>, field: &[u8]) {
 /// quoted only where they must be (`push_field`), a record of one empty field written `""` (so that
 /// it is not read back as no field at all), each record ended by LF. Each field is checked once and
 /// copied whole: through the crate's writer, every byte went through its state machine one at a
-/// time, a CPU-second for the large profile's ledger and manifests (BENCHMARKS.md).
+/// time (a quarter more CPU for the large profile's ledger and manifests, BENCHMARKS.md).
 #[derive(Default)]
 pub(super) struct CsvRecords {
     bytes: Vec<u8>,
