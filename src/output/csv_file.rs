@@ -196,7 +196,8 @@ mod tests {
         records.write_record(["plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", "é"]);
         records.write_record([""]);
         records.write_record(["", ""]);
-        let expected = "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\",,é\n\"\"\n,\n";
+        records.write_record(std::iter::empty::<&str>());
+        let expected = "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\",,é\n\"\"\n,\n\"\"\n";
         assert_eq!(String::from_utf8(records.bytes).unwrap(), expected);
     }
 
@@ -206,7 +207,7 @@ mod tests {
         /// The same bytes as the `csv` crate's writer, the encoder cpor used before, for any records.
         #[test]
         fn records_are_the_csv_crates_bytes(records in proptest::collection::vec(
-            proptest::collection::vec("[a,\"\n\r é;\t]{0,6}", 1..5),
+            proptest::collection::vec("[a,\"\n\r é;\t]{0,6}", 0..5),
             0..6,
         )) {
             let mut ours = CsvRecords::default();
