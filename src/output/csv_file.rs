@@ -33,8 +33,8 @@ fn push_field(out: &mut Vec<u8>, field: &[u8]) {
 }
 
 /// Records encoded as CSV, as the `csv` crate's writer encodes them with its defaults: fields
-/// quoted only where they must be (`push_field`), a record of one empty field written `""` (so that
-/// it is not read back as no field at all), each record ended by LF. Each field is checked once and
+/// quoted only where they must be (`push_field`), a record of no text (one empty field, or none)
+/// written `""` (so that its line is not blank), each record ended by LF. Each field is checked once and
 /// copied whole: through the crate's writer, every byte went through its state machine one at a
 /// time (a quarter more CPU for the large profile's ledger and manifests, BENCHMARKS.md).
 #[derive(Default)]
