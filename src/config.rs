@@ -384,9 +384,8 @@ pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, Cause> {
 /// Returns the holidays and the file's sha256, which summary.json records (the merge of shards
 /// compares it: shards judged by different calendars are not one run).
 pub fn load_holidays(path: &Path) -> Result<(Vec<Holiday>, String), CporError> {
-    use sha2::{Digest, Sha256};
     let bytes = read_config_bytes(path).map_err(|cause| CporError::Holidays { path: path.to_path_buf(), cause })?;
-    Ok((parse_holidays(path, &bytes)?, crate::input::hex(&Sha256::digest(&bytes))))
+    Ok((parse_holidays(path, &bytes)?, crate::input::sha256_hex(&bytes)))
 }
 
 /// Applies a `--config` file's bytes. Its keys are the flags' names (with `-` or `_`, but only one

@@ -839,6 +839,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().flat_map(|&b| crate::types::hex_pair(b)).map(char::from).collect()
 }
 
+/// The SHA-256 of bytes held in memory, as hex (a report, the holidays file; `sha256_file` reads a
+/// file in pieces).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
 /// Header names as keys of a reject's `raw`: a name that repeats an earlier one gets ` (2)`, ` (3)`…,
 /// so that every key of the JSON object is distinct and every cell is shown.
 pub(crate) fn unique_names(header: &[String]) -> Vec<String> {

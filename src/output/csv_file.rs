@@ -146,8 +146,7 @@ pub(super) fn write_csv<T: Sync>(
     rows: &[T],
     encode: impl Fn(&mut CsvRecords, &T) + Sync,
 ) -> std::io::Result<()> {
-    let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    file.write_all(&csv_body(&[header], |records, header| records.write_record(*header)))?;
+    let mut file = create_with_header(path, header)?;
     for group in rows.chunks(ENCODE_ROWS * rayon::current_num_threads().max(1)) {
         let encoded: Vec<Vec<u8>> = group.par_chunks(ENCODE_ROWS).map(|rows| csv_body(rows, &encode)).collect();
         for bytes in encoded {
@@ -168,12 +167,18 @@ pub(super) fn csv_body<T>(rows: &[T], encode: impl Fn(&mut CsvRecords, &T)) -> V
 
 /// Writes a CSV file of `header` and records already encoded (`csv_body`), part after part.
 pub(super) fn write_csv_parts(path: &Path, header: &[&str], parts: &[Vec<u8>]) -> std::io::Result<()> {
-    let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    file.write_all(&csv_body(&[header], |records, header| records.write_record(*header)))?;
+    let mut file = create_with_header(path, header)?;
     for part in parts {
         file.write_all(part)?;
     }
     file.flush()
+}
+
+/// Creates the CSV file at `path`, buffered, and writes its header.
+fn create_with_header(path: &Path, header: &[&str]) -> std::io::Result<BufWriter<File>> {
+    let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    file.write_all(&csv_body(&[header], |records, header| records.write_record(*header)))?;
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use std::time::SystemTime;
 
 use crate::polars::prelude::*;
 use rayon::prelude::*;
-use sha2::Digest;
 
 use crate::changes::CHANGE_COLUMNS;
 use crate::config::OutputFormat;
@@ -417,7 +416,7 @@ fn link_reports(shards: &[PathBuf], reports: &Path) -> Result<Vec<Linked>, CporE
                     // A report is small and written from memory: read whole, as the run hashed it.
                     true => {
                         let bytes = fs::read(entry.path()).map_err(|e| shard_error(&entry.path(), e))?;
-                        Some(crate::input::hex(&sha2::Sha256::digest(&bytes)))
+                        Some(crate::input::sha256_hex(&bytes))
                     }
                     false => None,
                 };

@@ -16,13 +16,10 @@ use rayon::prelude::*;
 use crate::config::OutputFormat;
 use crate::error::CporError;
 use crate::hashing::FirstCome;
+use crate::input::sha256_hex;
 use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::Claim;
-
-use sha2::{Digest, Sha256};
-
-use crate::input::hex;
 
 use super::manifest::ManifestLine;
 use super::{fail, io, pl, report_file};
@@ -217,7 +214,7 @@ pub(super) fn write_reports(
                         path: format!("reports/{partner}/{name}"),
                         rows: report.rows.len() as u64,
                         bytes: bytes.len() as u64,
-                        sha256: hex(&Sha256::digest(&bytes)),
+                        sha256: sha256_hex(&bytes),
                         window: report.window,
                     });
                     bar.inc(1);
