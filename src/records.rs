@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::polars::prelude::StaticArray;
 
-use crate::hashing::FastMap;
+use crate::hashing::{fixed_hash, FastMap};
 use crate::input::{
     trim_cell, BatchView, Cell, ColumnOf, ColumnSpec, DateArray, IntArray, RecordParser, RowView, TextArray, Typed,
 };
@@ -386,32 +386,43 @@ impl RecentUuid {
     }
 }
 
-/// The workload texts a parsing thread met last, with their ids: a tenant's rows spell a workload
-/// in a few ways ("Teams", "TEAMS"), and one series' rows may alternate between them.
-#[derive(Default)]
+/// The workload texts a parsing thread met lately, with their ids: a tenant's rows spell a workload
+/// in a few ways ("Teams", "TEAMS"), and one series' rows may alternate between them. A text has
+/// one slot, chosen by its hash, so that finding it costs the same however many workloads the
+/// rows cycle through: a file sorted by date cycles through every workload of a tenant, and the
+/// four texts kept before, replaced oldest first, then missed on nearly every row (BENCHMARKS.md).
 pub struct RecentWorkloads {
-    /// Up to `RECENT_WORKLOADS` texts, each buffer reused; the oldest is replaced first.
-    entries: Vec<(String, u32)>,
-    next: usize,
+    /// `RECENT_WORKLOADS` slots, each buffer reused; an empty text is a free slot (a workload is
+    /// never empty).
+    slots: Vec<(String, u32)>,
 }
 
-const RECENT_WORKLOADS: usize = 4;
+const RECENT_WORKLOADS: usize = 64;
+
+impl Default for RecentWorkloads {
+    fn default() -> RecentWorkloads {
+        RecentWorkloads { slots: vec![(String::new(), 0); RECENT_WORKLOADS] }
+    }
+}
 
 impl RecentWorkloads {
     #[inline]
+    fn slot(text: &str) -> usize {
+        fixed_hash(text) as usize % RECENT_WORKLOADS
+    }
+
+    #[inline]
     fn get(&self, text: &str) -> Option<u32> {
-        self.entries.iter().find(|(last, _)| last == text).map(|&(_, id)| id)
+        let (kept, id) = self.slots.get(Self::slot(text))?;
+        (!text.is_empty() && kept == text).then_some(*id)
     }
 
     fn put(&mut self, text: &str, id: u32) {
-        if self.entries.len() < RECENT_WORKLOADS {
-            self.entries.push((text.to_string(), id));
-        } else if let Some((last, last_id)) = self.entries.get_mut(self.next) {
-            last.clear();
-            last.push_str(text);
-            *last_id = id;
+        if let Some((kept, kept_id)) = self.slots.get_mut(Self::slot(text)) {
+            kept.clear();
+            kept.push_str(text);
+            *kept_id = id;
         }
-        self.next = (self.next + 1) % RECENT_WORKLOADS;
     }
 }
 
@@ -740,6 +751,33 @@ impl RecordParser for UsageParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_workloads_give_each_text_its_own_id_however_many_are_cycled_through() {
+        let mut recent = RecentWorkloads::default();
+        assert_eq!(recent.get(""), None, "a free slot is no workload");
+        assert_eq!(recent.get("Teams"), None);
+        // More texts than slots: some share a slot, and the later one takes it.
+        let texts: Vec<String> = (0..3 * RECENT_WORKLOADS).map(|k| format!("Workload {k}")).collect();
+        for (id, text) in texts.iter().enumerate() {
+            recent.put(text, id as u32);
+            assert_eq!(recent.get(text), Some(id as u32), "just put");
+        }
+        // Whatever is still found is found with its own id; nothing is found under another text's.
+        let found: Vec<usize> = (0..texts.len()).filter(|&k| recent.get(&texts[k]).is_some()).collect();
+        assert!(found.iter().all(|&k| recent.get(&texts[k]) == Some(k as u32)));
+        assert!(found.len() > RECENT_WORKLOADS / 2, "most slots hold a text: {}", found.len());
+        // A dozen spellings cycled through, as a file sorted by date does, stay found.
+        let mut recent = RecentWorkloads::default();
+        let cycled: Vec<String> = (0..12).flat_map(|k| [format!("Product {k}"), format!("PRODUCT {k}")]).collect();
+        for (id, text) in cycled.iter().enumerate() {
+            recent.put(text, id as u32);
+        }
+        let kept = cycled.iter().enumerate().filter(|&(id, text)| recent.get(text) == Some(id as u32)).count();
+        // (Four at most were, when the four last texts were kept.)
+        assert!(kept >= cycled.len() / 2, "{kept} of {} kept", cycled.len());
+        assert_eq!(recent.get("product 1"), None, "found by the text as written, case and all");
+    }
 
     #[test]
     fn workloads_no_claim_names_are_numbered_after_the_claims_once_for_every_thread() {
