@@ -4,6 +4,7 @@
 //!
 //! Claims only interact within one tenant, so the work is split per tenant and run in parallel.
 
+use std::cmp::Ordering;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -11,7 +12,7 @@ use rayon::prelude::*;
 use crate::calendar::Calendar;
 use crate::hashing::{fixed_hash, FastMap};
 use crate::records::{Claim, Response};
-use crate::types::{Engagement, Id, Micros, ResponseKind, Scope, Uuid};
+use crate::types::{Id, Micros, ResponseKind, Scope, Uuid};
 
 /// The statuses of SPEC 4.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -145,22 +146,36 @@ pub fn sort_in_walk_order(responses: &mut [&Response]) {
     responses.sort_by(|a, b| walk_order(a).cmp(&walk_order(b)));
 }
 
-/// The value that, with the engagement and tenant, makes a claim's scope key (SPEC 4.2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ScopeValue {
-    /// Lower-cased workload, for workload-scoped engagements.
-    Workload(String),
-    Subscription(Uuid),
+/// How two claims of one tenant compare by their scope keys (SPEC 4.2): engagement, then the
+/// subscription for subscription-scoped engagements, else the workload compared in lower case.
+/// The keys are compared in place, not made: lower-casing each live claim's workload into a new
+/// text, to group a tenant's claims in a map, was a third of evaluating them (BENCHMARKS.md).
+fn scope_order(a: &Claim, b: &Claim) -> Ordering {
+    a.engagement.cmp(&b.engagement).then_with(|| match (scope_value(a), scope_value(b)) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(x), Err(y)) => lowercase_order(x, y),
+    })
 }
 
-/// The scope key within one tenant: (engagement, scope value).
-pub fn scope_key(claim: &Claim) -> (Engagement, ScopeValue) {
-    let value = match (claim.engagement.scope(), claim.subscription) {
-        (Scope::Subscription, Some(sub)) => ScopeValue::Subscription(sub),
+/// A claim's subscription when its engagement is subscription-scoped, else its workload as written.
+fn scope_value(claim: &Claim) -> Result<Uuid, &str> {
+    match (claim.engagement.scope(), claim.subscription) {
+        (Scope::Subscription, Some(sub)) => Ok(sub),
         // Subscription-scoped claims without a subscription are rejected before evaluation.
-        _ => ScopeValue::Workload(claim.workload.to_lowercase()),
-    };
-    (claim.engagement, value)
+        _ => Err(&claim.workload),
+    }
+}
+
+/// The order of two texts' lower cases (`str::to_lowercase`), made only when one is not ASCII: an
+/// ASCII text's lower case is its bytes', so the order is the same either way.
+fn lowercase_order(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
 }
 
 /// Why another claim made a claim contested (SPEC 4.3), as decided by [`evaluate`].
@@ -271,7 +286,7 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
         .par_iter()
         .map(|group| {
             let members: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
-            resolve_tenant(claims, &evaluations, &members)
+            resolve_tenant(claims, &evaluations, members)
         })
         .collect();
     for (i, resolution) in outcomes.into_iter().flatten() {
@@ -337,20 +352,20 @@ fn responses_by_claim<'r>(
 
 /// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims that
 /// are duplicates or contested, with the reasons.
-fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize]) -> Vec<(usize, Resolution)> {
+fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], mut members: Vec<usize>) -> Vec<(usize, Resolution)> {
     // Members are the claims whose walk is not `AwaitingNotification`, which `walk` gives only to a
     // claim notified at or before T: each has a notification time.
     #[allow(clippy::expect_used)]
     let live = |i: usize| (claims[i].notified_at.expect("live claims are notified"), evaluations[i].walk.ended_at);
-    let mut by_scope: FastMap<(Engagement, ScopeValue), Vec<usize>> = FastMap::default();
-    for &i in members {
-        by_scope.entry(scope_key(&claims[i])).or_default().push(i);
-    }
+    // Grouped by scope key, each group in order of notification, then claim_id (unique among
+    // accepted claims, so the order is whole).
+    members.sort_by(|&a, &b| {
+        scope_order(&claims[a], &claims[b]).then_with(|| (live(a).0, &claims[a].id).cmp(&(live(b).0, &claims[b].id)))
+    });
     let mut changes = Vec::new();
-    for mut group in by_scope.into_values() {
-        group.sort_by(|&a, &b| (live(a).0, &claims[a].id).cmp(&(live(b).0, &claims[b].id)));
+    for group in members.chunk_by(|&a, &b| scope_order(&claims[a], &claims[b]).is_eq()) {
         let mut primaries: Vec<usize> = Vec::new();
-        for &c in &group {
+        for &c in group {
             let primary =
                 primaries.iter().find(|&&p| claims[p].partner_id == claims[c].partner_id && overlaps(live(p), live(c)));
             match primary {
@@ -395,7 +410,7 @@ fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::parse_timestamp;
+    use crate::types::{parse_timestamp, Engagement};
 
     fn ts(text: &str) -> Micros {
         parse_timestamp(text).unwrap()
@@ -410,6 +425,40 @@ mod tests {
     }
 
     use ResponseKind::{Accept, OptOut};
+
+    #[test]
+    fn workloads_compare_as_their_lower_cases_do() {
+        let texts = [
+            "Teams",
+            "TEAMS",
+            "teams",
+            "Team",
+            "Teams ",
+            "Power BI",
+            "POWER BI",
+            "Éclair",
+            "éCLAIR",
+            "ÉCLAIR",
+            "ΟΔΟΣ",
+            "οδοσ",
+            "οδος",
+            "İstanbul",
+            "i̇stanbul",
+            "ǅ",
+            "ǆ",
+            "Ǆ",
+            "ß",
+            "SS",
+            "",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(lowercase_order(a, b), a.to_lowercase().cmp(&b.to_lowercase()), "{a:?} {b:?}");
+            }
+        }
+        // Final sigma: "ΟΔΟΣ" lower-cases to "οδος", not "οδοσ".
+        assert!(lowercase_order("ΟΔΟΣ", "οδοσ").is_ne() && lowercase_order("ΟΔΟΣ", "οδος").is_eq());
+    }
 
     #[test]
     fn response_walk_rules() {
