@@ -174,15 +174,20 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Reads what `series` will read first for a run starting with `row` — the row, its tenant's
-    /// entry and newest series — and nothing else: called for a chunk of runs before they are
-    /// decided, so that their cache misses overlap. Rows not grouped by tenant (a file sorted by
-    /// date, or in no order) make a run of every few rows, each in a place of the batch far from the
-    /// last; one after the other, the decisions waited for each miss in turn (BENCHMARKS.md).
+    /// Reads what `series` and `take` will read for a run starting with `row` — the row, its
+    /// tenant's entry, the series it walks to its own — and nothing else: called for a chunk of
+    /// runs before they are decided, so that their cache misses overlap. Rows not grouped by tenant
+    /// (a file sorted by date, or in no order) make a run of every few rows, each in a place of the
+    /// batch far from the last; one after the other, the decisions waited for each miss in turn
+    /// (BENCHMARKS.md).
     fn warm(&self, row: &UsageRow) {
-        let tenant = row.tenant.0;
-        if let Some(series) = self.tenants.get(&[(tenant >> 64) as u64, tenant as u64]) {
-            std::hint::black_box(self.series.get(series.newest as usize).map(|s| s.base));
+        let key = SeriesKey::of(row);
+        if let Some(tenant) = self.tenants.get(&key.tenant) {
+            let found = match tenant.count > FEW_SERIES {
+                true => self.series_of.get(&key).copied(),
+                false => self.find(tenant.newest, &key),
+            };
+            std::hint::black_box(found.and_then(|number| self.series.get(number as usize)).map(|s| s.near[0]));
         }
     }
 
