@@ -780,7 +780,8 @@ mod tests {
         let found: Vec<usize> = (0..texts.len()).filter(|&k| recent.get(&texts[k]).is_some()).collect();
         assert!(found.iter().all(|&k| recent.get(&texts[k]) == Some(k as u32)));
         assert!(found.len() > RECENT_WORKLOADS / 2, "most slots hold a text: {}", found.len());
-        // A dozen spellings cycled through, as a file sorted by date does, stay found.
+        // A dozen workloads in two spellings, cycled through as a file sorted by date does: most
+        // stay found (a few may share a slot).
         let mut recent = RecentWorkloads::default();
         let cycled: Vec<String> = (0..12).flat_map(|k| [format!("Product {k}"), format!("PRODUCT {k}")]).collect();
         for (id, text) in cycled.iter().enumerate() {
