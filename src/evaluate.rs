@@ -4,6 +4,7 @@
 //!
 //! Claims only interact within one tenant, so the work is split per tenant and run in parallel.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::ops::Range;
 
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 use crate::calendar::Calendar;
 use crate::hashing::{fixed_hash, FastMap};
 use crate::records::{Claim, Response};
-use crate::types::{Id, Micros, ResponseKind, Scope, Uuid};
+use crate::types::{Engagement, Id, Micros, ResponseKind, Scope, Uuid};
 
 /// The statuses of SPEC 4.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,36 +147,43 @@ pub fn sort_in_walk_order(responses: &mut [&Response]) {
     responses.sort_by(|a, b| walk_order(a).cmp(&walk_order(b)));
 }
 
-/// How two claims of one tenant compare by their scope keys (SPEC 4.2): engagement, then the
-/// subscription for subscription-scoped engagements, else the workload compared in lower case.
-/// The keys are compared in place, not made: lower-casing each live claim's workload into a new
-/// text, to group a tenant's claims in a map, was a third of evaluating them (BENCHMARKS.md).
-fn scope_order(a: &Claim, b: &Claim) -> Ordering {
-    a.engagement.cmp(&b.engagement).then_with(|| match (scope_value(a), scope_value(b)) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
+/// A claim's scope key within its tenant (SPEC 4.2): its engagement, then its subscription for
+/// subscription-scoped engagements, else its workload in lower case. An ASCII workload is kept as
+/// written and compared byte by byte in lower case (`folded_order`): lower-casing each live
+/// claim's workload into a new text, to group a tenant's claims in a map, was a third of
+/// evaluating them (BENCHMARKS.md). Any other is lower-cased once, here, not at each comparison
+/// of a sort (a hostile tenant of many claims with accented workloads).
+fn scope_key(claim: &Claim) -> (Engagement, Result<Uuid, Cow<'_, str>>) {
+    let value = match (claim.engagement.scope(), claim.subscription) {
+        (Scope::Subscription, Some(sub)) => Ok(sub),
+        // Subscription-scoped claims without a subscription are rejected before evaluation.
+        _ => Err(lower_case(&claim.workload)),
+    };
+    (claim.engagement, value)
+}
+
+/// A text as `folded_order` compares it: as written when ASCII, else lower-cased.
+fn lower_case(text: &str) -> Cow<'_, str> {
+    match text.is_ascii() {
+        true => Cow::Borrowed(text),
+        false => Cow::Owned(text.to_lowercase()),
+    }
+}
+
+fn scope_order(a: &(Engagement, Result<Uuid, Cow<'_, str>>), b: &(Engagement, Result<Uuid, Cow<'_, str>>)) -> Ordering {
+    a.0.cmp(&b.0).then_with(|| match (&a.1, &b.1) {
+        (Ok(x), Ok(y)) => x.cmp(y),
         (Ok(_), Err(_)) => Ordering::Less,
         (Err(_), Ok(_)) => Ordering::Greater,
-        (Err(x), Err(y)) => lowercase_order(x, y),
+        (Err(x), Err(y)) => folded_order(x, y),
     })
 }
 
-/// A claim's subscription when its engagement is subscription-scoped, else its workload as written.
-fn scope_value(claim: &Claim) -> Result<Uuid, &str> {
-    match (claim.engagement.scope(), claim.subscription) {
-        (Scope::Subscription, Some(sub)) => Ok(sub),
-        // Subscription-scoped claims without a subscription are rejected before evaluation.
-        _ => Err(&claim.workload),
-    }
-}
-
-/// The order of two texts' lower cases (`str::to_lowercase`), made only when one is not ASCII: an
-/// ASCII text's lower case is its bytes', so the order is the same either way.
-fn lowercase_order(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-    } else {
-        a.to_lowercase().cmp(&b.to_lowercase())
-    }
+/// The order of two `lower_case` texts' lower cases. An ASCII text's lower case is its bytes' in
+/// ASCII lower case, and lower-casing never makes an ASCII capital, so folding each byte of either
+/// kind of text gives the order of their `str::to_lowercase`s.
+fn folded_order(a: &str, b: &str) -> Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// Why another claim made a claim contested (SPEC 4.3), as decided by [`evaluate`].
@@ -352,20 +360,21 @@ fn responses_by_claim<'r>(
 
 /// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims that
 /// are duplicates or contested, with the reasons.
-fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], mut members: Vec<usize>) -> Vec<(usize, Resolution)> {
+fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: Vec<usize>) -> Vec<(usize, Resolution)> {
     // Members are the claims whose walk is not `AwaitingNotification`, which `walk` gives only to a
     // claim notified at or before T: each has a notification time.
     #[allow(clippy::expect_used)]
     let live = |i: usize| (claims[i].notified_at.expect("live claims are notified"), evaluations[i].walk.ended_at);
     // Grouped by scope key, each group in order of notification, then claim_id (unique among
     // accepted claims, so the order is whole).
-    members.sort_by(|&a, &b| {
-        scope_order(&claims[a], &claims[b]).then_with(|| (live(a).0, &claims[a].id).cmp(&(live(b).0, &claims[b].id)))
+    let mut keyed: Vec<(usize, _)> = members.into_iter().map(|i| (i, scope_key(&claims[i]))).collect();
+    keyed.sort_by(|(a, a_key), (b, b_key)| {
+        scope_order(a_key, b_key).then_with(|| (live(*a).0, &claims[*a].id).cmp(&(live(*b).0, &claims[*b].id)))
     });
     let mut changes = Vec::new();
-    for group in members.chunk_by(|&a, &b| scope_order(&claims[a], &claims[b]).is_eq()) {
+    for group in keyed.chunk_by(|(_, a), (_, b)| scope_order(a, b).is_eq()) {
         let mut primaries: Vec<usize> = Vec::new();
-        for &c in group {
+        for &c in group.iter().map(|(c, _)| c) {
             let primary =
                 primaries.iter().find(|&&p| claims[p].partner_id == claims[c].partner_id && overlaps(live(p), live(c)));
             match primary {
@@ -410,7 +419,7 @@ fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], mut members: Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{parse_timestamp, Engagement};
+    use crate::types::parse_timestamp;
 
     fn ts(text: &str) -> Micros {
         parse_timestamp(text).unwrap()
@@ -453,11 +462,18 @@ mod tests {
         ];
         for a in texts {
             for b in texts {
-                assert_eq!(lowercase_order(a, b), a.to_lowercase().cmp(&b.to_lowercase()), "{a:?} {b:?}");
+                let order = folded_order(&lower_case(a), &lower_case(b));
+                assert_eq!(order, a.to_lowercase().cmp(&b.to_lowercase()), "{a:?} {b:?}");
             }
         }
         // Final sigma: "ΟΔΟΣ" lower-cases to "οδος", not "οδοσ".
-        assert!(lowercase_order("ΟΔΟΣ", "οδοσ").is_ne() && lowercase_order("ΟΔΟΣ", "οδος").is_eq());
+        let order = |a, b| folded_order(&lower_case(a), &lower_case(b));
+        assert!(order("ΟΔΟΣ", "οδοσ").is_ne() && order("ΟΔΟΣ", "οδος").is_eq());
+        assert!(order("\u{212a}elvin", "kELVIN").is_eq(), "the Kelvin sign is a K");
+        // What `folded_order` rests on: no character's lower case holds an ASCII capital.
+        let capital =
+            (0..=0x10ffff).filter_map(char::from_u32).find(|c| c.to_lowercase().any(|l| l.is_ascii_uppercase()));
+        assert_eq!(capital, None);
     }
 
     #[test]
