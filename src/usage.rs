@@ -182,11 +182,8 @@ impl Bucket {
     /// (BENCHMARKS.md).
     fn warm(&self, row: &UsageRow) {
         let key = SeriesKey::of(row);
-        if let Some(tenant) = self.tenants.get(&key.tenant) {
-            let found = match tenant.count > FEW_SERIES {
-                true => self.series_of.get(&key).copied(),
-                false => self.find(tenant.newest, &key),
-            };
+        if let Some(&tenant) = self.tenants.get(&key.tenant) {
+            let found = self.find(tenant, &key);
             std::hint::black_box(found.and_then(|number| self.series.get(number as usize)).map(|s| s.near[0]));
         }
     }
@@ -220,17 +217,18 @@ impl Bucket {
                 tenant
             }
         };
-        let found = match tenant.count > FEW_SERIES {
-            true => self.series_of.get(&key).copied(),
-            false => self.find(tenant.newest, &key),
-        };
-        let number = found.unwrap_or_else(|| self.add(key, date, tenant, wanted));
+        let number = self.find(tenant, &key).unwrap_or_else(|| self.add(key, date, tenant, wanted));
         self.last = Some((key, number));
         number
     }
 
-    /// The series of `key` among its tenant's, walking their list from the series `number`.
-    fn find(&self, mut number: u32, key: &SeriesKey) -> Option<u32> {
+    /// The series of `key` among its tenant's (`tenant`): in the map of series for a tenant of
+    /// more than `FEW_SERIES`, else by walking their list from the newest.
+    fn find(&self, tenant: TenantSeries, key: &SeriesKey) -> Option<u32> {
+        if tenant.count > FEW_SERIES {
+            return self.series_of.get(key).copied();
+        }
+        let mut number = tenant.newest;
         while let Some(series) = self.series.get(number as usize) {
             if series.workload == key.workload
                 && series.has_subscription == key.has_subscription

@@ -45,8 +45,7 @@ pub struct ManifestLine {
 }
 
 impl ManifestLine {
-    /// Writes the line's cells, its texts as they are: not copied, as each line is written twice
-    /// (the whole manifest and its partner's).
+    /// Writes the line's cells, its texts as they are, not copied (a line per report file).
     fn write(&self, w: &mut CsvRecords) {
         let (rows, bytes) = (decimal(self.rows, 1), decimal(self.bytes, 1));
         let (start, end) = (date_text(self.window.0), date_text(self.window.1));
