@@ -144,6 +144,37 @@ fn usage_keys(c: &mut Criterion) {
     }
 }
 
+/// Finding series an earlier batch made, for rows in no order (a file sorted by date, or
+/// shuffled): 110,000 tenants of three series each, as many as the medium profile's; the first
+/// batch makes them, then a day of every series comes scattered, in parts of 4,096 rows as the
+/// reader hands them over (`input::read_file`).
+fn usage_keys_scattered(c: &mut Criterion) {
+    let row = |n: u32, day: u32| UsageRow {
+        tenant: Uuid(0x9e37_79b9_7f4a_7c15_u128.wrapping_mul(u128::from(n / 3) + 1)),
+        workload: n % 2,
+        subscription: Some(Uuid(u128::from(n))),
+        date: days(2026, 9, 1) + day as i32,
+        counts: Counts::new([Some(1), None, Some(3)]),
+    };
+    let series = 330_000u32;
+    let first: Vec<UsageRow> = (0..series).map(|n| row(n, 0)).collect();
+    // 7,919 is a prime that does not divide 330,000: n ↦ 7,919·n mod 330,000 is a permutation.
+    let second: Vec<UsageRow> = (0..series).map(|n| row(n * 7_919 % series, 1)).collect();
+    let batch = |rows: &[UsageRow]| rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>();
+    c.bench_function("usage keys of 330000 rows in no order, their series made by an earlier batch", |b| {
+        b.iter_batched(
+            || {
+                let mut index = UsageIndex::new(std::iter::empty(), days(2026, 12, 1));
+                index.decide(&mut batch(&first));
+                let parts: Vec<_> = second.chunks(4_096).map(batch).collect();
+                (index, parts)
+            },
+            |(mut index, parts)| parts.into_iter().map(|mut part| index.decide(&mut part).len()).sum::<usize>(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
 /// The creator's list of report files (`report_files`): 200,000 claims of 5,000 partners, in an
 /// order that is not the partners', grouped by partner.
 fn report_file_list(c: &mut Criterion) {
@@ -261,6 +292,7 @@ criterion_group!(
     response_walk,
     scoping,
     usage_keys,
+    usage_keys_scattered,
     report_file_list,
     uuids,
     usage_rows,

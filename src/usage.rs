@@ -96,7 +96,7 @@ impl Workloads {
 
 /// A series: the rows of one tenant, workload and subscription (or none), whose dates are the
 /// keys they take.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct SeriesKey {
     tenant: [u64; 2],
     subscription: [u64; 2],
@@ -131,6 +131,15 @@ struct Series {
     has_subscription: bool,
     subscription: [u64; 2],
     previous: u32,
+}
+
+impl Series {
+    /// Whether this is the series of `key`, one of its tenant's.
+    fn is_of(&self, key: &SeriesKey) -> bool {
+        self.workload == key.workload
+            && self.has_subscription == key.has_subscription
+            && self.subscription == key.subscription
+    }
 }
 
 const NEAR_DAYS: i64 = 128;
@@ -174,17 +183,47 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Reads what `series` and `take` will read for a run starting with `row` — the row, its
-    /// tenant's entry, the series it walks to its own — and nothing else: called for a chunk of
-    /// runs before they are decided, so that their cache misses overlap. Rows not grouped by tenant
+    /// Reads what `series` and `take` will read for runs starting with `rows` (at most
+    /// `WARM_RUNS`) — each row, its tenant's entry, the series it walks to its own — and nothing
+    /// else: called for a chunk of runs before they are decided, so that their cache misses overlap. Rows not grouped by tenant
     /// (a file sorted by date, or in no order) make a run of every few rows, each in a place of the
     /// batch far from the last; one after the other, the decisions waited for each miss in turn
     /// (BENCHMARKS.md).
-    fn warm(&self, row: &UsageRow) {
-        let key = SeriesKey::of(row);
-        if let Some(&tenant) = self.tenants.get(&key.tenant) {
-            let found = self.find(tenant, &key);
-            std::hint::black_box(found.and_then(|number| self.series.get(number as usize)).map(|s| s.near[0]));
+    ///
+    /// The tenants' lists are walked a step at a time for all the runs together: the reads of one
+    /// step do not wait on one another, where one run's walk waited on each of its steps in turn
+    /// (a tenant's series lie far apart when its rows are spread over the file).
+    fn warm<'r>(&self, rows: impl Iterator<Item = &'r UsageRow>) {
+        let touch = |series: &Series| std::hint::black_box(series.near[0]);
+        // Each run's key and the next series of its tenant's list to read.
+        let mut walks = [(SeriesKey::default(), NO_SERIES); WARM_RUNS];
+        let mut open = 0;
+        for row in rows.take(WARM_RUNS) {
+            let key = SeriesKey::of(row);
+            let Some(&tenant) = self.tenants.get(&key.tenant) else { continue };
+            if tenant.count > FEW_SERIES {
+                self.find(tenant, &key).and_then(|number| self.series.get(number as usize)).map(touch);
+            } else {
+                walks[open] = (key, tenant.newest);
+                open += 1;
+            }
+        }
+        while open > 0 {
+            let mut still = 0;
+            for k in 0..open {
+                let (key, number) = walks[k];
+                match self.series.get(number as usize) {
+                    Some(series) if series.is_of(&key) => {
+                        touch(series);
+                    }
+                    Some(series) => {
+                        walks[still] = (key, series.previous);
+                        still += 1;
+                    }
+                    None => {}
+                }
+            }
+            open = still;
         }
     }
 
@@ -230,10 +269,7 @@ impl Bucket {
         }
         let mut number = tenant.newest;
         while let Some(series) = self.series.get(number as usize) {
-            if series.workload == key.workload
-                && series.has_subscription == key.has_subscription
-                && series.subscription == key.subscription
-            {
+            if series.is_of(key) {
                 return Some(number);
             }
             number = series.previous;
@@ -601,11 +637,10 @@ impl UsageIndex {
                     for run in runs {
                         std::hint::black_box(rows.get(run.start as usize).map(Option::is_some));
                     }
-                    for run in runs {
-                        if let Some(Some(Ok(row))) = rows.get(run.start as usize) {
-                            bucket.warm(row);
-                        }
-                    }
+                    bucket.warm(runs.iter().filter_map(|run| match rows.get(run.start as usize) {
+                        Some(Some(Ok(row))) => Some(row),
+                        _ => None,
+                    }));
                     for run in runs {
                         let range = run.start as usize..run.end as usize;
                         let run_rows = rows.get(range.clone()).into_iter().flatten();
