@@ -23,11 +23,12 @@
 //! growing array per bucket rather than to a small array per group, so that the small blocks of a
 //! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
 use std::ops::Range;
 
 use crate::checks::Verdict;
-use crate::hashing::{FastMap, FastSet};
+use crate::hashing::{fixed_hash, FastMap, FastSet};
 use crate::input::Checked;
 use crate::records::{Counts, UsageRow};
 use crate::rejects::{Fault, RejectReason};
@@ -117,6 +118,11 @@ impl SeriesKey {
     }
 }
 
+/// The hash of a tenant's UUID in a bucket's table of tenants.
+fn tenant_hash(tenant: &[u64; 2]) -> u64 {
+    fixed_hash(tenant)
+}
+
 /// Days of a series taken so far: a bit per day for the `NEAR_DAYS` days from `base` (which starts
 /// half of them before the series' first row), other days in the bucket's `far` set. Daily usage
 /// of a series lies within a few months, so a key costs a bit, not an entry in a hash set.
@@ -165,7 +171,9 @@ struct Bucket {
     /// Each tenant's series. A tenant has a few workloads and subscriptions, so a series is found
     /// by one lookup in this small map and a short walk, not by a lookup per series in a map of
     /// them all, which missed the cache for every series' first row (BENCHMARKS.md).
-    tenants: FastMap<[u64; 2], TenantSeries>,
+    /// Keyed by the tenant's UUID (`tenant_hash`); a table rather than a map, so that `warm` can
+    /// read a tenant's slot apart from its entry.
+    tenants: HashTable<([u64; 2], TenantSeries)>,
     /// The tenant of the bucket's previous row, and its series: a tenant's rows come together.
     tenant: Option<([u64; 2], TenantSeries)>,
     /// The series of the tenants with more than `FEW_SERIES`.
@@ -197,10 +205,20 @@ impl Bucket {
         let touch = |series: &Series| std::hint::black_box(series.near[0]);
         // Each run's key and the next series of its tenant's list to read.
         let mut walks = [(SeriesKey::default(), NO_SERIES); WARM_RUNS];
+        let mut hashes = [0; WARM_RUNS];
         let mut open = 0;
+        // First the tenants' slots in the table alone (a probe that matches no entry reads none),
+        // then their entries.
         for row in rows.take(WARM_RUNS) {
-            let key = SeriesKey::of(row);
-            let Some(&tenant) = self.tenants.get(&key.tenant) else { continue };
+            walks[open].0 = SeriesKey::of(row);
+            hashes[open] = tenant_hash(&walks[open].0.tenant);
+            std::hint::black_box(self.tenants.find(hashes[open], |_| false));
+            open += 1;
+        }
+        let keys = std::mem::replace(&mut open, 0);
+        for k in 0..keys {
+            let key = walks[k].0;
+            let Some(&(_, tenant)) = self.tenants.find(hashes[k], |(t, _)| *t == key.tenant) else { continue };
             if tenant.count > FEW_SERIES {
                 self.find(tenant, &key).and_then(|number| self.series.get(number as usize)).map(touch);
             } else {
@@ -229,7 +247,7 @@ impl Bucket {
 
     /// Drops the keys taken so far, keeping the kept rows.
     fn forget_keys(&mut self) {
-        self.tenants = FastMap::default();
+        self.tenants = HashTable::new();
         self.tenant = None;
         self.series_of = FastMap::default();
         self.series = Vec::new();
@@ -247,11 +265,14 @@ impl Bucket {
         let tenant = match self.tenant {
             Some((last, tenant)) if last == key.tenant => tenant,
             _ => {
-                let tenant = *self.tenants.entry(key.tenant).or_insert_with(|| TenantSeries {
-                    newest: NO_SERIES,
-                    count: 0,
-                    wanted: wanted.of_tenant(Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128)),
-                });
+                let hash = tenant_hash(&key.tenant);
+                let entry = self.tenants.entry(hash, |(t, _)| *t == key.tenant, |(t, _)| tenant_hash(t));
+                let (_, tenant) = *entry
+                    .or_insert_with(|| {
+                        let uuid = Uuid(((key.tenant[0] as u128) << 64) | key.tenant[1] as u128);
+                        (key.tenant, TenantSeries { newest: NO_SERIES, count: 0, wanted: wanted.of_tenant(uuid) })
+                    })
+                    .get();
                 self.tenant = Some((key.tenant, tenant));
                 tenant
             }
@@ -308,7 +329,10 @@ impl Bucket {
             self.series_of.insert(key, number);
         }
         let tenant = TenantSeries { newest: number, count, wanted: tenant.wanted };
-        self.tenants.insert(key.tenant, tenant);
+        let hash = tenant_hash(&key.tenant);
+        if let Some((_, entry)) = self.tenants.find_mut(hash, |(t, _)| *t == key.tenant) {
+            *entry = tenant;
+        }
         self.tenant = Some((key.tenant, tenant));
         number
     }
