@@ -169,10 +169,10 @@ const FEW_SERIES: u32 = 16;
 #[derive(Default)]
 struct Bucket {
     /// Each tenant's series. A tenant has a few workloads and subscriptions, so a series is found
-    /// by one lookup in this small map and a short walk, not by a lookup per series in a map of
-    /// them all, which missed the cache for every series' first row (BENCHMARKS.md).
-    /// Keyed by the tenant's UUID (`tenant_hash`); a table rather than a map, so that `warm` can
-    /// read a tenant's slot apart from its entry.
+    /// by one lookup in this small table and a short walk, not by a lookup per series in a map of
+    /// them all, which missed the cache for every series' first row (BENCHMARKS.md). Keyed by the
+    /// tenant's UUID (`tenant_hash`); a table rather than a map, so that `warm` can read a tenant's
+    /// slot apart from its entry.
     tenants: HashTable<([u64; 2], TenantSeries)>,
     /// The tenant of the bucket's previous row, and its series: a tenant's rows come together.
     tenant: Option<([u64; 2], TenantSeries)>,
@@ -192,15 +192,16 @@ struct Bucket {
 
 impl Bucket {
     /// Reads what `series` and `take` will read for runs starting with `rows` (at most
-    /// `WARM_RUNS`) — each row, its tenant's entry, the series it walks to its own — and nothing
-    /// else: called for a chunk of runs before they are decided, so that their cache misses overlap. Rows not grouped by tenant
-    /// (a file sorted by date, or in no order) make a run of every few rows, each in a place of the
-    /// batch far from the last; one after the other, the decisions waited for each miss in turn
-    /// (BENCHMARKS.md).
+    /// `WARM_RUNS`) — each row, its tenant's slot and entry, the series it walks to its own — and
+    /// nothing else: called for a chunk of runs before they are decided, so that their cache
+    /// misses overlap. Rows not grouped by tenant (a file sorted by date, or in no order) make a
+    /// run of every few rows, each in a place of the batch far from the last; one after the
+    /// other, the decisions waited for each miss in turn (BENCHMARKS.md).
     ///
-    /// The tenants' lists are walked a step at a time for all the runs together: the reads of one
-    /// step do not wait on one another, where one run's walk waited on each of its steps in turn
-    /// (a tenant's series lie far apart when its rows are spread over the file).
+    /// Each kind of read is done for all the runs before the next kind: the tenants' slots, then
+    /// their entries, then their lists of series, a step at a time. The reads of one kind do not
+    /// wait on one another, where one run's reads waited on each other in turn (a tenant's series
+    /// lie far apart when its rows are spread over the file).
     fn warm<'r>(&self, rows: impl Iterator<Item = &'r UsageRow>) {
         let touch = |series: &Series| std::hint::black_box(series.near[0]);
         // Each run's key and the next series of its tenant's list to read.
@@ -329,6 +330,7 @@ impl Bucket {
             self.series_of.insert(key, number);
         }
         let tenant = TenantSeries { newest: number, count, wanted: tenant.wanted };
+        // The tenant is in the table: put there by `series` at this row, or at an earlier one.
         let hash = tenant_hash(&key.tenant);
         if let Some((_, entry)) = self.tenants.find_mut(hash, |(t, _)| *t == key.tenant) {
             *entry = tenant;
@@ -816,6 +818,35 @@ mod tests {
             (6..10_000).find(|&t| bucket_of(Uuid(t)) == bucket_of(Uuid(5))).expect("a tenant in the same bucket");
         assert_eq!(decide_all(&mut index, vec![Ok(row(other, TEAMS, Some(0), 7))]), ["accepted"]);
         assert_eq!(decide_all(&mut index, vec![Ok(row(5, TEAMS, None, 7))]), ["accepted"]);
+    }
+
+    #[test]
+    fn rows_in_no_order_are_decided_as_in_file_order() {
+        // 300 tenants of 1 to 20 series (some past `FEW_SERIES`), rows scattered over three batches:
+        // nearly every run is one row long, so each chunk of 32 runs is read ahead together.
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let mut seen = std::collections::HashSet::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..3 {
+            let rows: Vec<UsageRow> = (0..5_000)
+                .map(|_| {
+                    (state ^= state << 13, state ^= state >> 7, state ^= state << 17);
+                    let tenant = state % 300;
+                    let series = (state >> 16) % (1 + tenant % 20);
+                    let date = ((state >> 32) % 40) as Days;
+                    row(u128::from(tenant) + 1, (series % 2) as u32, Some(u128::from(series / 2)), date)
+                })
+                .collect();
+            let expected: Vec<&str> = rows
+                .iter()
+                .map(|r| match seen.insert((r.tenant, r.workload, r.subscription, r.date)) {
+                    true => "accepted",
+                    false => "duplicate_usage_row",
+                })
+                .collect();
+            assert!(expected.contains(&"duplicate_usage_row") && expected.contains(&"accepted"));
+            assert_eq!(decide_all(&mut index, rows.into_iter().map(Ok).collect()), expected);
+        }
     }
 
     /// A kept row's date and subscription.
