@@ -830,7 +830,9 @@ mod tests {
         for _ in 0..3 {
             let rows: Vec<UsageRow> = (0..5_000)
                 .map(|_| {
-                    (state ^= state << 13, state ^= state >> 7, state ^= state << 17);
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
                     let tenant = state % 300;
                     let series = (state >> 16) % (1 + tenant % 20);
                     let date = ((state >> 32) % 40) as Days;
