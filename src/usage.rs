@@ -207,16 +207,16 @@ impl Bucket {
         // Each run's key and the next series of its tenant's list to read.
         let mut walks = [(SeriesKey::default(), NO_SERIES); WARM_RUNS];
         let mut hashes = [0; WARM_RUNS];
-        let mut open = 0;
         // First the tenants' slots in the table alone (a probe that matches no entry reads none),
-        // then their entries.
+        // then their entries; a run's walk is written at or before its own place.
+        let mut keys = 0;
         for row in rows.take(WARM_RUNS) {
-            walks[open].0 = SeriesKey::of(row);
-            hashes[open] = tenant_hash(&walks[open].0.tenant);
-            std::hint::black_box(self.tenants.find(hashes[open], |_| false));
-            open += 1;
+            walks[keys].0 = SeriesKey::of(row);
+            hashes[keys] = tenant_hash(&walks[keys].0.tenant);
+            std::hint::black_box(self.tenants.find(hashes[keys], |_| false));
+            keys += 1;
         }
-        let keys = std::mem::replace(&mut open, 0);
+        let mut open = 0;
         for k in 0..keys {
             let key = walks[k].0;
             let Some(&(_, tenant)) = self.tenants.find(hashes[k], |(t, _)| *t == key.tenant) else { continue };
