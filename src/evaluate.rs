@@ -147,13 +147,24 @@ pub fn sort_in_walk_order(responses: &mut [&Response]) {
     responses.sort_by(|a, b| walk_order(a).cmp(&walk_order(b)));
 }
 
+/// A live claim, as its tenant's outcome is worked out: its tenant, its index among the claims, and
+/// its scope key ([`scope_key`]).
+struct Member<'c> {
+    tenant: Uuid,
+    claim: usize,
+    scope: ScopeKey<'c>,
+}
+
+/// A claim's engagement, then its subscription or its workload ([`scope_key`]).
+type ScopeKey<'c> = (Engagement, Result<Uuid, Cow<'c, str>>);
+
 /// A claim's scope key within its tenant (SPEC 4.2): its engagement, then its subscription for
 /// subscription-scoped engagements, else its workload in lower case. An ASCII workload is kept as
 /// written and compared byte by byte in lower case (`folded_order`): lower-casing each live
 /// claim's workload into a new text, to group a tenant's claims in a map, was a third of
 /// evaluating them (BENCHMARKS.md). Any other is lower-cased once, here, not at each comparison
 /// of a sort (a hostile tenant of many claims with accented workloads).
-fn scope_key(claim: &Claim) -> (Engagement, Result<Uuid, Cow<'_, str>>) {
+fn scope_key(claim: &Claim) -> ScopeKey<'_> {
     let value = match (claim.engagement.scope(), claim.subscription) {
         (Scope::Subscription, Some(sub)) => Ok(sub),
         // Subscription-scoped claims without a subscription are rejected before evaluation.
@@ -170,7 +181,7 @@ fn lower_case(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn scope_order(a: &(Engagement, Result<Uuid, Cow<'_, str>>), b: &(Engagement, Result<Uuid, Cow<'_, str>>)) -> Ordering {
+fn scope_order(a: &ScopeKey<'_>, b: &ScopeKey<'_>) -> Ordering {
     a.0.cmp(&b.0).then_with(|| match (&a.1, &b.1) {
         (Ok(x), Ok(y)) => x.cmp(y),
         (Ok(_), Err(_)) => Ordering::Less,
@@ -261,18 +272,20 @@ fn overlaps(a: (Micros, Option<Micros>), b: (Micros, Option<Micros>)) -> bool {
 /// Returns one evaluation per claim, in the claims' order.
 pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, as_of: Micros) -> Vec<Evaluation> {
     let (in_order, ranges) = responses_by_claim(claims, responses);
+    // What the walk reads of each response, in walk order, taken in one pass: read claim by claim,
+    // each response was a read from anywhere in memory, waited on before the next.
+    let all_steps: Vec<(Micros, ResponseKind)> = in_order.par_iter().map(|&(_, r)| (r.responded_at, r.kind)).collect();
     let mut evaluations: Vec<Evaluation> = claims
         .par_iter()
         .zip(ranges)
         .map(|(claim, range)| {
-            let own = in_order.get(range).unwrap_or_default();
-            let steps: Vec<(Micros, ResponseKind)> = own.iter().map(|&(_, r)| (r.responded_at, r.kind)).collect();
+            let steps = all_steps.get(range).unwrap_or_default();
             // `None` for a notified claim: its window does not close within the calendar's range
             // (Calendar::window_closes_at), so it never lapses — the walk sees a close after every
             // instant, the claim stays pending unless a response decides it, and the ledger's
             // window_closes_at is empty.
             let window_closes_at = claim.notified_at.and_then(|n| calendar.window_closes_at(n, claim.country));
-            let walk = walk(claim.notified_at, window_closes_at.unwrap_or(Micros::MAX), &steps, as_of);
+            let walk = walk(claim.notified_at, window_closes_at.unwrap_or(Micros::MAX), steps, as_of);
             // A claim not yet notified as of T shows no window, even when its notification is known.
             let window_closes_at = window_closes_at.filter(|_| walk.status != Status::AwaitingNotification);
             Evaluation { window_closes_at, status: walk.status, walk, resolution: Resolution::Own, related: Vec::new() }
@@ -281,22 +294,20 @@ pub fn evaluate(claims: &[Claim], responses: &[Response], calendar: &Calendar, a
 
     // The live claims grouped by tenant, each group in file order, by one sort: a tenant's outcome
     // depends on its own claims only, and each claim's outcome is set once, whatever the groups' order.
-    let mut live: Vec<(Uuid, usize)> = claims
-        .iter()
+    // Each scope key is taken here, in the claims' order: taken in a tenant's group, it read a claim
+    // and then its workload's text from places nowhere near the last, about a third of the evaluate
+    // stage on the large profile (BENCHMARKS.md, issue 14).
+    let mut live: Vec<Member<'_>> = claims
+        .par_iter()
         .zip(&evaluations)
         .enumerate()
         .filter(|(_, (_, evaluation))| evaluation.walk.status != Status::AwaitingNotification)
-        .map(|(i, (claim, _))| (claim.tenant, i))
+        .map(|(i, (claim, _))| Member { tenant: claim.tenant, claim: i, scope: scope_key(claim) })
         .collect();
-    live.par_sort_unstable();
-    let tenants: Vec<&[(Uuid, usize)]> = live.chunk_by(|a, b| a.0 == b.0).collect();
-    let outcomes: Vec<Vec<(usize, Resolution)>> = tenants
-        .par_iter()
-        .map(|group| {
-            let members: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
-            resolve_tenant(claims, &evaluations, members)
-        })
-        .collect();
+    live.par_sort_unstable_by_key(|member| (member.tenant, member.claim));
+    let tenants: Vec<&[Member<'_>]> = live.chunk_by(|a, b| a.tenant == b.tenant).collect();
+    let outcomes: Vec<Vec<(usize, Resolution)>> =
+        tenants.par_iter().map(|&members| resolve_tenant(claims, &evaluations, members)).collect();
     for (i, resolution) in outcomes.into_iter().flatten() {
         let evaluation = &mut evaluations[i];
         match resolution {
@@ -360,14 +371,14 @@ fn responses_by_claim<'r>(
 
 /// Duplicates (4.2) and contests (4.3) among the live claims of one tenant. Returns the claims that
 /// are duplicates or contested, with the reasons.
-fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: Vec<usize>) -> Vec<(usize, Resolution)> {
+fn resolve_tenant(claims: &[Claim], evaluations: &[Evaluation], members: &[Member<'_>]) -> Vec<(usize, Resolution)> {
     // Members are the claims whose walk is not `AwaitingNotification`, which `walk` gives only to a
     // claim notified at or before T: each has a notification time.
     #[allow(clippy::expect_used)]
     let live = |i: usize| (claims[i].notified_at.expect("live claims are notified"), evaluations[i].walk.ended_at);
     // Grouped by scope key, each group in order of notification, then claim_id (unique among
     // accepted claims, so the order is whole).
-    let mut keyed: Vec<(usize, _)> = members.into_iter().map(|i| (i, scope_key(&claims[i]))).collect();
+    let mut keyed: Vec<(usize, &ScopeKey<'_>)> = members.iter().map(|member| (member.claim, &member.scope)).collect();
     keyed.sort_by(|(a, a_key), (b, b_key)| {
         scope_order(a_key, b_key).then_with(|| (live(*a).0, &claims[*a].id).cmp(&(live(*b).0, &claims[*b].id)))
     });
