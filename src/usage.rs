@@ -59,6 +59,10 @@ impl KeptRow {
         }
     }
 
+    pub fn has_subscription(&self) -> bool {
+        self.has_subscription
+    }
+
     pub fn subscription(&self) -> Option<Uuid> {
         self.has_subscription.then(|| Uuid(((self.subscription[0] as u128) << 64) | self.subscription[1] as u128))
     }

@@ -77,7 +77,14 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
     prefix.push(b',');
     push_field(&mut prefix, claim.workload.as_bytes());
     prefix.push(b',');
-    let mut out = Vec::with_capacity(128 + report.rows.len() * (prefix.len() + 80));
+    // Room for the longest rows: a subscription, a date and three counts of 20 digits, with their
+    // commas and the line's end. Counting the rows with a subscription reads every row once before
+    // they are written: those reads do not wait on one another, so the rows (written in the report
+    // stage, long out of the cache) arrive together instead of one cache miss after another in the
+    // loop below (BENCHMARKS.md, issue 14).
+    let with_subscription = report.rows.iter().filter(|row| row.has_subscription()).count();
+    let row_room = prefix.len() + 1 + 10 + 3 * 21 + 1;
+    let mut out = Vec::with_capacity(128 + report.rows.len() * row_room + with_subscription * 36);
     for (k, name) in REPORT_COLUMNS.iter().enumerate() {
         out.extend_from_slice(if k == 0 { b"" } else { b"," });
         out.extend_from_slice(name.as_bytes());
@@ -146,9 +153,22 @@ pub(super) fn write_csv<T: Sync>(
     rows: &[T],
     encode: impl Fn(&mut CsvRecords, &T) + Sync,
 ) -> std::io::Result<()> {
+    write_csv_warmed(path, header, rows, |_| {}, encode)
+}
+
+/// [`write_csv`], with `warm` called on rows a little ahead of their encoding (see
+/// [`csv_body_warmed`]).
+pub(super) fn write_csv_warmed<T: Sync>(
+    path: &Path,
+    header: &[&str],
+    rows: &[T],
+    warm: impl Fn(&T) + Sync,
+    encode: impl Fn(&mut CsvRecords, &T) + Sync,
+) -> std::io::Result<()> {
     let mut file = create_with_header(path, header)?;
     for group in rows.chunks(ENCODE_ROWS * rayon::current_num_threads().max(1)) {
-        let encoded: Vec<Vec<u8>> = group.par_chunks(ENCODE_ROWS).map(|rows| csv_body(rows, &encode)).collect();
+        let encoded: Vec<Vec<u8>> =
+            group.par_chunks(ENCODE_ROWS).map(|rows| csv_body_warmed(rows, &warm, &encode)).collect();
         for bytes in encoded {
             file.write_all(&bytes)?;
         }
@@ -158,9 +178,24 @@ pub(super) fn write_csv<T: Sync>(
 
 /// `rows` encoded as CSV records, without a header.
 pub(super) fn csv_body<T>(rows: &[T], encode: impl Fn(&mut CsvRecords, &T)) -> Vec<u8> {
+    csv_body_warmed(rows, |_| {}, encode)
+}
+
+/// Rows warmed at a time by [`csv_body_warmed`].
+const WARM_ROWS: usize = 16;
+
+/// [`csv_body`], each group of [`WARM_ROWS`] rows first given to `warm`, which reads the parts of
+/// each row its encoding will read. Rows that point elsewhere in memory (the ledger's, in claim_id
+/// order, not in the order they lie) each wait for a cache miss or more when encoded one after the
+/// other; read first, a group's misses overlap, as they do not wait on one another (BENCHMARKS.md,
+/// issue 14).
+pub(super) fn csv_body_warmed<T>(rows: &[T], warm: impl Fn(&T), encode: impl Fn(&mut CsvRecords, &T)) -> Vec<u8> {
     let mut records = CsvRecords::default();
-    for row in rows {
-        encode(&mut records, row);
+    for group in rows.chunks(WARM_ROWS) {
+        group.iter().for_each(&warm);
+        for row in group {
+            encode(&mut records, row);
+        }
     }
     records.bytes
 }

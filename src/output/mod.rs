@@ -28,9 +28,9 @@ mod reports;
 pub(crate) mod reserve;
 mod staging;
 
-use columns::{ledger_record, reject_record, REJECT_COLUMNS};
+use columns::{ledger_record, reject_record, warm_ledger_row, REJECT_COLUMNS};
 pub use columns::{LEDGER_COLUMNS, REPORT_COLUMNS};
-use csv_file::write_csv;
+use csv_file::{write_csv, write_csv_warmed};
 pub(crate) use parquet_file::read_own_table;
 pub use reports::{report_files, ReportFiles};
 use reports::{write_reports, Creator};
@@ -125,10 +125,14 @@ fn write_tables(dir: &Path, format: OutputFormat, outputs: &Outputs<'_>) -> Resu
     let ext = format.extension();
     let ledger_path = dir.join(format!("ledger.{ext}"));
     match format {
-        OutputFormat::Csv => {
-            write_csv(&ledger_path, &LEDGER_COLUMNS, outputs.ledger, |w, r| w.write_record(ledger_record(r)))
-                .map_err(io(&ledger_path))?
-        }
+        OutputFormat::Csv => write_csv_warmed(
+            &ledger_path,
+            &LEDGER_COLUMNS,
+            outputs.ledger,
+            |r| warm_ledger_row(r),
+            |w, r| w.write_record(ledger_record(r)),
+        )
+        .map_err(io(&ledger_path))?,
         OutputFormat::Parquet => {
             parquet_file::ledger_parquet(&ledger_path, outputs.ledger).map_err(pl(&ledger_path))?
         }
