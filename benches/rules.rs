@@ -276,7 +276,7 @@ fn claim_rows(c: &mut Criterion) {
             let mut known = 0usize;
             read_file(&parser, &file, &ColumnMap::default(), false, |_, _, checked| {
                 for (claim, keys) in checked.drain(..).flatten().flatten() {
-                    known += usize::from(checks.check(&claim, &keys).is_none());
+                    known += usize::from(checks.check(&claim, keys).is_none());
                 }
             })
             .unwrap();

@@ -168,54 +168,28 @@ fn read_input<P: RecordParser>(
 /// `warm` first reads, for every record of the batch, the part of `table` its decision will read:
 /// those reads do not wait on one another, so their cache misses overlap, where the decisions, one
 /// after the other, would wait for each in turn (BENCHMARKS.md, issue 14).
-///
-/// An accepted record that `keep` keeps stays where the parsing threads put it: a part holding any
-/// is taken whole into `kept`, the records it does not keep dropped from it, and the kept records
-/// are moved out later on every core ([`kept_records`]). Moving each record out on the decisions'
-/// thread, one after the other, held that thread (BENCHMARKS.md, issue 14).
-fn each<'a, S: Send, T: Send>(
+fn each<'a, S: Send, T>(
     table: &'a mut S,
-    kept: &'a mut Vec<Checked<T>>,
     warm: impl Fn(&S, &T) + Send + 'a,
-    mut decide: impl FnMut(&mut S, &T) -> Verdict + Send + 'a,
-    keep: impl Fn(&T) -> bool + Send + 'a,
+    mut decide: impl FnMut(&mut S, T) -> Verdict + Send + 'a,
 ) -> impl FnMut(&mut Checked<T>) -> Vec<(usize, Verdict)> + Send + 'a {
     move |checked| {
         for record in checked.iter().flatten().flatten() {
             warm(table, record);
         }
-        let mut not_accepted = Vec::new();
-        let mut any_kept = false;
-        for (row, slot) in checked.iter_mut().enumerate() {
-            let verdict = match slot {
-                Some(Ok(record)) => match decide(table, record) {
-                    Verdict::Accepted if keep(record) => {
-                        any_kept = true;
-                        continue;
-                    }
-                    verdict => verdict,
-                },
-                Some(Err(fault)) => Verdict::Rejected(fault.clone()),
-                None => Verdict::Elsewhere,
-            };
-            // Not kept: dropped now.
-            *slot = None;
-            if !matches!(verdict, Verdict::Accepted) {
-                not_accepted.push((row, verdict));
-            }
-        }
-        if any_kept {
-            kept.push(std::mem::take(checked));
-        } else {
-            checked.clear();
-        }
-        not_accepted
+        checked
+            .drain(..)
+            .enumerate()
+            .filter_map(|(row, record)| {
+                let verdict = match record {
+                    Some(Ok(record)) => decide(table, record),
+                    Some(Err(fault)) => Verdict::Rejected(fault),
+                    None => Verdict::Elsewhere,
+                };
+                (!matches!(verdict, Verdict::Accepted)).then_some((row, verdict))
+            })
+            .collect()
     }
-}
-
-/// The records `each` kept, in file order, moved out of their parts on every core.
-fn kept_records<T: Send, R: Send>(parts: Vec<Checked<T>>, record: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
-    parts.into_par_iter().flat_map_iter(|part| part.into_iter().flatten().flatten()).map(record).collect()
 }
 
 /// The rows of an input when its files tell them without being read (every file Parquet), else 0:
@@ -256,7 +230,9 @@ fn read_claims_and_responses(
     // Claims: own checks, then the checks between claims (first in file order wins), then deferral.
     let claim_files = resolve(Source::Claims, &config.inputs.claims, config.text)?;
     let claim_rows = known_rows(&claim_files);
-    let mut claim_parts = Vec::new();
+    // With `--shard`, a share of them: room for all would be a waste of memory.
+    let room = |rows: usize| if evaluated && config.shard.is_none() { rows } else { 0 };
+    let mut claims: Vec<Claim> = Vec::with_capacity(room(claim_rows));
     let mut checks = ClaimChecks::with_capacity(claim_rows);
     let mut deferred_claims = Vec::new();
     let mut elsewhere = FastSet::default();
@@ -269,35 +245,28 @@ fn read_claims_and_responses(
         progress,
         rejects,
         timings,
-        each(
-            &mut checks,
-            &mut claim_parts,
-            ClaimChecks::warm,
-            |checks, (claim, keys): &(Claim, ClaimKeys)| {
-                if let Some(fault) = checks.check(claim, keys) {
-                    return Verdict::Rejected(fault);
-                }
-                if claim.submitted_at > as_of {
-                    deferred_claims.push(claim.id.clone());
-                    return Verdict::Deferred;
-                }
-                if evaluated && config.previous.is_some() && !keeps(claim.tenant) {
-                    elsewhere.insert(claim.id.clone());
-                }
-                Verdict::Accepted
-            },
-            |(claim, _)| keeps(claim.tenant),
-        ),
+        each(&mut checks, ClaimChecks::warm, |checks, (claim, keys): (Claim, ClaimKeys)| {
+            if let Some(fault) = checks.check(&claim, keys) {
+                return Verdict::Rejected(fault);
+            }
+            if claim.submitted_at > as_of {
+                deferred_claims.push(claim.id);
+                return Verdict::Deferred;
+            }
+            if keeps(claim.tenant) {
+                claims.push(claim);
+            } else if evaluated && config.previous.is_some() {
+                elsewhere.insert(claim.id);
+            }
+            Verdict::Accepted
+        }),
     )?;
-    let moving = Instant::now();
-    let claims: Vec<Claim> = kept_records(claim_parts, |(claim, _)| claim);
-    timings.validate += moving.elapsed().as_secs_f64();
     let known: KnownClaims = checks.into_known();
 
     // Responses: own checks, uniqueness, deferral, then the cross-file checks against the claims.
     let response_files = resolve(Source::Responses, &config.inputs.responses, config.text)?;
     let response_rows = known_rows(&response_files);
-    let mut response_parts = Vec::new();
+    let mut responses: Vec<Response> = Vec::with_capacity(room(response_rows));
     let mut response_ids = ResponseIds::with_capacity(response_rows);
     // The id's hash, and the cross-file checks of a response not deferred: the claims are all known
     // by now, so these are worked out on the parsing threads; they count only for a response that
@@ -313,29 +282,23 @@ fn read_claims_and_responses(
         progress,
         rejects,
         timings,
-        each(
-            &mut response_ids,
-            &mut response_parts,
-            ResponseIds::warm,
-            |response_ids, (r, (id_hash, against_claims))| {
-                if let Some(fault) = response_ids.check(r, *id_hash) {
-                    return Verdict::Rejected(fault);
-                }
-                if r.responded_at > as_of {
-                    return Verdict::Deferred;
-                }
-                if let Some(fault) = against_claims {
-                    return Verdict::Rejected(fault.clone());
-                }
-                Verdict::Accepted
-            },
+        each(&mut response_ids, ResponseIds::warm, |response_ids, (r, (id_hash, against_claims))| {
+            if let Some(fault) = response_ids.check(&r, id_hash) {
+                return Verdict::Rejected(fault);
+            }
+            if r.responded_at > as_of {
+                return Verdict::Deferred;
+            }
+            if let Some(fault) = against_claims {
+                return Verdict::Rejected(fault);
+            }
             // Accepted, so of its claim's tenant.
-            |(r, _)| keeps(r.tenant),
-        ),
+            if keeps(r.tenant) {
+                responses.push(r);
+            }
+            Verdict::Accepted
+        }),
     )?;
-    let moving = Instant::now();
-    let responses: Vec<Response> = kept_records(response_parts, |(r, _)| r);
-    timings.validate += moving.elapsed().as_secs_f64();
     if config.shard.is_some_and(|shard| !shard.writes_shared()) {
         // The claims' and responses' rejects are shard 0's to write.
         rejects.clear();
@@ -482,68 +445,4 @@ pub fn evaluate_inputs_then(
 
     sort_rejects(&mut rejects);
     Ok(Evaluated { decided, responses, rejects, deferred_claims, elsewhere, inputs, usage_passes, timings })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rejects::{Fault, RejectReason};
-
-    /// `each` over parts of numbers: a number seen before is rejected, one above 100 deferred, and
-    /// the accepted even ones kept. The kept numbers come out in file order, across parts; a part
-    /// with none kept is not held; every row not accepted is returned with its verdict.
-    #[test]
-    fn each_keeps_the_accepted_records_it_keeps_in_file_order() {
-        let mut seen = FastSet::default();
-        let mut parts: Vec<Checked<u32>> = Vec::new();
-        let mut decide_part = each(
-            &mut seen,
-            &mut parts,
-            |_: &FastSet<u32>, _: &u32| {},
-            |seen: &mut FastSet<u32>, &n: &u32| {
-                if !seen.insert(n) {
-                    Verdict::Rejected(Fault::new(RejectReason::DuplicateClaimId, "seen"))
-                } else if n > 100 {
-                    Verdict::Deferred
-                } else {
-                    Verdict::Accepted
-                }
-            },
-            |&n: &u32| n % 2 == 0,
-        );
-        let fault = || Err(Fault::new(RejectReason::InvalidDate, "own checks"));
-        let verdicts = |rows: Vec<(usize, Verdict)>| -> Vec<(usize, &str)> {
-            let mut rows: Vec<(usize, &str)> = rows
-                .into_iter()
-                .map(|(row, verdict)| {
-                    let kind = match verdict {
-                        Verdict::Accepted => "accepted",
-                        Verdict::Deferred => "deferred",
-                        Verdict::Rejected(_) => "rejected",
-                        Verdict::Later => "later",
-                        Verdict::Elsewhere => "elsewhere",
-                    };
-                    (row, kind)
-                })
-                .collect();
-            rows.sort();
-            rows
-        };
-
-        let mut first: Checked<u32> = vec![Some(Ok(2)), Some(Ok(3)), Some(fault()), None, Some(Ok(4)), Some(Ok(102))];
-        let rejected = verdicts(decide_part(&mut first));
-        assert_eq!(rejected, [(2, "rejected"), (3, "elsewhere"), (5, "deferred")]);
-        assert!(first.is_empty(), "the part was taken");
-
-        let mut odd_only: Checked<u32> = vec![Some(Ok(5)), Some(Ok(7))];
-        assert!(decide_part(&mut odd_only).is_empty());
-        assert!(odd_only.is_empty());
-
-        let mut last: Checked<u32> = vec![Some(Ok(4)), Some(Ok(8)), Some(Ok(6))];
-        assert_eq!(verdicts(decide_part(&mut last)), [(0, "rejected")]);
-        drop(decide_part);
-
-        assert_eq!(parts.len(), 2, "the part with no even number is not held");
-        assert_eq!(kept_records(parts, |n| n), [2, 4, 8, 6]);
-    }
 }

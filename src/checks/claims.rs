@@ -117,11 +117,10 @@ impl ClaimChecks {
 
     /// The fault of a claim that passed its own checks, or `None`, in which case the claim is known
     /// from now on (to later claims and to the responses). `keys`: the claim's own ([`ClaimKeys::of`]).
-    pub fn check(&mut self, claim: &Claim, keys: &ClaimKeys) -> Option<Fault> {
+    pub fn check(&mut self, claim: &Claim, keys: ClaimKeys) -> Option<Fault> {
         let ClaimKeys { reserved, id_hash: claim_hash, partner_hash } = keys;
-        let (claim_hash, partner_hash) = (*claim_hash, *partner_hash);
         if let Some(fault) = reserved {
-            return Some(fault.clone());
+            return Some(fault);
         }
         if let Some(first) = self.known.get_folded(&claim.id, claim_hash) {
             return Some(Fault::new(
@@ -203,7 +202,7 @@ pub(crate) mod tests {
         ];
         for (id, partner, expected) in cases {
             let claim = claim(id, partner);
-            let fault = checks.check(&claim, &ClaimKeys::of(&claim));
+            let fault = checks.check(&claim, ClaimKeys::of(&claim));
             match (expected, fault) {
                 (None, None) => {}
                 (Some((reason, detail)), Some(fault)) => {

@@ -105,7 +105,7 @@ mod tests {
         let mut checks = ClaimChecks::default();
         for (id, notified_at) in [("C1", Some(100)), ("C2", None)] {
             let claim = Claim { notified_at, ..claim(id, "P1") };
-            assert!(checks.check(&claim, &ClaimKeys::of(&claim)).is_none());
+            assert!(checks.check(&claim, ClaimKeys::of(&claim)).is_none());
         }
         let known = checks.into_known();
         let reason = |r: Response| check_against_claims(&r, &known).map(|f| f.reason.as_str());
