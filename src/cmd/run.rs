@@ -53,8 +53,10 @@ fn run_keeping(config: &RunConfig) -> Result<(Summary, Evaluated), CporError> {
     let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
         output.prepare_reports(report_files(with_report), config.format)
     })?;
-    let mut summary = Summary::of(config, &evaluated)?;
-    let ledger = ledger_order(&evaluated.decided);
+    // Both only read what was evaluated: side by side, where the summary's counting, on one core,
+    // left the other idle (BENCHMARKS.md, issue 14).
+    let (summary, ledger) = rayon::join(|| Summary::of(config, &evaluated), || ledger_order(&evaluated.decided));
+    let mut summary = summary?;
     let changes = match &config.previous {
         Some(dir) => {
             let (mut previous, sha256) = read_previous(dir)?;

@@ -88,43 +88,101 @@ pub fn is_manifest_name(name: &str) -> bool {
     })
 }
 
-/// Writes `reports/manifest.<ext>` and each partner's, sorting `lines` first.
+/// A partner's share of the whole manifest, taken from its own manifest as that was written: in
+/// CSV its lines encoded (the whole manifest is the header and every partner's, in partner order),
+/// in Parquet the lines.
+pub(super) enum PartnerLines {
+    Csv(Vec<u8>),
+    Parquet(Vec<ManifestLine>),
+}
+
+/// Writes `reports/<partner_id>/manifest.<ext>`: `lines`, all of one partner, sorted by claim_id
+/// first. Returns what the whole manifest takes of them ([`write_whole_manifest`]).
+/// A run calls it on a writer thread as soon as the partner's reports are written, while its lines
+/// are still in the cache and the other writers' file system work goes on.
+pub(super) fn write_partner_manifest(
+    reports: &Path,
+    format: OutputFormat,
+    mut lines: Vec<ManifestLine>,
+) -> Result<PartnerLines, CporError> {
+    // A run's lines come in ledger order, claim_id order already.
+    if !lines.is_sorted_by(|a, b| a.claim_id <= b.claim_id) {
+        lines.sort_unstable_by(|a, b| a.claim_id.cmp(&b.claim_id));
+    }
+    let Some(first) = lines.first() else {
+        // No report, no manifest of its own, nothing to share.
+        return Ok(match format {
+            OutputFormat::Csv => PartnerLines::Csv(Vec::new()),
+            OutputFormat::Parquet => PartnerLines::Parquet(lines),
+        });
+    };
+    let path = reports.join(&first.partner_id).join(format!("{MANIFEST}.{}", format.extension()));
+    match format {
+        OutputFormat::Csv => {
+            let body = csv_body(&lines, |w, l| l.write(w));
+            write_csv_parts(&path, &MANIFEST_COLUMNS, std::slice::from_ref(&body)).map_err(io(&path))?;
+            Ok(PartnerLines::Csv(body))
+        }
+        OutputFormat::Parquet => {
+            manifest_parquet(&path, &lines).map_err(pl(&path))?;
+            Ok(PartnerLines::Parquet(lines))
+        }
+    }
+}
+
+/// Writes `reports/manifest.<ext>` from every partner's share (`write_partner_manifest`), given in
+/// partner_id order.
+pub(super) fn write_whole_manifest(
+    reports: &Path,
+    format: OutputFormat,
+    partners: Vec<PartnerLines>,
+) -> Result<(), CporError> {
+    let path = reports.join(format!("{MANIFEST}.{}", format.extension()));
+    match format {
+        OutputFormat::Csv => {
+            let bodies: Vec<Vec<u8>> = partners
+                .into_iter()
+                .filter_map(|p| match p {
+                    PartnerLines::Csv(body) => Some(body),
+                    PartnerLines::Parquet(_) => None,
+                })
+                .collect();
+            write_csv_parts(&path, &MANIFEST_COLUMNS, &bodies).map_err(io(&path))
+        }
+        OutputFormat::Parquet => {
+            let lines: Vec<ManifestLine> = partners
+                .into_iter()
+                .flat_map(|p| match p {
+                    PartnerLines::Parquet(lines) => lines,
+                    PartnerLines::Csv(_) => Vec::new(),
+                })
+                .collect();
+            manifest_parquet(&path, &lines).map_err(pl(&path))
+        }
+    }
+}
+
+/// Writes each partner's manifest and `reports/manifest.<ext>` for `lines` in any order (`cpor
+/// merge`, from the shards' manifests).
 pub(super) fn write_manifests(
     reports: &Path,
     format: OutputFormat,
-    lines: &mut [ManifestLine],
+    mut lines: Vec<ManifestLine>,
 ) -> Result<(), CporError> {
     // (partner_id, claim_id) names one report: no two lines are equal, so any sort is this order.
     lines.par_sort_unstable_by(|a, b| (&a.partner_id, &a.claim_id).cmp(&(&b.partner_id, &b.claim_id)));
-    let name = format!("{MANIFEST}.{}", format.extension());
-    let whole = reports.join(&name);
-    let partners: Vec<&[ManifestLine]> = lines.chunk_by(|a, b| a.partner_id == b.partner_id).collect();
-    let partner_path = |partner: &[ManifestLine]| reports.join(&partner[0].partner_id).join(&name);
-    match format {
-        OutputFormat::Csv => {
-            // Each partner's lines are encoded once: its manifest is the header and those lines, and
-            // the whole manifest the header and every partner's lines in partner order. The whole
-            // is written beside the partners' files, not before them.
-            let bodies: Vec<Vec<u8>> = partners.par_iter().map(|p| csv_body(p, |w, l| l.write(w))).collect();
-            let (all, each) = rayon::join(
-                || write_csv_parts(&whole, &MANIFEST_COLUMNS, &bodies).map_err(io(&whole)),
-                || {
-                    partners.par_iter().zip(&bodies).try_for_each(|(partner, body)| {
-                        let path = partner_path(partner);
-                        write_csv_parts(&path, &MANIFEST_COLUMNS, std::slice::from_ref(body)).map_err(io(&path))
-                    })
-                },
-            );
-            all.and(each)
-        }
-        OutputFormat::Parquet => {
-            manifest_parquet(&whole, lines).map_err(pl(&whole))?;
-            partners.par_iter().try_for_each(|partner| {
-                let path = partner_path(partner);
-                manifest_parquet(&path, partner).map_err(pl(&path))
-            })
+    let mut partners: Vec<Vec<ManifestLine>> = Vec::new();
+    for line in lines {
+        match partners.last_mut() {
+            Some(partner) if partner.first().is_some_and(|l| l.partner_id == line.partner_id) => partner.push(line),
+            _ => partners.push(vec![line]),
         }
     }
+    let shares = partners
+        .into_par_iter()
+        .map(|partner| write_partner_manifest(reports, format, partner))
+        .collect::<Result<Vec<_>, _>>()?;
+    write_whole_manifest(reports, format, shares)
 }
 
 fn manifest_parquet(path: &Path, lines: &[ManifestLine]) -> Result<(), PolarsError> {
@@ -145,4 +203,66 @@ fn manifest_parquet(path: &Path, lines: &[ManifestLine]) -> Result<(), PolarsErr
     ])?;
     ParquetWriter::new(BufWriter::new(File::create(path)?)).set_parallel(false).finish(&mut frame)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(partner: &str, claim: &str) -> ManifestLine {
+        ManifestLine {
+            partner_id: partner.into(),
+            claim_id: claim.into(),
+            path: format!("reports/{partner}/{claim}.csv"),
+            rows: 2,
+            bytes: 100,
+            sha256: "ab".repeat(32),
+            window: (20_000, 20_010),
+        }
+    }
+
+    /// The (partner_id, claim_id) of each line of a CSV manifest, the header aside.
+    fn keys(path: &Path) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(MANIFEST_COLUMNS.join(",").as_str()), "{}", path.display());
+        lines
+            .map(|l| {
+                let mut cells = l.split(',');
+                (cells.next().unwrap().to_string(), cells.next().unwrap().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn manifests_are_sorted_whichever_order_their_lines_come_in() {
+        let reports = tempfile::tempdir().unwrap();
+        for partner in ["P1", "P2"] {
+            std::fs::create_dir(reports.path().join(partner)).unwrap();
+        }
+        let lines = vec![line("P2", "C9"), line("P1", "C3"), line("P2", "C1"), line("P1", "C2")];
+        write_manifests(reports.path(), OutputFormat::Csv, lines).unwrap();
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter().map(|&(p, c)| (p.to_string(), c.to_string())).collect()
+        };
+        assert_eq!(
+            keys(&reports.path().join("manifest.csv")),
+            pairs(&[("P1", "C2"), ("P1", "C3"), ("P2", "C1"), ("P2", "C9")])
+        );
+        assert_eq!(keys(&reports.path().join("P1/manifest.csv")), pairs(&[("P1", "C2"), ("P1", "C3")]));
+        assert_eq!(keys(&reports.path().join("P2/manifest.csv")), pairs(&[("P2", "C1"), ("P2", "C9")]));
+    }
+
+    #[test]
+    fn a_partners_share_of_the_whole_manifest_is_its_own_manifests_lines() {
+        let reports = tempfile::tempdir().unwrap();
+        std::fs::create_dir(reports.path().join("P1")).unwrap();
+        let share = write_partner_manifest(reports.path(), OutputFormat::Csv, vec![line("P1", "C2"), line("P1", "C1")])
+            .unwrap();
+        let PartnerLines::Csv(body) = &share else { panic!("a CSV manifest's share is its encoded lines") };
+        let own = std::fs::read(reports.path().join("P1/manifest.csv")).unwrap();
+        assert_eq!(own, [format!("{}\n", MANIFEST_COLUMNS.join(",")).into_bytes(), body.clone()].concat());
+        write_whole_manifest(reports.path(), OutputFormat::Csv, vec![share]).unwrap();
+        assert_eq!(std::fs::read(reports.path().join("manifest.csv")).unwrap(), own);
+    }
 }

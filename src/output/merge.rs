@@ -76,10 +76,10 @@ pub fn merge_outputs(shards: &[PathBuf], format: OutputFormat, changes: bool, ou
     let change_kinds = if changes { Some(merge_changes(shards, &out.join("changes.csv"))?) } else { None };
     let reports = out.join("reports");
     let linked = link_reports(shards, &reports)?;
-    let mut lines = read_manifests(shards, format)?;
+    let lines = read_manifests(shards, format)?;
     check_reports(&linked, &lines)?;
     check_lines(&lines, &ledger, format)?;
-    write_manifests(&reports, format, &mut lines)?;
+    write_manifests(&reports, format, lines)?;
     Ok(Merged { ledger, rejects, change_kinds, reports: linked.len() })
 }
 

@@ -94,14 +94,14 @@ impl OutputDir {
         if let Some(creator) = &mut self.creator {
             creator.stop();
         }
-        let (tables, lines) = std::thread::scope(|scope| {
+        let (tables, shares) = std::thread::scope(|scope| {
             let tables = scope.spawn(|| write_tables(dir, config.format, outputs));
-            let lines = write_reports(dir, outputs.ledger, config.format, progress);
+            let shares = write_reports(dir, outputs.ledger, config.format, progress);
             let tables = tables.join().unwrap_or_else(|_| Err(fail(dir, "the thread writing the ledger panicked")));
-            (tables, lines)
+            (tables, shares)
         });
         tables?;
-        manifest::write_manifests(&dir.join("reports"), config.format, &mut lines?)
+        manifest::write_whole_manifest(&dir.join("reports"), config.format, shares?)
     }
 
     /// Swaps the staging directory into place (`Staging::commit`).

@@ -2,7 +2,8 @@
 //! claim. Creating hundreds of thousands of files is the file system's work more than cpor's: the
 //! files are therefore created, empty, by a thread of their own while usage is read (which leaves
 //! the cores idle part of the time), and filled once the reports are built by a pool of writer
-//! threads, partner by partner (BENCHMARKS.md).
+//! threads, partner by partner, each partner's manifest written as soon as its reports are
+//! (BENCHMARKS.md).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -21,7 +22,7 @@ use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::Claim;
 
-use super::manifest::ManifestLine;
+use super::manifest::{write_partner_manifest, ManifestLine, PartnerLines};
 use super::{fail, io, pl, report_file};
 
 /// Threads that write report files.
@@ -163,14 +164,15 @@ fn partner_groups<'s, 'p, T: Copy>(rows: &'s mut [T], partner: impl Fn(&T) -> &'
 }
 
 /// Fills every report file in `dir`/reports, partner by partner, from a pool of writer threads;
-/// creates the directories and files the creator did not get to. `ledger`: the decided claims, those
-/// with a report among them.
+/// creates the directories and files the creator did not get to; writes each partner's manifest
+/// once its reports are written. `ledger`: the decided claims, those with a report among them.
+/// Returns each partner's share of the whole manifest, in partner_id order.
 pub(super) fn write_reports(
     dir: &Path,
     ledger: &[&DecidedClaim],
     format: OutputFormat,
     progress: &Progress,
-) -> Result<Vec<ManifestLine>, CporError> {
+) -> Result<Vec<PartnerLines>, CporError> {
     let ext = format.extension();
     let reports_dir = dir.join("reports");
     let mut with_report: Vec<&DecidedClaim> = ledger.iter().copied().filter(|r| r.report.is_some()).collect();
@@ -190,7 +192,7 @@ pub(super) fn write_reports(
         .thread_name(|i| format!("cpor-writer-{i}"))
         .build()
         .map_err(|e| fail(&reports_dir, e))?;
-    let lines: Vec<Vec<ManifestLine>> = pool.install(|| {
+    let shares: Vec<PartnerLines> = pool.install(|| {
         by_partner
             .par_iter()
             .map(|(partner, rows)| {
@@ -219,17 +221,12 @@ pub(super) fn write_reports(
                     });
                     bar.inc(1);
                 }
-                Ok::<_, CporError>(lines)
+                write_partner_manifest(&reports_dir, format, lines)
             })
             .collect::<Result<_, _>>()
     })?;
     bar.finish(total);
-    // Sized once: a line per report file (hundreds of thousands), not grown by doubling.
-    let mut all = Vec::with_capacity(total as usize);
-    for partner in lines {
-        all.extend(partner);
-    }
-    Ok(all)
+    Ok(shares)
 }
 
 #[cfg(test)]
