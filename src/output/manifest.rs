@@ -131,7 +131,8 @@ pub(super) fn write_partner_manifest(
 }
 
 /// Writes `reports/manifest.<ext>` from every partner's share (`write_partner_manifest`), given in
-/// partner_id order.
+/// partner_id order. A share's kind follows the format it was written in, the same `format`: a
+/// share of the other kind is never made, so none is left out below.
 pub(super) fn write_whole_manifest(
     reports: &Path,
     format: OutputFormat,
