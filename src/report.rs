@@ -6,15 +6,13 @@
 //! subscription equals the claim's, and its date lies in the access window — its period overlaps it,
 //! for monthly usage (SPEC 9.3). [`report_rows`] is the one place that rule is written.
 
-use std::ops::Range;
-
 use rayon::prelude::*;
 
 use crate::calendar::Calendar;
 use crate::evaluate::Evaluation;
 use crate::records::Claim;
 use crate::types::{Days, Micros, Scope};
-use crate::usage::{KeptRow, KeptUsage};
+use crate::usage::{KeptPlace, KeptRow, KeptUsage};
 use crate::values::UsagePeriod;
 
 /// One claim's report.
@@ -56,12 +54,12 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
         Scope::Workload => true,
         Scope::Subscription => row.subscription() == claim.subscription,
     };
-    let rows = group
-        .iter()
-        .filter(in_scope)
-        .filter(|row| window.0 < window.1 && row.date < window.1 && period.end(row.date) > window.0)
-        .copied()
-        .collect();
+    let in_window = |row: &&KeptRow| window.0 < window.1 && row.date < window.1 && period.end(row.date) > window.0;
+    // Counted first, so that the rows are copied once, into an array of their size: collected into
+    // a growing one, the copies and fresh pages of its doublings were 0.2 CPU-s on `large`.
+    let count = group.iter().filter(in_scope).filter(in_window).count();
+    let mut rows = Vec::with_capacity(count);
+    rows.extend(group.iter().filter(in_scope).filter(in_window).copied());
     let starting_hwm = group
         .iter()
         .filter(in_scope)
@@ -89,7 +87,7 @@ pub fn build_reports<'a>(
         .filter_map(|(claim, evaluation, slot)| {
             let window = access_window(evaluation.official_at()?, evaluation.walk.ended_at, calendar, as_of);
             match usage.locate(claim.tenant, &claim.workload) {
-                Some((bucket, range)) => Some((bucket, (claim, range, window, slot))),
+                Some(place) => Some((place.bucket, (claim, place, window, slot))),
                 None => {
                     *slot = Some(report_rows(claim, &[], window, period));
                     None
@@ -103,14 +101,14 @@ pub fn build_reports<'a>(
         by_bucket[bucket].push(wanted);
     }
     usage.into_buckets().into_par_iter().zip(by_bucket).for_each(|(rows, wanted)| {
-        for (claim, range, window, slot) in wanted {
-            *slot = Some(report_rows(claim, &rows[range], window, period));
+        for (claim, place, window, slot) in wanted {
+            *slot = Some(report_rows(claim, rows.rows(&place), window, period));
         }
     });
 }
 
-/// A claim with kept rows: its range of its bucket's rows, its window and its report's slot.
-type Wanted<'a> = (&'a Claim, Range<usize>, (Days, Days), &'a mut Option<Report>);
+/// A claim with kept rows: where they lie, its window and its report's slot.
+type Wanted<'a> = (&'a Claim, KeptPlace, (Days, Days), &'a mut Option<Report>);
 
 #[cfg(test)]
 mod tests {

@@ -19,9 +19,10 @@
 //! The keys taken so far grow with the input. When they would not fit the memory budget, the input
 //! is read in several passes, each deciding the rows of one group of tenants (and the first pass
 //! also the rows that failed their own checks); a pass's keys are dropped when it ends.
-//! Only the kept rows — what the reports need — stay from pass to pass. They are appended to one
-//! growing array per bucket rather than to a small array per group, so that the small blocks of a
-//! pass's keys do not share allocator pages with them: the next pass reuses those pages whole.
+//! Only the kept rows — what the reports need — stay from pass to pass. They are appended to large
+//! blocks per bucket rather than to a small array per group, so that the small blocks of a pass's
+//! keys do not share allocator pages with them: the next pass reuses those pages whole (see
+//! `KeptRows`).
 
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -40,7 +41,7 @@ const BUCKETS: usize = 64;
 const WARM_RUNS: usize = 32;
 
 /// A usage row kept for reports, within its (tenant, workload) group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeptRow {
     subscription: [u64; 2],
     has_subscription: bool,
@@ -187,8 +188,7 @@ struct Bucket {
     /// The series of the bucket's previous row: a series' rows usually come together.
     last: Option<(SeriesKey, u32)>,
     /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
-    kept: Vec<KeptRow>,
-    kept_groups: Vec<u32>,
+    kept: KeptRows,
     /// The current batch's rows of this bucket, in file order: runs of consecutive rows of one
     /// tenant that passed their own checks, as ranges of row numbers.
     members: Vec<Range<u32>>,
@@ -370,52 +370,108 @@ impl Bucket {
         }
         let group = self.series[number as usize].group;
         if group != NOT_WANTED {
-            self.kept.push(KeptRow::new(row.subscription, row.date, row.counts));
-            self.kept_groups.push(group);
+            self.kept.push(group, KeptRow::new(row.subscription, row.date, row.counts));
         }
         None
     }
+}
 
-    /// The kept rows with each group's together (the groups in the order they first came), each
-    /// group in report order; and each group's range of them. A group's rows mostly come together
-    /// already, as a tenant's rows do: so they are counted and placed in two passes, not sorted
-    /// all at once by group, which took a second of both cores on the `large` profile
-    /// (BENCHMARKS.md); only a group's own rows are sorted, when they are not in order already.
-    fn into_groups(self) -> (Vec<KeptRow>, Vec<(u32, Range<usize>)>) {
-        let Bucket { kept, kept_groups, .. } = self;
-        // First each group's row count (as `0..count`), then its range.
+/// A group of kept rows: its number, its block and its rows there.
+type GroupRows = (u32, usize, Range<usize>);
+
+/// Rows per block of a bucket's kept rows (3.5 MiB of them).
+const KEPT_BLOCK_ROWS: usize = 1 << 16;
+
+/// A bucket's kept rows, in the order they came, in blocks of `KEPT_BLOCK_ROWS`, and each row's
+/// group. One array grown by doubling copied each row again at every doubling, on fresh pages: 0.8
+/// CPU-s of page faults and copies on the `large` profile (BENCHMARKS.md); a full block is kept as it
+/// is and the next rows go to a new one. A run of one group's rows — the rows of a (tenant, workload)
+/// mostly come together — lies in one block: when a block fills up in the middle of a run, the run's
+/// rows so far move to the next block, so that a group that came in one run is one slice.
+#[derive(Default)]
+struct KeptRows {
+    blocks: Vec<Vec<KeptRow>>,
+    /// Each row's group, in the order the rows came (all blocks together).
+    groups: Vec<u32>,
+    /// Where the current run starts in the last block.
+    run_start: usize,
+}
+
+impl KeptRows {
+    fn push(&mut self, group: u32, row: KeptRow) {
+        let continues = self.groups.last() == Some(&group);
+        let last = self.blocks.last().map_or(0, Vec::len);
+        if !continues {
+            self.run_start = last;
+        }
+        let full = self.blocks.last().is_none_or(|block| block.len() == block.capacity());
+        // A block that holds only the current run grows instead: a run lies in one block.
+        if full && !(continues && self.run_start == 0) {
+            let run = match self.blocks.last_mut() {
+                Some(block) if continues => block.split_off(self.run_start),
+                _ => Vec::new(),
+            };
+            let mut block = Vec::with_capacity(KEPT_BLOCK_ROWS.max(2 * run.len()));
+            block.extend(run);
+            self.blocks.push(block);
+            self.run_start = 0;
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.push(row);
+        }
+        self.groups.push(group);
+    }
+
+    /// The blocks with each group's rows together in one of them, in report order, and each group's
+    /// block and range of rows. When each group's rows came in one run (the usual case), the blocks
+    /// are kept as they are and only a group's own rows are sorted, when not in order already. Else
+    /// the rows are placed in one new block, group by group, counted and placed in two passes: a sort
+    /// of all the bucket's rows by group took a second of both cores on the `large` profile.
+    fn into_groups(self) -> (Vec<Vec<KeptRow>>, Vec<GroupRows>) {
+        let KeptRows { mut blocks, groups, .. } = self;
+        // First each group's row count (as `0..count`).
         let mut places = GroupPlaces::default();
-        for &group in &kept_groups {
+        for &group in &groups {
             let place = places.of(group);
             places.groups[place].1.end += 1;
         }
-        let mut start = 0;
-        for (_, range) in &mut places.groups {
-            *range = start..start + range.end;
-            start = range.end;
-        }
-        let mut rows = if places.runs == places.groups.len() {
-            // Each group's rows came together: they are in place already.
-            kept
+        let located: Vec<GroupRows> = if places.runs == places.groups.len() {
+            // Each group is one run, in one block: its range there, the runs in the order they came.
+            let mut located = Vec::with_capacity(places.groups.len());
+            let mut offset = 0;
+            for (number, block) in blocks.iter().enumerate() {
+                let mut start = 0;
+                for run in groups.get(offset..offset + block.len()).unwrap_or_default().chunk_by(|a, b| a == b) {
+                    located.push((run[0], number, start..start + run.len()));
+                    start += run.len();
+                }
+                offset += block.len();
+            }
+            located
         } else {
+            let mut start = 0;
+            for (_, range) in &mut places.groups {
+                *range = start..start + range.end;
+                start = range.end;
+            }
             let mut next: Vec<usize> = places.groups.iter().map(|(_, range)| range.start).collect();
-            let mut placed = kept.clone();
-            for (&group, row) in kept_groups.iter().zip(kept) {
+            let mut placed = vec![KeptRow::default(); groups.len()];
+            for (&group, row) in groups.iter().zip(blocks.iter().flatten()) {
                 let place = places.of(group);
-                placed[next[place]] = row;
+                placed[next[place]] = *row;
                 next[place] += 1;
             }
-            placed
+            blocks = vec![placed];
+            places.groups.into_iter().map(|(group, range)| (group, 0, range)).collect()
         };
-        let groups = places.groups;
-        for (_, range) in &groups {
-            if let Some(group) = rows.get_mut(range.clone()) {
-                if !group.is_sorted_by_key(KeptRow::sort_key) {
-                    group.sort_unstable_by_key(KeptRow::sort_key);
+        for (_, block, range) in &located {
+            if let Some(rows) = blocks.get_mut(*block).and_then(|rows| rows.get_mut(range.clone())) {
+                if !rows.is_sorted_by_key(KeptRow::sort_key) {
+                    rows.sort_unstable_by_key(KeptRow::sort_key);
                 }
             }
         }
-        (rows, groups)
+        (blocks, located)
     }
 }
 
@@ -540,19 +596,39 @@ pub struct UsageIndex {
 pub struct KeptUsage {
     workloads: Workloads,
     wanted: Wanted,
-    /// Per bucket, its kept rows sorted by group.
-    buckets: Vec<Vec<KeptRow>>,
-    /// Per group number, its bucket and range of rows.
-    ranges: Vec<(usize, Range<usize>)>,
+    /// Per bucket, its kept rows with each group's together.
+    buckets: Vec<KeptBucket>,
+    /// Per group number, where its rows lie.
+    places: Vec<KeptPlace>,
+}
+
+/// Where a group's kept rows lie: in which bucket (`KeptUsage::into_buckets`), and where in it.
+#[derive(Clone, Debug, Default)]
+pub struct KeptPlace {
+    pub bucket: usize,
+    block: usize,
+    rows: Range<usize>,
+}
+
+/// One bucket's kept rows, in blocks (`KeptRows`), each group's in one of them.
+pub struct KeptBucket {
+    blocks: Vec<Vec<KeptRow>>,
+}
+
+impl KeptBucket {
+    /// The rows of the group at `place`, in report order.
+    pub fn rows(&self, place: &KeptPlace) -> &[KeptRow] {
+        self.blocks.get(place.block).and_then(|block| block.get(place.rows.clone())).unwrap_or_default()
+    }
 }
 
 impl KeptUsage {
     /// Where the kept rows of a tenant and a (not necessarily lower-cased) workload lie among
-    /// `into_buckets`' rows: the bucket and the range, in report order.
-    pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<(usize, Range<usize>)> {
+    /// `into_buckets`' rows.
+    pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<KeptPlace> {
         let workload = with_lowercase(workload, |lower| self.workloads.get(lower))?;
         let group = self.wanted.group(self.wanted.of_tenant(tenant), workload)?;
-        self.ranges.get(group as usize).cloned()
+        self.places.get(group as usize).cloned()
     }
 
     /// The number of buckets `locate` refers to.
@@ -561,7 +637,7 @@ impl KeptUsage {
     }
 
     /// Each bucket's kept rows, to be taken and dropped one bucket at a time.
-    pub fn into_buckets(self) -> Vec<Vec<KeptRow>> {
+    pub fn into_buckets(self) -> Vec<KeptBucket> {
         self.buckets
     }
 }
@@ -694,16 +770,16 @@ impl UsageIndex {
 
     /// Ends reading: drops the key sets and sorts each kept group in report order.
     pub fn finish(self) -> KeptUsage {
-        let sorted: Vec<_> = self.buckets.into_par_iter().map(Bucket::into_groups).collect();
-        let mut ranges = vec![(0, 0..0); self.wanted.groups];
+        let sorted: Vec<_> = self.buckets.into_par_iter().map(|bucket| bucket.kept.into_groups()).collect();
+        let mut places = vec![KeptPlace::default(); self.wanted.groups];
         let mut buckets = Vec::with_capacity(sorted.len());
-        for (bucket, (rows, groups)) in sorted.into_iter().enumerate() {
-            for (group, range) in groups {
-                ranges[group as usize] = (bucket, range);
+        for (bucket, (blocks, groups)) in sorted.into_iter().enumerate() {
+            for (group, block, rows) in groups {
+                places[group as usize] = KeptPlace { bucket, block, rows };
             }
-            buckets.push(rows);
+            buckets.push(KeptBucket { blocks });
         }
-        KeptUsage { workloads: self.workloads, wanted: self.wanted, buckets, ranges }
+        KeptUsage { workloads: self.workloads, wanted: self.wanted, buckets, places }
     }
 }
 
@@ -789,11 +865,11 @@ mod tests {
         let names = decide_all(&mut index, vec![Ok(row(1, TEAMS, None, 11)), Ok(row(1, TEAMS, Some(7), 6))]);
         assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
-        let (bucket, range) = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
+        let place = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
         assert!(kept.locate(Uuid(1), "intune").is_none() && kept.locate(Uuid(2), "teams").is_none());
         let buckets = kept.into_buckets();
         let order: Vec<(Days, Option<Uuid>)> =
-            buckets[bucket][range].iter().map(|r| (r.date, r.subscription())).collect();
+            buckets[place.bucket].rows(&place).iter().map(|r| (r.date, r.subscription())).collect();
         assert_eq!(order, [(5, None), (5, Some(Uuid(7))), (6, Some(Uuid(7)))]);
     }
 
@@ -863,18 +939,19 @@ mod tests {
         let kept =
             |date: Days, sub: Option<u128>| KeptRow::new(sub.map(Uuid), date, Counts::new([Some(1), None, None]));
         let grouped = |rows: Vec<(u32, KeptRow)>| {
-            let mut bucket = Bucket::default();
+            let mut kept = KeptRows::default();
             for (group, row) in rows {
-                bucket.kept.push(row);
-                bucket.kept_groups.push(group);
+                kept.push(group, row);
             }
-            let (rows, groups) = bucket.into_groups();
+            let (blocks, groups) = kept.into_groups();
             let mut listed: Vec<(u32, Vec<DatedSub>)> = groups
                 .into_iter()
-                .map(|(group, range)| (group, rows[range].iter().map(|r| (r.date, r.subscription())).collect()))
+                .map(|(group, block, range)| {
+                    (group, blocks[block][range].iter().map(|r| (r.date, r.subscription())).collect())
+                })
                 .collect();
             listed.sort_unstable();
-            (rows.len(), listed)
+            (blocks.iter().map(Vec::len).sum::<usize>(), listed)
         };
         // Group 7's rows in two runs around group 2's, and out of report order.
         let interleaved = vec![
@@ -890,6 +967,32 @@ mod tests {
         // Each group's rows together already, but one group's out of order.
         let together = vec![(4, kept(2, None)), (4, kept(1, None)), (3, kept(1, None))];
         assert_eq!(grouped(together), (3, vec![(3, vec![(1, None)]), (4, vec![(1, None), (2, None)])]));
+    }
+
+    #[test]
+    fn a_run_of_one_groups_rows_stays_in_one_block_when_blocks_fill_up() {
+        // Group 1 nearly fills the first block; group 2's run crosses its end; group 3's run alone
+        // is longer than a block; group 4 follows it.
+        let runs = [(1, KEPT_BLOCK_ROWS - 5), (2, 10), (3, KEPT_BLOCK_ROWS + 7), (4, 3)];
+        let mut kept = KeptRows::default();
+        for &(group, count) in &runs {
+            for date in 0..count {
+                kept.push(group, KeptRow::new(None, date as Days, Counts::new([Some(group as u64), None, None])));
+            }
+        }
+        let (blocks, groups) = kept.into_groups();
+        assert_eq!(blocks.iter().map(Vec::len).sum::<usize>(), runs.iter().map(|r| r.1).sum::<usize>());
+        let seen: Vec<(u32, usize)> = groups
+            .iter()
+            .map(|(group, block, range)| {
+                let rows = &blocks[*block][range.clone()];
+                assert!(rows.iter().all(|r| r.counts.active_users() == Some(u64::from(*group))), "group {group}");
+                assert!(rows.iter().enumerate().all(|(i, r)| r.date == i as Days), "group {group} in order");
+                (*group, rows.len())
+            })
+            .collect();
+        assert_eq!(seen, runs);
+        assert_eq!(blocks.len(), 3, "the runs of group 2, then group 3, moved on to a new block: {groups:?}");
     }
 
     #[test]
