@@ -119,7 +119,8 @@ fn read_input<P: RecordParser>(
     // Rows of other shards' tenants (SPEC 10): in the files, not in this run's accounts.
     let mut elsewhere = 0u64;
     for file in files.files {
-        let stats: FileStats = read_file(parser, file, files.columns, pass.0 == 0, |batch, first_record, checked| {
+        // Every pass hashes its files: a later pass compares them with the first's (`read_usage`).
+        let stats: FileStats = read_file(parser, file, files.columns, true, |batch, first_record, checked| {
             let not_accepted = decide(checked);
             summary.accepted += (batch.len() - not_accepted.len()) as u64;
             for (row, verdict) in not_accepted {
@@ -152,7 +153,7 @@ fn read_input<P: RecordParser>(
         timings.read -= stats.validating.as_secs_f64();
         if let Some(sha256) = stats.sha256 {
             let file = FileSummary { path: stats.given, sha256, records: stats.records, columns: stats.columns };
-            if let Some(warning) = file.warning(P::SOURCE) {
+            if let Some(warning) = file.warning(P::SOURCE).filter(|_| pass.0 == 0) {
                 stage.suspend(|| eprintln!("cpor: warning: {warning}"));
             }
             summary.files.push(file);
@@ -347,6 +348,8 @@ fn read_usage(
         if pass == 0 {
             usage_summary.records = summary.records;
             usage_summary.files = summary.files;
+        } else {
+            unchanged_since_first_pass(&usage_summary.files, &summary.files, (pass, passes))?;
         }
     }
     // Putting the kept rows in report order is the reports' work: timed with the report stage.
@@ -354,6 +357,36 @@ fn read_usage(
     let kept = index.finish();
     timings.report += started.elapsed().as_secs_f64();
     Ok((usage_summary, passes, kept))
+}
+
+/// SPEC 6 reads every input once; usage that needs several passes (`--memory-budget`) is read
+/// again in each, so each pass's files must be the first pass's, byte for byte: a file changed (or
+/// replaced) in between would mix two exports in one result under the first one's sha256. Fatal.
+fn unchanged_since_first_pass(
+    first: &[FileSummary],
+    this: &[FileSummary],
+    (pass, passes): (usize, usize),
+) -> Result<(), CporError> {
+    let changed = first.iter().zip(this).position(|(a, b)| a.sha256 != b.sha256);
+    let changed = match changed {
+        Some(at) => at,
+        None if first.len() == this.len() => return Ok(()),
+        None => first.len().min(this.len()),
+    };
+    let path = first.get(changed).or(this.get(changed)).map_or_else(|| "usage".into(), |f| f.path.clone().into());
+    let sha = |files: &[FileSummary]| files.get(changed).map_or("none", |f| f.sha256.as_str()).to_string();
+    Err(CporError::Unreadable {
+        source_name: Source::Usage.as_str(),
+        path,
+        cause: format!(
+            "it changed while cpor read it: pass {} of {passes} read other bytes (sha256 {}) than pass 1 \
+             (sha256 {}); read a copy that does not change, or give --memory-budget room for one pass",
+            pass + 1,
+            sha(this),
+            sha(first),
+        )
+        .into(),
+    })
 }
 
 /// What `validate` knows once every input is read and checked: no claim is evaluated.
@@ -445,4 +478,29 @@ pub fn evaluate_inputs_then(
 
     sort_rejects(&mut rejects);
     Ok(Evaluated { decided, responses, rejects, deferred_claims, elsewhere, inputs, usage_passes, timings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    fn file(path: &str, sha256: &str) -> FileSummary {
+        FileSummary { path: path.into(), sha256: sha256.into(), records: 1, columns: Default::default() }
+    }
+
+    #[test]
+    fn a_later_pass_must_read_the_first_pass_bytes() {
+        let first = [file("a.csv", "aa"), file("b.csv", "bb")];
+        assert!(unchanged_since_first_pass(&first, &first.clone(), (1, 3)).is_ok());
+        let changed = unchanged_since_first_pass(&first, &[file("a.csv", "aa"), file("b.csv", "cc")], (2, 3))
+            .expect_err("b.csv changed");
+        let message = format!("{changed}: {}", changed.source().map(|s| s.to_string()).unwrap_or_default());
+        assert!(
+            message.contains("b.csv") && message.contains("pass 3 of 3") && message.contains("sha256 cc"),
+            "{message}"
+        );
+        let shorter = unchanged_since_first_pass(&first, &first[..1], (1, 2)).expect_err("b.csv gone");
+        assert!(shorter.to_string().contains("b.csv"), "{shorter}");
+    }
 }
