@@ -279,7 +279,7 @@ pub(super) fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf
     if names.iter().any(|n| n == MARKER) {
         let marker = read_marker(&dir.join(MARKER));
         return match marker {
-            Some(text) if writer.replaces(&text) => only_own(out, &dir, &names, writer),
+            Some(text) if writer.replaces(&text) => only_own(out, &dir, &names, writer, &text),
             Some(text) => {
                 let what = text.split(';').next().unwrap_or_default().trim().to_string();
                 Err(refuse(out, format!("it holds a {what}, which cpor {} does not replace", writer.as_str())))
@@ -294,18 +294,26 @@ pub(super) fn check(out: &Path, target: &Path, writer: Writer, inputs: &[PathBuf
     Err(refuse(out, format!("it holds no {MARKER}, the mark of an output cpor {} replaces", writer.as_str())))
 }
 
-/// An earlier output is replaced only while it holds no more than what cpor writes there: a file or
+/// An earlier output is replaced only while it holds no more than what cpor wrote there: a file or
 /// folder added to it since (notes, a pivot table, another output written inside it) would go with
-/// it. Checked at the top and in `reports/` (a folder per partner and the manifests); the partners'
-/// folders, a few hundred thousand files, by `added_to_partners` while the run reads.
-fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<(), CporError> {
+/// it. What it wrote is listed in its marker (`listing`), so that a file named like another of cpor's
+/// outputs (a `ledger.parquet` beside a CSV output's `ledger.csv`, a `changes.csv` in an output of a
+/// run without `--previous`) is not taken for cpor's; a marker without the list (cpor before it kept
+/// one) is read as naming every name cpor writes. Checked at the top and among the files of
+/// `reports/` (the manifest); the partners' folders, a few hundred thousand files, by
+/// `added_to_partners` while the run reads.
+fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer, marker: &str) -> Result<(), CporError> {
+    let listed: Vec<&str> = marker.lines().skip(1).filter(|line| !line.is_empty()).collect();
     let own = |name: &str| match writer {
+        _ if !listed.is_empty() => listed.contains(&name),
         Writer::Generate => {
             name == "holidays.csv"
                 || name == "params.json"
                 || ["claims.", "responses.", "usage."].iter().any(|p| name.starts_with(p))
         }
-        Writer::Run | Writer::Validate => OWN_NAMES.contains(&name),
+        Writer::Run | Writer::Validate => {
+            OWN_NAMES.contains(&name) || name == "reports/manifest.csv" || name == "reports/manifest.parquet"
+        }
     };
     if let Some(foreign) = names.iter().find(|n| n.as_str() != MARKER && !own(n)) {
         return Err(refuse(out, format!("it holds {foreign}, which cpor did not write")));
@@ -316,13 +324,37 @@ fn only_own(out: &Path, dir: &Path, names: &[String], writer: Writer) -> Result<
     }
     for entry in fs::read_dir(&reports).map_err(|e| output_error(out, e))? {
         let entry = entry.map_err(|e| output_error(out, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = format!("reports/{}", entry.file_name().to_string_lossy());
         let is_dir = entry.file_type().map_err(|e| output_error(out, e))?.is_dir();
-        if !is_dir && name != "manifest.csv" && name != "manifest.parquet" {
-            return Err(refuse(out, format!("it holds reports/{name}, which cpor did not write")));
+        if !is_dir && !own(&name) {
+            return Err(refuse(out, format!("it holds {name}, which cpor did not write")));
         }
     }
     Ok(())
+}
+
+/// The marker of a complete output in `dir`: `writer`'s line, then each name cpor wrote at the
+/// top of `dir` and each file it wrote at the top of `reports/` (`reports/manifest.csv`), one per
+/// line, sorted — what `only_own` lets the next run replace.
+pub(super) fn listing(writer: Writer, dir: &Path) -> std::io::Result<String> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name != MARKER {
+            names.push(name);
+        }
+    }
+    let reports = dir.join("reports");
+    if reports.is_dir() {
+        for entry in fs::read_dir(&reports)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                names.push(format!("reports/{}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    names.sort();
+    Ok(names.iter().fold(writer.marker(), |text, name| text + name + "\n"))
 }
 
 /// What `added_to_partners` found: the first entry a partner's manifest does not list, if any, and
@@ -468,10 +500,25 @@ mod tests {
     }
 
     const RUN_MARKER: &str = "cpor run output; the next cpor run or cpor validate into this directory replaces it\n";
+    /// A run output's marker as `listing` writes it.
+    const LISTING_MARKER: &str =
+        "cpor run output; the next cpor run or cpor validate into this directory replaces it\n\
+                                  ledger.csv\nreports\nreports/manifest.csv\nsummary.json\n";
     const GEN_MARKER: &str = "cpor generate output; the next cpor generate into this directory replaces it\n";
 
     /// A case: its name, how to lay out `--out`, who writes, and the refusal expected (if any).
     type Case<'a> = (&'a str, Box<dyn Fn(&Path)>, Writer, Option<&'a str>);
+
+    #[test]
+    fn the_marker_lists_what_the_output_holds() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        dir_with(&[(MARKER, RUN_MARKER), ("summary.json", "{}"), ("ledger.csv", "")])(&temp.path().join("o"));
+        let out = temp.path().join("o");
+        fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
+        fs::write(out.join("reports/manifest.csv"), "").expect("write");
+        fs::write(out.join("reports/P1/C1.csv"), "").expect("write");
+        assert_eq!(listing(Writer::Run, &out).expect("listed"), LISTING_MARKER);
+    }
 
     #[test]
     fn what_may_be_replaced() {
@@ -491,6 +538,36 @@ mod tests {
                 Box::new(run_output_with_in_reports("manifest.csv")),
                 Writer::Run,
                 None,
+            ),
+            (
+                "marked with what it holds",
+                Box::new(dir_with(&[(MARKER, LISTING_MARKER), ("ledger.csv", ""), ("summary.json", "{}")])),
+                Writer::Run,
+                None,
+            ),
+            // Named as cpor names its outputs, but not what this output's marker lists.
+            (
+                "marked with what it holds, and a Parquet ledger added",
+                Box::new(dir_with(&[(MARKER, LISTING_MARKER), ("ledger.csv", ""), ("ledger.parquet", "")])),
+                Writer::Run,
+                Some("it holds ledger.parquet, which cpor did not write"),
+            ),
+            (
+                "marked with what it holds, and a changes.csv added",
+                Box::new(dir_with(&[(MARKER, LISTING_MARKER), ("changes.csv", "")])),
+                Writer::Validate,
+                Some("it holds changes.csv, which cpor did not write"),
+            ),
+            (
+                "marked with what it holds, and a Parquet manifest added to its reports",
+                Box::new(|out: &Path| {
+                    dir_with(&[(MARKER, LISTING_MARKER)])(out);
+                    fs::create_dir_all(out.join("reports/P1")).expect("mkdir");
+                    fs::write(out.join("reports/manifest.csv"), "").expect("write");
+                    fs::write(out.join("reports/manifest.parquet"), "").expect("write");
+                }),
+                Writer::Run,
+                Some("it holds reports/manifest.parquet, which cpor did not write"),
             ),
             (
                 "marked by run, with a file added to its reports",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::CporError;
 
 use super::io;
-use super::reserve::{added_to_partners, check, refuse, reserve, PartnerScan, Reserved, Writer, MARKER};
+use super::reserve::{added_to_partners, check, listing, refuse, reserve, PartnerScan, Reserved, Writer, MARKER};
 
 /// A directory being filled beside the final one; removed again unless committed. It holds the
 /// reservation, and with it the lock, until it is committed or dropped.
@@ -74,6 +74,10 @@ impl Staging {
                 return Err(refuse(&shown, format!("it holds {entry}, which its manifest does not list")));
             }
         }
+        // The marker, complete: what this output holds, which the next run may replace.
+        let marker = self.dir.join(MARKER);
+        let listed = listing(self.writer, &self.dir).map_err(io(&self.dir))?;
+        fs::write(&marker, listed).map_err(io(&marker))?;
         self.swap().map_err(io(&shown))
     }
 
@@ -220,7 +224,7 @@ mod tests {
         staging.commit().expect("commit");
 
         assert_eq!(fs::read_to_string(out.join("ledger.csv")).expect("read"), "new");
-        assert_eq!(fs::read_to_string(out.join(MARKER)).expect("marked"), Writer::Run.marker());
+        assert_eq!(fs::read_to_string(out.join(MARKER)).expect("marked"), Writer::Run.marker() + "ledger.csv\n");
         for name in names(temp.path()) {
             let expected = ["out", ".out.lock", ".outer.previous-1"].contains(&name.as_str())
                 || name.starts_with(".out.previous-");

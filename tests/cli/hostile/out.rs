@@ -247,6 +247,14 @@ fn a_rerun_replaces_an_earlier_output_marked_as_cpors_and_nothing_else() {
     for (added, why) in [
         ("notes.txt".to_string(), "holds notes.txt, which cpor did not write".to_string()),
         ("reports/pivot.xlsx".to_string(), "holds reports/pivot.xlsx, which cpor did not write".to_string()),
+        // Named as cpor names outputs it did not write here: a CSV run writes no ledger.parquet,
+        // a run without --previous no changes.csv (the marker lists what the output holds).
+        ("ledger.parquet".to_string(), "holds ledger.parquet, which cpor did not write".to_string()),
+        ("changes.csv".to_string(), "holds changes.csv, which cpor did not write".to_string()),
+        (
+            "reports/manifest.parquet".to_string(),
+            "holds reports/manifest.parquet, which cpor did not write".to_string(),
+        ),
         // Named like a report: told from one by its partner's manifest, which does not list it.
         (pivot.clone(), format!("holds {pivot}, which its manifest does not list")),
     ] {
