@@ -497,18 +497,27 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
 
 /// The config file's `[engagements]` table: `"Name as exported" = "bizapps_revenue"`, each value an
 /// engagement's code or display name (SPEC 9.3).
+/// A name may be added, not given another meaning: a name that SPEC 2.4 or 9.3 already gives an
+/// engagement (compared as claims are, `normalize_engagement_name`), or that another name of the
+/// table already took, must name that same engagement.
 fn config_engagement_names(value: &toml::Value) -> Result<Vec<(String, Engagement)>, String> {
     let table = value.as_table().ok_or("expected a table of \"name\" = \"engagement code\"")?;
-    table
-        .iter()
-        .map(|(name, code)| {
-            let text = code.as_str().ok_or_else(|| format!("{}: expected an engagement code", name.escape_debug()))?;
-            let engagement = Engagement::parse(text).ok_or_else(|| {
-                format!("{}: '{}' is not an engagement code", name.escape_debug(), text.escape_debug())
-            })?;
-            Ok((name.clone(), engagement))
-        })
-        .collect()
+    let mut names: Vec<(String, Engagement)> = Vec::new();
+    for (name, code) in table {
+        let text = code.as_str().ok_or_else(|| format!("{}: expected an engagement code", name.escape_debug()))?;
+        let engagement = Engagement::parse(text)
+            .ok_or_else(|| format!("{}: '{}' is not an engagement code", name.escape_debug(), text.escape_debug()))?;
+        if let Some(known) = EngagementNames::new(&names).parse(name).filter(|&known| known != engagement) {
+            return Err(format!(
+                "{}: already a name of {}, so it cannot name {}",
+                name.escape_debug(),
+                known.as_str(),
+                engagement.as_str()
+            ));
+        }
+        names.push((name.clone(), engagement));
+    }
+    Ok(names)
 }
 
 /// The config file's `columns` table (SPEC 9.1): `[columns.claims]`, `[columns.responses]` and
@@ -685,6 +694,14 @@ mod tests {
         assert!(apply(b"date-order = \"ydm\"\n").unwrap_err().contains("date-order"));
         assert!(apply(b"usage-period = \"week\"\n").is_err());
         assert!(apply(b"[engagements]\n\"X\" = \"partner_magic\"\n").unwrap_err().contains("partner_magic"));
+        // A known name cannot be given another engagement; given its own, it changes nothing.
+        let display = b"[engagements]\n\"Modern Work and Security Usage\" = \"bizapps_revenue\"\n";
+        assert!(apply(display).unwrap_err().contains("already a name of modern_work_security_usage"));
+        let portal = b"[engagements]\n\"umsatz VON microsoft  Business Applications\" = \"bizapps_presales_advisor\"\n";
+        assert!(apply(portal).unwrap_err().contains("already a name of bizapps_revenue"));
+        assert!(apply(b"[engagements]\n\"bizapps_revenue\" = \"Business Applications Revenue\"\n").is_ok());
+        let twice = b"[engagements]\n\"OSA neu\" = \"bizapps_revenue\"\n\"osa  NEU\" = \"bizapps_presales_advisor\"\n";
+        assert!(apply(twice).unwrap_err().contains("already a name of bizapps_revenue"));
         assert!(apply(b"engagements = \"bizapps_revenue\"\n").is_err());
         let cli = Cli::try_parse_from(["cpor", "run", "--date-order", "mdy", "--usage-period", "month"]).unwrap();
         let Command::Run(args) = cli.command else { panic!("a run") };

@@ -194,7 +194,8 @@ impl Default for EngagementNames {
 }
 
 impl EngagementNames {
-    /// The known names, then `extra` (the config file's), which win over a known name.
+    /// The known names, then `extra` (the config file's, which never give a known name another
+    /// engagement: the config file is refused then).
     pub fn new(extra: &[(String, Engagement)]) -> EngagementNames {
         let known = Engagement::ALL.into_iter().flat_map(|e| [(e.as_str(), e), (e.display_name(), e)]);
         let names = known
