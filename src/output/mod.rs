@@ -30,6 +30,8 @@ mod staging;
 
 use columns::{ledger_record, reject_record, warm_ledger_row, REJECT_COLUMNS};
 pub use columns::{LEDGER_COLUMNS, REPORT_COLUMNS};
+/// Public for the benches.
+pub use csv_file::needs_quotes;
 use csv_file::{write_csv, write_csv_warmed};
 pub(crate) use parquet_file::read_own_table;
 pub use reports::{report_files, ReportFiles};
