@@ -472,7 +472,10 @@ pub fn evaluate_inputs_then(
     inputs.push((Source::Usage, usage));
 
     let stage = Instant::now();
-    let slots = decided.par_iter_mut().map(|d| (&d.claim, &d.evaluation, &mut d.report));
+    // Each claim with a report numbered as `UsageIndex::new` was given them (`with_report`).
+    let mut next = 0..;
+    let numbers: Vec<Option<usize>> = decided.iter().map(|d| d.has_report().then(|| next.next()).flatten()).collect();
+    let slots = decided.par_iter_mut().zip(numbers).map(|(d, n)| (&d.claim, &d.evaluation, &mut d.report, n));
     build_reports(slots, kept, &config.calendar, as_of, config.usage_period);
     timings.report += stage.elapsed().as_secs_f64();
 

@@ -70,11 +70,12 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
 }
 
 /// Builds the reports of official and revoked claims into their slots (`DecidedClaim::report`),
-/// given as (claim, evaluation, slot); other claims' slots are left `None`. Takes the kept usage
-/// bucket by bucket, dropping each once its reports are built, so that memory holds the kept rows
-/// about once.
+/// given as (claim, evaluation, slot, number): a claim with a report has the number it had among
+/// those given to `UsageIndex::new` (`KeptUsage::place_of_claim`). Other claims' slots are left
+/// `None`. Takes the kept usage bucket by bucket, dropping each once its reports are built, so that
+/// memory holds the kept rows about once.
 pub fn build_reports<'a>(
-    slots: impl ParallelIterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>)>,
+    slots: impl ParallelIterator<Item = (&'a Claim, &'a Evaluation, &'a mut Option<Report>, Option<usize>)>,
     usage: KeptUsage,
     calendar: &Calendar,
     as_of: Micros,
@@ -84,9 +85,9 @@ pub fn build_reports<'a>(
     // and there is one per official or revoked claim); a claim with no kept rows gets its empty
     // report at once.
     let located: Vec<(usize, Wanted<'a>)> = slots
-        .filter_map(|(claim, evaluation, slot)| {
+        .filter_map(|(claim, evaluation, slot, number)| {
             let window = access_window(evaluation.official_at()?, evaluation.walk.ended_at, calendar, as_of);
-            match usage.locate(claim.tenant, &claim.workload) {
+            match number.and_then(|number| usage.place_of_claim(number)) {
                 Some(place) => Some((place.bucket, (claim, place, window, slot))),
                 None => {
                     *slot = Some(report_rows(claim, &[], window, period));

@@ -91,10 +91,6 @@ impl Workloads {
         id
     }
 
-    pub fn get(&self, lower: &str) -> Option<u32> {
-        self.ids.get(lower).copied()
-    }
-
     pub fn snapshot(&self) -> FastMap<Box<str>, u32> {
         self.ids.clone()
     }
@@ -585,6 +581,8 @@ pub struct UsageIndex {
     workloads: Workloads,
     /// The (tenant, workload id) pairs whose rows are kept, each with its group number.
     wanted: Wanted,
+    /// The group of each claim given to `new`, in that order.
+    claim_groups: Vec<u32>,
     last_day: Days,
     buckets: Vec<Bucket>,
     /// The current pass and the number of passes.
@@ -594,8 +592,8 @@ pub struct UsageIndex {
 
 /// The rows kept for reports, grouped by (tenant, workload id) and sorted in report order.
 pub struct KeptUsage {
-    workloads: Workloads,
-    wanted: Wanted,
+    /// The group of each claim given to `UsageIndex::new`, in that order.
+    claim_groups: Vec<u32>,
     /// Per bucket, its kept rows with each group's together.
     buckets: Vec<KeptBucket>,
     /// Per group number, where its rows lie.
@@ -623,15 +621,16 @@ impl KeptBucket {
 }
 
 impl KeptUsage {
-    /// Where the kept rows of a tenant and a (not necessarily lower-cased) workload lie among
-    /// `into_buckets`' rows.
-    pub fn locate(&self, tenant: Uuid, workload: &str) -> Option<KeptPlace> {
-        let workload = with_lowercase(workload, |lower| self.workloads.get(lower))?;
-        let group = self.wanted.group(self.wanted.of_tenant(tenant), workload)?;
+    /// Where the kept rows of the `claim`-th claim given to `UsageIndex::new` lie among
+    /// `into_buckets`' rows: its tenant's rows of its workload (in any letter case). Found by the
+    /// group number `new` gave the claim: looked up again by tenant and workload, each claim's
+    /// group cost a lowercasing and two lookups, 0.3 CPU-s on the `large` profile (BENCHMARKS.md).
+    pub fn place_of_claim(&self, claim: usize) -> Option<KeptPlace> {
+        let group = *self.claim_groups.get(claim)?;
         self.places.get(group as usize).cloned()
     }
 
-    /// The number of buckets `locate` refers to.
+    /// The number of buckets `place_of_claim` refers to.
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()
     }
@@ -648,15 +647,17 @@ impl UsageIndex {
     pub fn new<'a>(wanted: impl Iterator<Item = (Uuid, &'a str)>, last_day: Days) -> UsageIndex {
         let mut workloads = Workloads::default();
         let mut numbered: FastMap<(Uuid, u32), u32> = FastMap::default();
+        let mut claim_groups = Vec::with_capacity(wanted.size_hint().0);
         for (tenant, workload) in wanted {
             let next = numbered.len() as u32;
             // Lower-cased without allocating: this runs for every claim with a report.
             let id = with_lowercase(workload, |lower| workloads.intern(lower));
-            numbered.entry((tenant, id)).or_insert(next);
+            claim_groups.push(*numbered.entry((tenant, id)).or_insert(next));
         }
         UsageIndex {
             workloads,
             wanted: Wanted::of(numbered),
+            claim_groups,
             last_day,
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
@@ -779,7 +780,7 @@ impl UsageIndex {
             }
             buckets.push(KeptBucket { blocks });
         }
-        KeptUsage { workloads: self.workloads, wanted: self.wanted, buckets, places }
+        KeptUsage { claim_groups: self.claim_groups, buckets, places }
     }
 }
 
@@ -842,7 +843,9 @@ mod tests {
 
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
-        let mut index = UsageIndex::new([(Uuid(1), "Teams")].into_iter(), 10);
+        // Two claims on one group (the workload in two letter cases), one on a group without rows.
+        let wanted = [(Uuid(1), "Teams"), (Uuid(2), "Intune"), (Uuid(1), "TEAMS")];
+        let mut index = UsageIndex::new(wanted.into_iter(), 10);
         let ids = WorkloadIds::new(index.known_workloads());
         assert_eq!((ids.id("teams"), ids.id("intune")), (TEAMS, INTUNE));
         let names = decide_all(
@@ -865,9 +868,12 @@ mod tests {
         let names = decide_all(&mut index, vec![Ok(row(1, TEAMS, None, 11)), Ok(row(1, TEAMS, Some(7), 6))]);
         assert_eq!(names, ["duplicate_usage_row", "accepted"]);
         let kept = index.finish();
-        let place = kept.locate(Uuid(1), "Teams").expect("a wanted group with rows");
-        assert!(kept.locate(Uuid(1), "intune").is_none() && kept.locate(Uuid(2), "teams").is_none());
+        let place = kept.place_of_claim(0).expect("a wanted group with rows");
+        let (other, same) = (kept.place_of_claim(1).expect("wanted"), kept.place_of_claim(2).expect("wanted"));
+        assert!(kept.place_of_claim(3).is_none(), "three claims given");
         let buckets = kept.into_buckets();
+        assert!(buckets[other.bucket].rows(&other).is_empty(), "tenant 2's Intune: no rows");
+        assert_eq!(buckets[same.bucket].rows(&same), buckets[place.bucket].rows(&place));
         let order: Vec<(Days, Option<Uuid>)> =
             buckets[place.bucket].rows(&place).iter().map(|r| (r.date, r.subscription())).collect();
         assert_eq!(order, [(5, None), (5, Some(Uuid(7))), (6, Some(Uuid(7)))]);
