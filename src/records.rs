@@ -110,6 +110,16 @@ impl Counts {
         c
     }
 
+    /// The values (0 where absent) and a bit per value present: a `KeptRow` holds them so.
+    pub fn parts(&self) -> ([u64; 3], u8) {
+        (self.values, self.present)
+    }
+
+    /// Counts from `parts`; bits other than the three values' are ignored.
+    pub fn from_parts(values: [u64; 3], present: u8) -> Counts {
+        Counts { values, present: present & 0b111 }
+    }
+
     fn get(&self, i: usize) -> Option<u64> {
         (self.present & (1 << i) != 0).then_some(self.values[i])
     }

@@ -64,7 +64,7 @@ pub fn report_rows(claim: &Claim, group: &[KeptRow], window: (Days, Days), perio
         .iter()
         .filter(in_scope)
         .filter(|row| period.end(row.date) <= window.0)
-        .filter_map(|row| row.counts.active_users())
+        .filter_map(|row| row.counts().active_users())
         .max();
     Report { rows, starting_hwm, window }
 }

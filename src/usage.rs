@@ -40,37 +40,48 @@ const BUCKETS: usize = 64;
 /// Runs of a bucket whose first rows are read ahead together (`Bucket::warm`).
 const WARM_RUNS: usize = 32;
 
-/// A usage row kept for reports, within its (tenant, workload) group.
+/// A usage row kept for reports, within its (tenant, workload) group: 48 bytes, its counts' and
+/// subscription's presence in one byte (`Counts` apart would round it up to 56). Tens of millions
+/// are kept on the `large` profile, written once and read by the reports (BENCHMARKS.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeptRow {
     subscription: [u64; 2],
-    has_subscription: bool,
+    counts: [u64; 3],
     pub date: Days,
-    pub counts: Counts,
+    /// Bits 0–2: which counts are present (`Counts`); bit 3: a subscription.
+    flags: u8,
 }
+
+/// `KeptRow::flags`' bit of a subscription.
+const HAS_SUBSCRIPTION: u8 = 1 << 3;
 
 impl KeptRow {
     pub fn new(subscription: Option<Uuid>, date: Days, counts: Counts) -> KeptRow {
         let value = subscription.map_or(0, |u| u.0);
+        let (values, present) = counts.parts();
         KeptRow {
             subscription: [(value >> 64) as u64, value as u64],
-            has_subscription: subscription.is_some(),
+            counts: values,
             date,
-            counts,
+            flags: present | if subscription.is_some() { HAS_SUBSCRIPTION } else { 0 },
         }
     }
 
     pub fn has_subscription(&self) -> bool {
-        self.has_subscription
+        self.flags & HAS_SUBSCRIPTION != 0
     }
 
     pub fn subscription(&self) -> Option<Uuid> {
-        self.has_subscription.then(|| Uuid(((self.subscription[0] as u128) << 64) | self.subscription[1] as u128))
+        self.has_subscription().then(|| Uuid(((self.subscription[0] as u128) << 64) | self.subscription[1] as u128))
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts::from_parts(self.counts, self.flags & !HAS_SUBSCRIPTION)
     }
 
     /// Report order: date, then subscription with nulls first.
     pub fn sort_key(&self) -> (Days, bool, [u64; 2]) {
-        (self.date, self.has_subscription, self.subscription)
+        (self.date, self.has_subscription(), self.subscription)
     }
 }
 
@@ -976,6 +987,20 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_row_holds_its_counts_and_subscription_in_48_bytes() {
+        assert_eq!(std::mem::size_of::<KeptRow>(), 48);
+        for counts in
+            [[None, None, None], [Some(0), None, Some(u64::MAX)], [Some(1), Some(2), Some(3)], [None, Some(7), None]]
+        {
+            for sub in [None, Some(Uuid(0)), Some(Uuid(u128::MAX))] {
+                let row = KeptRow::new(sub, -3, Counts::new(counts));
+                assert_eq!((row.subscription(), row.has_subscription(), row.date), (sub, sub.is_some(), -3));
+                assert_eq!(row.counts(), Counts::new(counts), "{counts:?} {sub:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_run_of_one_groups_rows_stays_in_one_block_when_blocks_fill_up() {
         // Group 1 nearly fills the first block; group 2's run crosses its end; group 3's run alone
         // is longer than a block; group 4 follows it.
@@ -992,7 +1017,7 @@ mod tests {
             .iter()
             .map(|(group, block, range)| {
                 let rows = &blocks[*block][range.clone()];
-                assert!(rows.iter().all(|r| r.counts.active_users() == Some(u64::from(*group))), "group {group}");
+                assert!(rows.iter().all(|r| r.counts().active_users() == Some(u64::from(*group))), "group {group}");
                 assert!(rows.iter().enumerate().all(|(i, r)| r.date == i as Days), "group {group} in order");
                 (*group, rows.len())
             })

@@ -66,9 +66,9 @@ pub(super) fn report_parquet(claim: &Claim, report: &Report) -> Result<Vec<u8>, 
         same("workload", claim.workload.clone()),
         str_col("subscription_id", report.rows.iter().map(|r| opt(r.subscription())).collect()),
         Series::new("date".into(), report.rows.iter().map(|r| r.date).collect::<Vec<i32>>()).into_date().into_column(),
-        u64_col("active_users", report.rows.iter().map(|r| r.counts.active_users()).collect()),
-        u64_col("paid_seats", report.rows.iter().map(|r| r.counts.paid_seats()).collect()),
-        u64_col("assigned_seats", report.rows.iter().map(|r| r.counts.assigned_seats()).collect()),
+        u64_col("active_users", report.rows.iter().map(|r| r.counts().active_users()).collect()),
+        u64_col("paid_seats", report.rows.iter().map(|r| r.counts().paid_seats()).collect()),
+        u64_col("assigned_seats", report.rows.iter().map(|r| r.counts().assigned_seats()).collect()),
     ];
     let mut bytes = Vec::new();
     let mut frame = DataFrame::new_infer_height(columns)?;
