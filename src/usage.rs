@@ -386,7 +386,7 @@ impl Bucket {
 /// A group of kept rows: its number, its block and its rows there.
 type GroupRows = (u32, usize, Range<usize>);
 
-/// Rows per block of a bucket's kept rows (3.5 MiB of them).
+/// Rows per block of a bucket's kept rows (3 MiB of them).
 const KEPT_BLOCK_ROWS: usize = 1 << 16;
 
 /// A bucket's kept rows, in the order they came, in blocks of `KEPT_BLOCK_ROWS`, and each row's
