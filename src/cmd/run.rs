@@ -8,7 +8,7 @@ use crate::changes::{compare, keep_shard, read_previous, ChangeCounts};
 use crate::config::{RunArgs, RunConfig};
 use crate::error::{CporError, Exit, Failure};
 use crate::ledger::ledger_order;
-use crate::output::{report_files, OutputDir, Outputs};
+use crate::output::{OutputDir, Outputs};
 use crate::pipeline::{evaluate_inputs_then, Evaluated};
 use crate::progress::Progress;
 use crate::summary::Summary;
@@ -50,9 +50,8 @@ fn run_keeping(config: &RunConfig) -> Result<(Summary, Evaluated), CporError> {
     let started = Instant::now();
     let progress = Progress::new(config.progress);
     let mut output = OutputDir::stage(config)?;
-    let evaluated = evaluate_inputs_then(config, &progress, |with_report| {
-        output.prepare_reports(report_files(with_report), config.format)
-    })?;
+    let evaluated =
+        evaluate_inputs_then(config, &progress, |with_report| output.prepare_reports(with_report, config.format))?;
     // Both only read what was evaluated: side by side, where the summary's counting, on one core,
     // left the other idle (BENCHMARKS.md, issue 14).
     let (summary, ledger) = rayon::join(|| Summary::of(config, &evaluated), || ledger_order(&evaluated.decided));

@@ -2,8 +2,8 @@
 //! anything is read, `--out` is reserved (`reserve`: locked against a second run, refused unless
 //! absent, empty or cpor's own) and a staging directory made beside it (`staging`); everything is
 //! written there and swapped into place only when complete. Encoders are `csv_file` and
-//! `parquet_file` (with each row's text in `columns`); report files are made ahead and filled by a
-//! pool of writers (`reports`). summary.json and summary.html are `summary`'s.
+//! `parquet_file` (with each row's text in `columns`); report files are made ahead (on a disk) and
+//! filled by a pool of writers (`reports`). summary.json and summary.html are `summary`'s.
 
 use std::fs;
 use std::path::Path;
@@ -35,7 +35,7 @@ pub use csv_file::needs_quotes;
 use csv_file::{write_csv, write_csv_warmed};
 pub(crate) use parquet_file::read_own_table;
 pub use reports::{report_files, ReportFiles};
-use reports::{write_reports, Creator};
+use reports::{worth_creating_ahead, write_reports, Creator};
 pub use reserve::{inputs_of, Writer, MARKER};
 pub use staging::Staged;
 use staging::Staging;
@@ -77,9 +77,13 @@ impl OutputDir {
         Ok(OutputDir { creator: None, staging: Staging::new(&config.out, Writer::Run, &inputs_of(config))? })
     }
 
-    /// Starts creating the report files, empty, in the background.
-    pub fn prepare_reports(&mut self, files: ReportFiles, format: OutputFormat) {
-        self.creator = Some(Creator::start(self.staging.dir.join("reports"), files, format));
+    /// Starts creating the report files of `with_report`'s claims, empty, in the background, where
+    /// that is worth it (`worth_creating_ahead`: not in memory); else their list is not even made.
+    pub fn prepare_reports(&mut self, with_report: &mut dyn Iterator<Item = &Claim>, format: OutputFormat) {
+        if worth_creating_ahead(&self.staging.dir) {
+            let files = report_files(with_report);
+            self.creator = Some(Creator::start(self.staging.dir.join("reports"), files, format));
+        }
     }
 
     /// The staging directory, to write into.

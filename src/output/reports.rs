@@ -1,9 +1,9 @@
 //! Report files (SPEC 5, 6): `reports/<partner_id>/<claim_id>.<ext>`, one per official or revoked
-//! claim. Creating hundreds of thousands of files is the file system's work more than cpor's: the
-//! files are therefore created, empty, by a thread of their own while usage is read (which leaves
-//! the cores idle part of the time), and filled once the reports are built by a pool of writer
-//! threads, partner by partner, each partner's manifest written as soon as its reports are
-//! (BENCHMARKS.md).
+//! claim. Creating hundreds of thousands of files on a disk is the file system's work more than
+//! cpor's: there the files are created, empty, by a thread of their own while usage is read (which
+//! leaves the cores idle part of the time; not in memory, `worth_creating_ahead`), and filled once
+//! the reports are built by a pool of writer threads, partner by partner, each partner's manifest
+//! written as soon as its reports are (BENCHMARKS.md).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -67,6 +67,23 @@ impl Drop for Creator {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether report files are worth creating ahead in `dir`'s file system: not in memory (tmpfs,
+/// ramfs). On a disk, creating hundreds of thousands of files waits on the file system, and the
+/// creator hides that behind the reading of usage (4–6 s of the `large` profile, BENCHMARKS.md). In
+/// memory, creating a file is CPU work only, which the reading leaves none of, and a file created
+/// ahead is opened a second time to be filled: there the creator cost 1.3 CPU-s of the `large`
+/// profile and saved nothing, so the writers create the files. Unknown: worth it.
+pub(super) fn worth_creating_ahead(dir: &Path) -> bool {
+    rustix::fs::statfs(dir).map_or(true, |fs| !in_memory(fs.f_type as u64))
+}
+
+/// Whether a file system type (`statfs`' `f_type`) keeps its files in memory: tmpfs or ramfs.
+fn in_memory(f_type: u64) -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    matches!(f_type, TMPFS_MAGIC | RAMFS_MAGIC)
 }
 
 /// Opens `name` in the open directory `dir` for writing, creating it (`new`: only if it does not
@@ -236,6 +253,18 @@ mod tests {
 
     fn names(dir: &Path) -> BTreeSet<String> {
         fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn report_files_are_made_ahead_except_in_memory() {
+        assert!(in_memory(0x0102_1994) && in_memory(0x8584_58f6), "tmpfs, ramfs");
+        assert!(!in_memory(0xEF53) && !in_memory(0x5846_5342), "ext4, xfs");
+        // /dev/shm is a tmpfs on Linux wherever /proc/mounts says so.
+        let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+        if mounts.lines().any(|line| line.split(' ').nth(1) == Some("/dev/shm") && line.contains(" tmpfs ")) {
+            assert!(!worth_creating_ahead(Path::new("/dev/shm")));
+        }
+        assert!(worth_creating_ahead(Path::new("/no/such/dir")), "unknown: made ahead");
     }
 
     #[test]
