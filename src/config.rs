@@ -497,6 +497,7 @@ fn apply_config_file(path: &Path, bytes: &[u8], input: &mut InputArgs, run: &mut
 
 /// The config file's `[engagements]` table: `"Name as exported" = "bizapps_revenue"`, each value an
 /// engagement's code or display name (SPEC 9.3).
+///
 /// A name may be added, not given another meaning: a name that SPEC 2.4 or 9.3 already gives an
 /// engagement (compared as claims are, `normalize_engagement_name`), or that another name of the
 /// table already took, must name that same engagement.
