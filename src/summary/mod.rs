@@ -16,7 +16,7 @@ use crate::pipeline::Evaluated;
 pub use crate::pipeline::{FileSummary, InputSummary, Timings};
 use crate::rejects::{Reject, RejectReason, Source};
 use crate::shard::Shard;
-use crate::types::{format_date, format_timestamp, parse_timestamp, Days};
+use crate::types::{format_date, format_timestamp, parse_timestamp, Country, Days, Micros};
 
 pub mod html;
 
@@ -99,6 +99,49 @@ pub struct ClosingSoon {
     pub partner_id: String,
     pub tenant_id: String,
     pub window_closes_at: String,
+}
+
+/// Official claims by engagement and the week (its Monday) they became official.
+fn official_by_week(config: &RunConfig, evaluated: &Evaluated) -> BTreeMap<String, BTreeMap<String, u64>> {
+    // Counted under (engagement, Monday) and named once per key: a run has millions of claims.
+    let mut by_week: FastMap<(&str, Days), u64> = FastMap::default();
+    for decided in &evaluated.decided {
+        if let Some(official_at) = decided.evaluation.official_at() {
+            let date = config.calendar.local_date(official_at);
+            let monday = date - weekday(date).num_days_from_monday() as Days;
+            *by_week.entry((decided.claim.engagement.as_str(), monday)).or_default() += 1;
+        }
+    }
+    let mut named: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for ((engagement, monday), claims) in by_week {
+        *named.entry(engagement.to_string()).or_default().entry(format_date(monday)).or_default() += claims;
+    }
+    named
+}
+
+/// Pending claims whose window closes within `soon_days` business days of T, sorted.
+fn closing_soon(config: &RunConfig, evaluated: &Evaluated) -> Vec<ClosingSoon> {
+    // The limit depends on the claim's country only: worked out once per country.
+    let mut limits: FastMap<Option<Country>, Option<Micros>> = FastMap::default();
+    let mut closing: Vec<ClosingSoon> = evaluated
+        .decided
+        .iter()
+        .filter(|d| d.evaluation.status == Status::Pending)
+        .filter_map(|d| {
+            let closes = d.evaluation.window_closes_at?;
+            let limit = *limits.entry(d.claim.country).or_insert_with(|| {
+                config.calendar.end_of_business_days_after(config.as_of, config.soon_days, d.claim.country)
+            });
+            (limit.is_none_or(|limit| closes <= limit)).then(|| ClosingSoon {
+                claim_id: d.claim.id.to_string(),
+                partner_id: d.claim.partner_id.to_string(),
+                tenant_id: d.claim.tenant.to_string(),
+                window_closes_at: format_timestamp(closes),
+            })
+        })
+        .collect();
+    sort_closing_soon(&mut closing);
+    closing
 }
 
 /// Sorts claims closing soon by closing time, then claim_id: the order of summary.json and
@@ -231,47 +274,21 @@ impl Summary {
     /// timings are the caller's to fill in.
     pub fn of(config: &RunConfig, evaluated: &Evaluated) -> Result<Summary, CporError> {
         let mut summary = Summary::of_inputs(config, &evaluated.inputs, &evaluated.rejects)?;
-        summary.count_claims(evaluated.decided.iter().map(|d| ClaimCount {
-            partner_id: d.claim.partner_id.as_str(),
-            engagement: d.claim.engagement.as_str(),
-            status: d.evaluation.status,
-            report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
-        }));
-        // Counted under (engagement, Monday) and named once per key: a run has millions of claims.
-        let mut by_week: FastMap<(&str, Days), u64> = FastMap::default();
-        for decided in &evaluated.decided {
-            if let Some(official_at) = decided.evaluation.official_at() {
-                let date = config.calendar.local_date(official_at);
-                let monday = date - weekday(date).num_days_from_monday() as Days;
-                *by_week.entry((decided.claim.engagement.as_str(), monday)).or_default() += 1;
-            }
-        }
-        for ((engagement, monday), claims) in by_week {
-            *summary
-                .official_by_week
-                .entry(engagement.to_string())
-                .or_default()
-                .entry(format_date(monday))
-                .or_default() += claims;
-        }
-        let soon = |claim: &crate::records::Claim| {
-            config.calendar.end_of_business_days_after(config.as_of, config.soon_days, claim.country)
-        };
-        summary.closing_soon = evaluated
-            .decided
-            .iter()
-            .filter(|d| d.evaluation.status == Status::Pending)
-            .filter_map(|d| {
-                let closes = d.evaluation.window_closes_at?;
-                (soon(&d.claim).is_none_or(|limit| closes <= limit)).then(|| ClosingSoon {
-                    claim_id: d.claim.id.to_string(),
-                    partner_id: d.claim.partner_id.to_string(),
-                    tenant_id: d.claim.tenant.to_string(),
-                    window_closes_at: format_timestamp(closes),
-                })
-            })
-            .collect();
-        sort_closing_soon(&mut summary.closing_soon);
+        // Three walks of the decided claims, each its own figures: side by side (the run's main
+        // thread waits on this, BENCHMARKS.md).
+        let ((), (by_week, soon)) = rayon::join(
+            || {
+                summary.count_claims(evaluated.decided.iter().map(|d| ClaimCount {
+                    partner_id: d.claim.partner_id.as_str(),
+                    engagement: d.claim.engagement.as_str(),
+                    status: d.evaluation.status,
+                    report_rows: d.report.as_ref().map(|r| r.rows.len() as u64),
+                }))
+            },
+            || rayon::join(|| official_by_week(config, evaluated), || closing_soon(config, evaluated)),
+        );
+        summary.official_by_week = by_week;
+        summary.closing_soon = soon;
         summary.usage_passes = evaluated.usage_passes;
         summary.timings = evaluated.timings.clone();
         Ok(summary)
