@@ -130,7 +130,8 @@ pub(super) fn report_csv(claim: &Claim, report: &Report) -> Vec<u8> {
         }
         out.push(b',');
         push_date(&mut out, row.date);
-        for count in [row.counts().active_users(), row.counts().paid_seats(), row.counts().assigned_seats()] {
+        let counts = row.counts();
+        for count in [counts.active_users(), counts.paid_seats(), counts.assigned_seats()] {
             out.push(b',');
             if let Some(c) = count {
                 push_decimal(&mut out, c);
