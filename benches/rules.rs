@@ -19,7 +19,7 @@ use cpor::input::columns::ColumnMap;
 use cpor::input::{read_file, FileFormat, InputFile, Prepared};
 use cpor::output::{needs_quotes, report_file, report_files};
 use cpor::records::{Claim, ClaimParser, Counts, RecentUuid, UsageParser, UsageRow, WorkloadIds};
-use cpor::report::{report_rows, Report};
+use cpor::report::{report_rows, Reach, Report};
 use cpor::types::{parse_timestamp, Country, Engagement, Id, ResponseKind, Uuid};
 use cpor::usage::{KeptRow, UsageIndex};
 use cpor::values::{DateOrder, EngagementNames, UsagePeriod};
@@ -86,9 +86,9 @@ fn scoping(c: &mut Criterion) {
         .collect();
     let window = (days(2026, 3, 1), days(2026, 9, 1));
     c.bench_function("report rows of one claim from 3000 usage rows", |b| {
-        b.iter(|| report_rows(black_box(&claim), black_box(&group), window, UsagePeriod::Day).rows.len())
+        b.iter(|| report_rows(black_box(&claim), black_box(&group), &[], window, UsagePeriod::Day).rows.len())
     });
-    let report = report_rows(&claim, &group, window, UsagePeriod::Day);
+    let report = report_rows(&claim, &group, &[], window, UsagePeriod::Day);
     c.bench_function(&format!("a report file of {} rows as CSV", report.rows.len()), |b| {
         b.iter(|| report_file(black_box(&claim), black_box(&report), OutputFormat::Csv).unwrap().len())
     });
@@ -118,11 +118,12 @@ fn usage_keys(c: &mut Criterion) {
     let orders =
         [("tenant by tenant", by_tenant), ("day by day", by_day), ("five subscriptions a tenant", five_subscriptions)];
     for (order, rows) in orders {
-        let wanted: Vec<(Uuid, &str)> = rows.iter().step_by(100).map(|r| (r.tenant, "teams")).collect();
+        let wanted: Vec<(Uuid, &str, Reach)> =
+            rows.iter().step_by(100).map(|r| (r.tenant, "teams", Reach::ALL)).collect();
         c.bench_function(&format!("usage keys of 65536 rows, {order}"), |b| {
             b.iter_batched(
                 || {
-                    let index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1));
+                    let index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1), UsagePeriod::Day);
                     (index, rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>())
                 },
                 |(mut index, mut batch)| index.decide(&mut batch).len(),
@@ -133,7 +134,7 @@ fn usage_keys(c: &mut Criterion) {
         c.bench_function(&format!("usage kept from 65536 rows put in report order, {order}"), |b| {
             b.iter_batched(
                 || {
-                    let mut index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1));
+                    let mut index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1), UsagePeriod::Day);
                     index.decide(&mut rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>());
                     index
                 },
@@ -164,7 +165,7 @@ fn usage_keys_scattered(c: &mut Criterion) {
     c.bench_function("usage keys of 330000 rows in no order, their series made by an earlier batch", |b| {
         b.iter_batched(
             || {
-                let mut index = UsageIndex::new(std::iter::empty(), days(2026, 12, 1));
+                let mut index = UsageIndex::new(std::iter::empty(), days(2026, 12, 1), UsagePeriod::Day);
                 index.decide(&mut batch(&first));
                 let parts: Vec<_> = second.chunks(4_096).map(batch).collect();
                 (index, parts)

@@ -27,7 +27,7 @@ use crate::ledger::DecidedClaim;
 use crate::progress::{Progress, Size};
 use crate::records::{Claim, ClaimParser, Response, ResponseParser, UsageParser, WorkloadIds};
 use crate::rejects::{sort_rejects, Reject, Source};
-use crate::report::build_reports;
+use crate::report::{build_reports, window_of, Reach};
 use crate::types::{Id, Uuid};
 use crate::usage::{passes_for, KeptUsage, UsageIndex};
 
@@ -406,7 +406,7 @@ pub fn check_inputs(config: &RunConfig, progress: &Progress) -> Result<InputsChe
     let mut rejects = Vec::new();
     let checked = read_claims_and_responses(config, false, progress, &mut rejects, &mut timings)?;
     // No claim is evaluated, so no usage row is kept: each is checked and counted only.
-    let index = UsageIndex::new(std::iter::empty(), config.calendar.local_date(config.as_of));
+    let index = UsageIndex::new(std::iter::empty(), config.calendar.local_date(config.as_of), config.usage_period);
     let (usage, usage_passes, _) = read_usage(config, progress, index, &mut rejects, &mut timings)?;
     let mut inputs = checked.inputs;
     inputs.push((Source::Usage, usage));
@@ -458,14 +458,17 @@ pub fn evaluate_inputs_then(
     stage.finish(decided.len() as u64);
     timings.evaluate = started.elapsed().as_secs_f64();
 
-    let with_report = || decided.iter().filter(|d| d.has_report()).map(|d| &d.claim);
+    let with_report = || decided.iter().filter(|d| d.has_report());
     // Both walk the claims with a report, on the main thread while the other core would wait: side
     // by side.
     let ((), index) = rayon::join(
-        || before_usage(&mut with_report()),
+        || before_usage(&mut with_report().map(|d| &d.claim)),
         || {
-            let wanted = with_report().map(|c| (c.tenant, c.workload.as_str()));
-            UsageIndex::new(wanted, config.calendar.local_date(as_of))
+            let wanted = with_report().map(|d| {
+                let reach = window_of(&d.evaluation, &config.calendar, as_of).map_or(Reach::ALL, Reach::of);
+                (d.claim.tenant, d.claim.workload.as_str(), reach)
+            });
+            UsageIndex::new(wanted, config.calendar.local_date(as_of), config.usage_period)
         },
     );
     let (usage, usage_passes, kept) = read_usage(config, progress, index, &mut rejects, &mut timings)?;

@@ -1,7 +1,7 @@
 //! Usage rows after their own checks (SPEC 2.3, 4, 5, 6): uniqueness of (tenant, workload,
 //! subscription, date) — the first row in file order wins; SPEC 6's one check between records that
 //! is not in `checks`, because it is decided inside this index — then deferral of rows dated after
-//! the local date of T, then keeping only the rows a report may need.
+//! the local date of T, then keeping only what a report may need of the rows (`crate::report::Reach`).
 //!
 //! Usage is the one large input, so this runs split by tenant into buckets, buckets in parallel: a key's rows
 //! all fall in one bucket and each bucket takes its rows in file order, so the outcome is exactly
@@ -33,7 +33,9 @@ use crate::hashing::{fixed_hash, FastMap, FastSet};
 use crate::input::Checked;
 use crate::records::{Counts, UsageRow};
 use crate::rejects::{Fault, RejectReason};
+use crate::report::{Need, Reach};
 use crate::types::{with_lowercase, Days, Uuid};
+use crate::values::UsagePeriod;
 
 const BUCKETS: usize = 64;
 
@@ -141,8 +143,12 @@ fn tenant_hash(tenant: &[u64; 2]) -> u64 {
 struct Series {
     base: Days,
     near: [u64; 2],
-    /// The series' group of kept rows (see `UsageIndex::wanted`), or `NOT_WANTED`.
+    /// The series' group of kept rows (see `UsageIndex::wanted`), or `NOT_WANTED`, and what its
+    /// reports need of its rows.
     group: u32,
+    reach: Reach,
+    /// The series' row in its bucket's `before` (`NO_BEFORE`: none yet).
+    before: u32,
     /// The series' key but its tenant, and the number of the tenant's series made before it
     /// (`NO_SERIES`: none): a tenant's series are a list, newest first (see `Bucket::series`).
     workload: u32,
@@ -163,6 +169,7 @@ impl Series {
 const NEAR_DAYS: i64 = 128;
 const NOT_WANTED: u32 = u32::MAX;
 const NO_SERIES: u32 = u32::MAX;
+const NO_BEFORE: u32 = u32::MAX;
 
 /// A tenant's series so far: the newest, which starts their list, and how many there are; and the
 /// tenant's wanted workloads (`Wanted::of_tenant`), found once per tenant rather than per series.
@@ -196,6 +203,10 @@ struct Bucket {
     last: Option<(SeriesKey, u32)>,
     /// Kept rows in the order they came, with their group numbers (see `UsageIndex::wanted`).
     kept: KeptRows,
+    /// For each series with rows before every window of its group (`Reach`), a row of their
+    /// largest active_users, with its group: what the reports need of those rows. Kept from pass to
+    /// pass, as `kept` is.
+    before: Vec<(u32, KeptRow)>,
     /// The current batch's rows of this bucket, in file order: runs of consecutive rows of one
     /// tenant that passed their own checks, as ranges of row numbers.
     members: Vec<Range<u32>>,
@@ -313,10 +324,13 @@ impl Bucket {
     /// Makes the series of `key`, the newest of its tenant's (`tenant`, before it).
     fn add(&mut self, key: SeriesKey, date: Days, tenant: TenantSeries, wanted: &Wanted) -> u32 {
         let number = self.series.len() as u32;
+        let group = wanted.group(tenant.wanted, key.workload);
         self.series.push(Series {
             base: date.saturating_sub((NEAR_DAYS / 2) as Days),
             near: [0; 2],
-            group: wanted.group(tenant.wanted, key.workload).unwrap_or(NOT_WANTED),
+            group: group.unwrap_or(NOT_WANTED),
+            reach: group.map_or(Reach::ALL, |group| wanted.reach[group as usize]),
+            before: NO_BEFORE,
             workload: key.workload,
             has_subscription: key.has_subscription,
             subscription: key.subscription,
@@ -363,8 +377,9 @@ impl Bucket {
         self.far.insert((number, date))
     }
 
-    /// The verdict on a row that passed its own checks; `None` when it is accepted.
-    fn decide(&mut self, row: &UsageRow, last_day: Days, wanted: &Wanted) -> Option<Verdict> {
+    /// The verdict on a row that passed its own checks; `None` when it is accepted. An accepted row
+    /// of a wanted group is kept as its reports need it (`Reach::need`).
+    fn decide(&mut self, row: &UsageRow, last_day: Days, wanted: &Wanted, period: UsagePeriod) -> Option<Verdict> {
         let number = self.series(SeriesKey::of(row), row.date, wanted);
         if !self.take(number, row.date) {
             return Some(Verdict::Rejected(Fault::new(
@@ -375,9 +390,25 @@ impl Bucket {
         if row.date > last_day {
             return Some(Verdict::Deferred);
         }
-        let group = self.series[number as usize].group;
-        if group != NOT_WANTED {
-            self.kept.push(group, KeptRow::new(row.subscription, row.date, row.counts));
+        let series = &mut self.series[number as usize];
+        if series.group == NOT_WANTED {
+            return None;
+        }
+        match series.reach.need(row.date, period) {
+            Need::Row => self.kept.push(series.group, KeptRow::new(row.subscription, row.date, row.counts)),
+            Need::Before => {
+                let active_users = row.counts.active_users();
+                let stands_for = KeptRow::new(row.subscription, row.date, Counts::new([active_users, None, None]));
+                match self.before.get_mut(series.before as usize) {
+                    Some((_, most)) if active_users > most.counts().active_users() => *most = stands_for,
+                    Some(_) => {}
+                    None => {
+                        series.before = self.before.len() as u32;
+                        self.before.push((series.group, stands_for));
+                    }
+                }
+            }
+            Need::Nothing => {}
         }
         None
     }
@@ -549,6 +580,8 @@ struct Wanted {
     pairs: Vec<(u32, u32)>,
     /// Groups are numbered `0..groups`.
     groups: usize,
+    /// Per group, what its reports need of its rows.
+    reach: Vec<Reach>,
 }
 
 /// A tenant's range of `Wanted::pairs`; empty for a tenant no report wants.
@@ -559,8 +592,10 @@ struct WantedRange {
 }
 
 impl Wanted {
-    fn of(numbered: FastMap<(Uuid, u32), u32>) -> Wanted {
+    /// `numbered`: the wanted (tenant, workload id) pairs and their groups; `reach`: per group.
+    fn of(numbered: FastMap<(Uuid, u32), u32>, reach: Vec<Reach>) -> Wanted {
         let groups = numbered.len();
+        debug_assert_eq!(reach.len(), groups, "a reach per group");
         let mut all: Vec<((Uuid, u32), u32)> = numbered.into_iter().collect();
         all.sort_unstable();
         let mut tenants: FastMap<Uuid, WantedRange> = FastMap::default();
@@ -570,7 +605,7 @@ impl Wanted {
             tenants.entry(*tenant).or_insert(WantedRange { start: at, end: at }).end = at + 1;
         }
         let pairs = all.into_iter().map(|((_, workload), group)| (workload, group)).collect();
-        Wanted { tenants, pairs, groups }
+        Wanted { tenants, pairs, groups, reach }
     }
 
     fn of_tenant(&self, tenant: Uuid) -> WantedRange {
@@ -595,6 +630,7 @@ pub struct UsageIndex {
     /// The group of each claim given to `new`, in that order.
     claim_groups: Vec<u32>,
     last_day: Days,
+    period: UsagePeriod,
     buckets: Vec<Bucket>,
     /// The current pass and the number of passes.
     pass: usize,
@@ -617,17 +653,27 @@ pub struct KeptPlace {
     pub bucket: usize,
     block: usize,
     rows: Range<usize>,
+    /// Its rows in the bucket's `before`.
+    before: Range<usize>,
 }
 
-/// One bucket's kept rows, in blocks (`KeptRows`), each group's in one of them.
+/// One bucket's kept rows, in blocks (`KeptRows`), each group's in one of them, and the rows that
+/// stand for those before all windows of their group (`Bucket::before`), each group's together.
 pub struct KeptBucket {
     blocks: Vec<Vec<KeptRow>>,
+    before: Vec<KeptRow>,
 }
 
 impl KeptBucket {
     /// The rows of the group at `place`, in report order.
     pub fn rows(&self, place: &KeptPlace) -> &[KeptRow] {
         self.blocks.get(place.block).and_then(|block| block.get(place.rows.clone())).unwrap_or_default()
+    }
+
+    /// The rows that stand for the group's rows before all its claims' windows: one per series
+    /// that has such rows, with their largest active_users (`report_rows`' `before`).
+    pub fn before(&self, place: &KeptPlace) -> &[KeptRow] {
+        self.before.get(place.before.clone()).unwrap_or_default()
     }
 }
 
@@ -653,23 +699,35 @@ impl KeptUsage {
 }
 
 impl UsageIndex {
-    /// `wanted`: the (tenant, workload in any letter case) of every claim with a report; `last_day`:
-    /// the local date of T, after which rows are deferred.
-    pub fn new<'a>(wanted: impl Iterator<Item = (Uuid, &'a str)>, last_day: Days) -> UsageIndex {
+    /// `wanted`: the (tenant, workload in any letter case) of every claim with a report, and the
+    /// reach of its access window (`Reach::of`); `last_day`: the local date of T, after which rows
+    /// are deferred; `period`: the period of a usage row (SPEC 9.3).
+    pub fn new<'a>(
+        wanted: impl Iterator<Item = (Uuid, &'a str, Reach)>,
+        last_day: Days,
+        period: UsagePeriod,
+    ) -> UsageIndex {
         let mut workloads = Workloads::default();
         let mut numbered: FastMap<(Uuid, u32), u32> = FastMap::default();
+        let mut reach: Vec<Reach> = Vec::new();
         let mut claim_groups = Vec::with_capacity(wanted.size_hint().0);
-        for (tenant, workload) in wanted {
+        for (tenant, workload, claims_reach) in wanted {
             let next = numbered.len() as u32;
             // Lower-cased without allocating: this runs for every claim with a report.
             let id = with_lowercase(workload, |lower| workloads.intern(lower));
-            claim_groups.push(*numbered.entry((tenant, id)).or_insert(next));
+            let group = *numbered.entry((tenant, id)).or_insert(next);
+            match reach.get_mut(group as usize) {
+                Some(group_reach) => group_reach.widen(claims_reach),
+                None => reach.push(claims_reach),
+            }
+            claim_groups.push(group);
         }
         UsageIndex {
             workloads,
-            wanted: Wanted::of(numbered),
+            wanted: Wanted::of(numbered, reach),
             claim_groups,
             last_day,
+            period,
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             pass: 0,
             passes: 1,
@@ -742,7 +800,7 @@ impl UsageIndex {
             }
         }
         close(run, buckets);
-        let (last_day, wanted, rows) = (self.last_day, &self.wanted, &*checked);
+        let (last_day, wanted, period, rows) = (self.last_day, &self.wanted, self.period, &*checked);
         let decided: Vec<Vec<(usize, Verdict)>> = self
             .buckets
             .par_iter_mut()
@@ -765,7 +823,7 @@ impl UsageIndex {
                         for (i, row) in range.zip(run_rows) {
                             // A run's rows passed their own checks: each is `Some(Ok(_))`.
                             let Some(Ok(row)) = row else { continue };
-                            if let Some(verdict) = bucket.decide(row, last_day, wanted) {
+                            if let Some(verdict) = bucket.decide(row, last_day, wanted, period) {
                                 decided.push((i, verdict));
                             }
                         }
@@ -782,14 +840,29 @@ impl UsageIndex {
 
     /// Ends reading: drops the key sets and sorts each kept group in report order.
     pub fn finish(self) -> KeptUsage {
-        let sorted: Vec<_> = self.buckets.into_par_iter().map(|bucket| bucket.kept.into_groups()).collect();
+        let sorted: Vec<_> = self
+            .buckets
+            .into_par_iter()
+            .map(|bucket| {
+                let mut before = bucket.before;
+                before.sort_unstable_by_key(|&(group, _)| group);
+                (bucket.kept.into_groups(), before)
+            })
+            .collect();
         let mut places = vec![KeptPlace::default(); self.wanted.groups];
         let mut buckets = Vec::with_capacity(sorted.len());
-        for (bucket, (blocks, groups)) in sorted.into_iter().enumerate() {
+        for (bucket, ((blocks, groups), before)) in sorted.into_iter().enumerate() {
             for (group, block, rows) in groups {
-                places[group as usize] = KeptPlace { bucket, block, rows };
+                let place = &mut places[group as usize];
+                (place.bucket, place.block, place.rows) = (bucket, block, rows);
             }
-            buckets.push(KeptBucket { blocks });
+            let mut start = 0;
+            for run in before.chunk_by(|a, b| a.0 == b.0) {
+                let place = &mut places[run[0].0 as usize];
+                (place.bucket, place.before) = (bucket, start..start + run.len());
+                start += run.len();
+            }
+            buckets.push(KeptBucket { blocks, before: before.into_iter().map(|(_, row)| row).collect() });
         }
         KeptUsage { claim_groups: self.claim_groups, buckets, places }
     }
@@ -835,7 +908,7 @@ mod tests {
     fn a_series_group_is_found_among_its_own_tenants_wanted_workloads_only() {
         let numbered: FastMap<(Uuid, u32), u32> =
             [((Uuid(7), 3), 0), ((Uuid(5), 1), 1), ((Uuid(7), 1), 2), ((Uuid(9), 3), 3)].into_iter().collect();
-        let wanted = Wanted::of(numbered);
+        let wanted = Wanted::of(numbered, vec![Reach::ALL; 4]);
         assert_eq!(wanted.groups, 4);
         let group = |tenant: u128, workload: u32| wanted.group(wanted.of_tenant(Uuid(tenant)), workload);
         assert_eq!((group(7, 3), group(7, 1), group(5, 1), group(9, 3)), (Some(0), Some(2), Some(1), Some(3)));
@@ -844,7 +917,7 @@ mod tests {
 
         // A tenant of many claimed workloads, numbered out of workload order: each found by halves.
         let many: FastMap<(Uuid, u32), u32> = (0..1000u32).map(|k| ((Uuid(4), (k * 7919) % 1000), k)).collect();
-        let wanted = Wanted::of(many);
+        let wanted = Wanted::of(many, vec![Reach::ALL; 1000]);
         let range = wanted.of_tenant(Uuid(4));
         for k in 0..1000u32 {
             assert_eq!(wanted.group(range, (k * 7919) % 1000), Some(k));
@@ -855,8 +928,8 @@ mod tests {
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
         // Two claims on one group (the workload in two letter cases), one on a group without rows.
-        let wanted = [(Uuid(1), "Teams"), (Uuid(2), "Intune"), (Uuid(1), "TEAMS")];
-        let mut index = UsageIndex::new(wanted.into_iter(), 10);
+        let wanted = [(Uuid(1), "Teams", Reach::ALL), (Uuid(2), "Intune", Reach::ALL), (Uuid(1), "TEAMS", Reach::ALL)];
+        let mut index = UsageIndex::new(wanted.into_iter(), 10, UsagePeriod::Day);
         let ids = WorkloadIds::new(index.known_workloads());
         assert_eq!((ids.id("teams"), ids.id("intune")), (TEAMS, INTUNE));
         let names = decide_all(
@@ -892,7 +965,7 @@ mod tests {
 
     #[test]
     fn a_tenant_with_many_keys_still_finds_its_duplicates() {
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
         let rows = || (0..200).map(|d| Ok(row(9, TEAMS, Some(d % 3), d as Days))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
@@ -900,7 +973,7 @@ mod tests {
 
     #[test]
     fn a_tenant_past_the_series_a_list_holds_finds_each_series_before_and_after() {
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
         let many = FEW_SERIES as u128 * 3;
         // Series made one by one: the list grows past `FEW_SERIES`, its series move into the map.
         let rows = |workload: u32| (0..many).map(|sub| Ok(row(5, workload, Some(sub), 7))).collect::<Vec<_>>();
@@ -921,7 +994,7 @@ mod tests {
     fn rows_in_no_order_are_decided_as_in_file_order() {
         // 300 tenants of 1 to 20 series (some past `FEW_SERIES`), rows scattered over three batches:
         // nearly every run is one row long, so each chunk of 32 runs is read ahead together.
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000);
+        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
         let mut seen = std::collections::HashSet::new();
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..3 {
@@ -1028,7 +1101,7 @@ mod tests {
 
     #[test]
     fn dates_near_and_far_from_a_series_first_row_are_each_taken_once() {
-        let mut index = UsageIndex::new(std::iter::empty(), 100_000);
+        let mut index = UsageIndex::new(std::iter::empty(), 100_000, UsagePeriod::Day);
         // Descending from the first row, then far after it: below the series' base, inside its
         // near days, and beyond them, each key once; the same dates in another series are new.
         let days: Vec<Days> = (0..300).map(|d| 20_000 - d).chain([25_000, 19_000, 20_063, 20_064]).collect();
@@ -1039,9 +1112,70 @@ mod tests {
     }
 
     #[test]
+    fn of_a_groups_rows_only_what_its_reports_need_is_kept_and_the_reports_are_as_from_every_row() {
+        use crate::checks::claims::tests::claim;
+        use crate::report::{report_rows, Reach};
+        use crate::types::{parse_date, Engagement};
+        use crate::values::month_start;
+
+        let day = |text: &str| parse_date(text).expect("date");
+        // Tenant 1's Teams, claimed three times: workload-scoped, subscription-scoped (7), and a
+        // claim revoked on the day it became official (subscription 8: an empty window).
+        let mut claims = [claim("C1", "P1"), claim("C2", "P2"), claim("C3", "P3")];
+        for (claim, sub) in claims.iter_mut().skip(1).zip([7, 8]) {
+            (claim.engagement, claim.subscription) = (Engagement::BizappsRevenue, Some(Uuid(sub)));
+        }
+        let windows = [
+            (day("2026-03-10"), day("2026-05-20")),
+            (day("2026-04-15"), day("2026-07-01")),
+            (day("2026-06-03"), day("2026-06-03")),
+        ];
+        for period in [UsagePeriod::Day, UsagePeriod::Month] {
+            // A year of rows of three series (no subscription, 7, 8), and of another workload;
+            // some without active_users.
+            let mut rows = Vec::new();
+            for date in day("2026-01-01")..day("2027-01-01") {
+                if period == UsagePeriod::Month && month_start(date) != date {
+                    continue;
+                }
+                for (k, sub) in [None, Some(7), Some(8)].into_iter().enumerate() {
+                    let users = (date as u64 * 37 + k as u64 * 11) % 50;
+                    let counts = Counts::new([(!users.is_multiple_of(7)).then_some(users), Some(3), None]);
+                    for workload in [TEAMS, INTUNE] {
+                        rows.push(UsageRow { tenant: Uuid(1), workload, subscription: sub.map(Uuid), date, counts });
+                    }
+                }
+            }
+            let wanted = windows.iter().map(|&window| (Uuid(1), "Teams", Reach::of(window)));
+            let mut index = UsageIndex::new(wanted, day("2027-01-01"), period);
+            let names = decide_all(&mut index, rows.iter().cloned().map(Ok).collect());
+            assert!(names.iter().all(|&name| name == "accepted"), "{period:?}");
+            let kept = index.finish();
+            let place = kept.place_of_claim(0).expect("a wanted group");
+            let bucket = &kept.into_buckets()[place.bucket];
+
+            // What the reports saw before: every row of the group, in report order.
+            let mut every: Vec<KeptRow> = rows
+                .iter()
+                .filter(|r| r.workload == TEAMS)
+                .map(|r| KeptRow::new(r.subscription, r.date, r.counts))
+                .collect();
+            every.sort_by_key(KeptRow::sort_key);
+            let (rows_kept, before) = (bucket.rows(&place), bucket.before(&place));
+            assert!(rows_kept.len() < every.len() / 2, "{period:?}: {} of {} rows kept", rows_kept.len(), every.len());
+            assert_eq!(before.len(), 3, "{period:?}: a row per series stands for those before every window");
+            for (claim, &window) in claims.iter().zip(&windows) {
+                let report = report_rows(claim, rows_kept, before, window, period);
+                assert_eq!(report, report_rows(claim, &every, &[], window, period), "{period:?} {}", claim.id);
+                assert!(report.starting_hwm.is_some(), "{period:?} {}: rows before its window", claim.id);
+            }
+        }
+    }
+
+    #[test]
     fn each_pass_decides_its_own_tenants_and_the_first_the_faulty_rows() {
         let passes = 3;
-        let mut index = UsageIndex::new(std::iter::empty(), 10);
+        let mut index = UsageIndex::new(std::iter::empty(), 10, UsagePeriod::Day);
         let batch = || -> Vec<Result<UsageRow, Fault>> {
             let mut rows: Vec<Result<UsageRow, Fault>> = Vec::new();
             for tenant in 0..30u128 {
