@@ -123,7 +123,7 @@ fn usage_keys(c: &mut Criterion) {
         c.bench_function(&format!("usage keys of 65536 rows, {order}"), |b| {
             b.iter_batched(
                 || {
-                    let index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1), UsagePeriod::Day);
+                    let index = UsageIndex::new(&wanted, days(2026, 12, 1), UsagePeriod::Day);
                     (index, rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>())
                 },
                 |(mut index, mut batch)| index.decide(&mut batch).len(),
@@ -134,7 +134,7 @@ fn usage_keys(c: &mut Criterion) {
         c.bench_function(&format!("usage kept from 65536 rows put in report order, {order}"), |b| {
             b.iter_batched(
                 || {
-                    let mut index = UsageIndex::new(wanted.clone().into_iter(), days(2026, 12, 1), UsagePeriod::Day);
+                    let mut index = UsageIndex::new(&wanted, days(2026, 12, 1), UsagePeriod::Day);
                     index.decide(&mut rows.iter().cloned().map(|r| Some(Ok(r))).collect::<Vec<_>>());
                     index
                 },
@@ -165,7 +165,7 @@ fn usage_keys_scattered(c: &mut Criterion) {
     c.bench_function("usage keys of 330000 rows in no order, their series made by an earlier batch", |b| {
         b.iter_batched(
             || {
-                let mut index = UsageIndex::new(std::iter::empty(), days(2026, 12, 1), UsagePeriod::Day);
+                let mut index = UsageIndex::new(&[], days(2026, 12, 1), UsagePeriod::Day);
                 index.decide(&mut batch(&first));
                 let parts: Vec<_> = second.chunks(4_096).map(batch).collect();
                 (index, parts)

@@ -406,7 +406,7 @@ pub fn check_inputs(config: &RunConfig, progress: &Progress) -> Result<InputsChe
     let mut rejects = Vec::new();
     let checked = read_claims_and_responses(config, false, progress, &mut rejects, &mut timings)?;
     // No claim is evaluated, so no usage row is kept: each is checked and counted only.
-    let index = UsageIndex::new(std::iter::empty(), config.calendar.local_date(config.as_of), config.usage_period);
+    let index = UsageIndex::new(&[], config.calendar.local_date(config.as_of), config.usage_period);
     let (usage, usage_passes, _) = read_usage(config, progress, index, &mut rejects, &mut timings)?;
     let mut inputs = checked.inputs;
     inputs.push((Source::Usage, usage));
@@ -464,11 +464,15 @@ pub fn evaluate_inputs_then(
     let ((), index) = rayon::join(
         || before_usage(&mut with_report().map(|d| &d.claim)),
         || {
-            let wanted = with_report().map(|d| {
-                let reach = window_of(&d.evaluation, &config.calendar, as_of).map_or(Reach::ALL, Reach::of);
-                (d.claim.tenant, d.claim.workload.as_str(), reach)
-            });
-            UsageIndex::new(wanted, config.calendar.local_date(as_of), config.usage_period)
+            let wanted: Vec<(Uuid, &str, Reach)> = decided
+                .par_iter()
+                .filter(|d| d.has_report())
+                .map(|d| {
+                    let reach = window_of(&d.evaluation, &config.calendar, as_of).map_or(Reach::ALL, Reach::of);
+                    (d.claim.tenant, d.claim.workload.as_str(), reach)
+                })
+                .collect();
+            UsageIndex::new(&wanted, config.calendar.local_date(as_of), config.usage_period)
         },
     );
     let (usage, usage_passes, kept) = read_usage(config, progress, index, &mut rejects, &mut timings)?;

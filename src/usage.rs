@@ -94,7 +94,38 @@ pub struct Workloads {
     ids: FastMap<Box<str>, u32>,
 }
 
+/// Claims' workload names numbered per chunk of this many, chunks on every core (`Workloads::of`).
+const NAMES_PER_CHUNK: usize = 1 << 16;
+
 impl Workloads {
+    /// The workloads that `items` name (`name`, in any letter case), numbered as they first come,
+    /// and each item's workload number. Chunks of `chunk` items are numbered on every core, each on
+    /// its own, then merged in order: a workload first comes in the first chunk that names it, so the
+    /// numbers are those of one walk of the items. Run for every claim with a report, on one core
+    /// this was a third of the 0.37 s the large profile's usage index took to make (BENCHMARKS.md).
+    fn of<T: Sync>(items: &[T], name: impl Fn(&T) -> &str + Sync, chunk: usize) -> (Workloads, Vec<u32>) {
+        let chunks: Vec<(Workloads, Vec<u32>)> = items
+            .par_chunks(chunk.max(1))
+            .map(|chunk| {
+                let mut local = Workloads::default();
+                // Lower-cased without allocating.
+                let ids = chunk.iter().map(|item| with_lowercase(name(item), |lower| local.intern(lower))).collect();
+                (local, ids)
+            })
+            .collect();
+        let mut all = Workloads::default();
+        let mut ids = Vec::with_capacity(items.len());
+        for (local, local_ids) in chunks {
+            let mut names = vec![""; local.ids.len()];
+            for (name, &id) in &local.ids {
+                names[id as usize] = name;
+            }
+            let global: Vec<u32> = names.into_iter().map(|name| all.intern(name)).collect();
+            ids.extend(local_ids.into_iter().map(|id| global[id as usize]));
+        }
+        (all, ids)
+    }
+
     pub fn intern(&mut self, lower: &str) -> u32 {
         if let Some(&id) = self.ids.get(lower) {
             return id;
@@ -574,17 +605,16 @@ pub fn passes_for(rows: u64, budget: u64) -> usize {
 /// A map of every pair, looked up for each of the large profile's ~2 million series, missed the
 /// cache every time (BENCHMARKS.md).
 struct Wanted {
-    /// Each tenant's range of `pairs`.
+    /// Each tenant's range of groups.
     tenants: FastMap<Uuid, WantedRange>,
-    /// (workload id, group), each tenant's together and sorted by workload.
-    pairs: Vec<(u32, u32)>,
-    /// Groups are numbered `0..groups`.
-    groups: usize,
+    /// Per group, its workload id: groups are numbered in (tenant, workload) order, so a tenant's
+    /// are together and sorted by workload.
+    workloads: Vec<u32>,
     /// Per group, what its reports need of its rows.
     reach: Vec<Reach>,
 }
 
-/// A tenant's range of `Wanted::pairs`; empty for a tenant no report wants.
+/// A tenant's range of groups (`Wanted::workloads`); empty for a tenant no report wants.
 #[derive(Clone, Copy, Default)]
 struct WantedRange {
     start: u32,
@@ -592,20 +622,36 @@ struct WantedRange {
 }
 
 impl Wanted {
-    /// `numbered`: the wanted (tenant, workload id) pairs and their groups; `reach`: per group.
-    fn of(numbered: FastMap<(Uuid, u32), u32>, reach: Vec<Reach>) -> Wanted {
-        let groups = numbered.len();
-        debug_assert_eq!(reach.len(), groups, "a reach per group");
-        let mut all: Vec<((Uuid, u32), u32)> = numbered.into_iter().collect();
-        all.sort_unstable();
+    /// The groups of `claims` — each claim's tenant, workload id and reach — a group per (tenant,
+    /// workload) pair, its reach widened to all its claims'; and each claim's group. The claims are
+    /// sorted by pair on every core, so that a pair's claims come together: a map of pairs, filled
+    /// claim by claim, missed the cache for most of them, on one core.
+    fn of(claims: &[(Uuid, u32, Reach)]) -> (Wanted, Vec<u32>) {
+        let mut sorted: Vec<(Uuid, u32, usize)> =
+            claims.par_iter().enumerate().map(|(claim, &(tenant, workload, _))| (tenant, workload, claim)).collect();
+        sorted.par_sort_unstable();
+        let mut claim_groups = vec![0; claims.len()];
+        let (mut workloads, mut reach) = (Vec::new(), Vec::new());
         let mut tenants: FastMap<Uuid, WantedRange> = FastMap::default();
-        for (at, ((tenant, _), _)) in all.iter().enumerate() {
-            // At most one pair per claim with a report: a u32 holds their count.
-            let at = at as u32;
-            tenants.entry(*tenant).or_insert(WantedRange { start: at, end: at }).end = at + 1;
+        for (group, run) in sorted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).enumerate() {
+            // At most one group per claim with a report: a u32 holds their count.
+            let group = group as u32;
+            let (tenant, workload, first) = run[0];
+            let mut group_reach = claims[first].2;
+            for &(_, _, claim) in run {
+                claim_groups[claim] = group;
+                group_reach.widen(claims[claim].2);
+            }
+            tenants.entry(tenant).or_insert(WantedRange { start: group, end: group }).end = group + 1;
+            workloads.push(workload);
+            reach.push(group_reach);
         }
-        let pairs = all.into_iter().map(|((_, workload), group)| (workload, group)).collect();
-        Wanted { tenants, pairs, groups, reach }
+        (Wanted { tenants, workloads, reach }, claim_groups)
+    }
+
+    /// Groups are numbered `0..groups()`.
+    fn groups(&self) -> usize {
+        self.workloads.len()
     }
 
     fn of_tenant(&self, tenant: Uuid) -> WantedRange {
@@ -616,9 +662,9 @@ impl Wanted {
     /// workload: searched by halves, so that a tenant of thousands of claimed workloads (a hostile
     /// claims file) costs a few steps per series, not thousands.
     fn group(&self, range: WantedRange, workload: u32) -> Option<u32> {
-        let pairs = self.pairs.get(range.start as usize..range.end as usize)?;
-        let at = pairs.binary_search_by_key(&workload, |&(w, _)| w).ok()?;
-        pairs.get(at).map(|&(_, group)| group)
+        let workloads = self.workloads.get(range.start as usize..range.end as usize)?;
+        let at = workloads.binary_search(&workload).ok()?;
+        Some(range.start + at as u32)
     }
 }
 
@@ -702,29 +748,14 @@ impl UsageIndex {
     /// `wanted`: the (tenant, workload in any letter case) of every claim with a report, and the
     /// reach of its access window (`Reach::of`); `last_day`: the local date of T, after which rows
     /// are deferred; `period`: the period of a usage row (SPEC 9.3).
-    pub fn new<'a>(
-        wanted: impl Iterator<Item = (Uuid, &'a str, Reach)>,
-        last_day: Days,
-        period: UsagePeriod,
-    ) -> UsageIndex {
-        let mut workloads = Workloads::default();
-        let mut numbered: FastMap<(Uuid, u32), u32> = FastMap::default();
-        let mut reach: Vec<Reach> = Vec::new();
-        let mut claim_groups = Vec::with_capacity(wanted.size_hint().0);
-        for (tenant, workload, claims_reach) in wanted {
-            let next = numbered.len() as u32;
-            // Lower-cased without allocating: this runs for every claim with a report.
-            let id = with_lowercase(workload, |lower| workloads.intern(lower));
-            let group = *numbered.entry((tenant, id)).or_insert(next);
-            match reach.get_mut(group as usize) {
-                Some(group_reach) => group_reach.widen(claims_reach),
-                None => reach.push(claims_reach),
-            }
-            claim_groups.push(group);
-        }
+    pub fn new(wanted: &[(Uuid, &str, Reach)], last_day: Days, period: UsagePeriod) -> UsageIndex {
+        let (workloads, ids) = Workloads::of(wanted, |&(_, workload, _)| workload, NAMES_PER_CHUNK);
+        let claims: Vec<(Uuid, u32, Reach)> =
+            wanted.par_iter().zip(ids).map(|(&(tenant, _, reach), workload)| (tenant, workload, reach)).collect();
+        let (wanted, claim_groups) = Wanted::of(&claims);
         UsageIndex {
             workloads,
-            wanted: Wanted::of(numbered, reach),
+            wanted,
             claim_groups,
             last_day,
             period,
@@ -849,7 +880,7 @@ impl UsageIndex {
                 (bucket.kept.into_groups(), before)
             })
             .collect();
-        let mut places = vec![KeptPlace::default(); self.wanted.groups];
+        let mut places = vec![KeptPlace::default(); self.wanted.groups()];
         let mut buckets = Vec::with_capacity(sorted.len());
         for (bucket, ((blocks, groups), before)) in sorted.into_iter().enumerate() {
             for (group, block, rows) in groups {
@@ -906,30 +937,51 @@ mod tests {
 
     #[test]
     fn a_series_group_is_found_among_its_own_tenants_wanted_workloads_only() {
-        let numbered: FastMap<(Uuid, u32), u32> =
-            [((Uuid(7), 3), 0), ((Uuid(5), 1), 1), ((Uuid(7), 1), 2), ((Uuid(9), 3), 3)].into_iter().collect();
-        let wanted = Wanted::of(numbered, vec![Reach::ALL; 4]);
-        assert_eq!(wanted.groups, 4);
-        let group = |tenant: u128, workload: u32| wanted.group(wanted.of_tenant(Uuid(tenant)), workload);
-        assert_eq!((group(7, 3), group(7, 1), group(5, 1), group(9, 3)), (Some(0), Some(2), Some(1), Some(3)));
-        assert_eq!(group(5, 3), None, "tenant 5 wants workload 1 only, though tenants 7 and 9 want 3");
-        assert_eq!(group(8, 1), None, "a tenant no report wants");
+        let day = |d: Days| Reach::of((d, d + 1));
+        let claims = [(Uuid(7), 3, day(5)), (Uuid(5), 1, day(1)), (Uuid(7), 1, day(2)), (Uuid(9), 3, day(3))];
+        let claims = [&claims[..], &[(Uuid(7), 3, day(9))]].concat();
+        let (wanted, claim_groups) = Wanted::of(&claims);
+        assert_eq!(wanted.groups(), 4);
+        assert_eq!(claim_groups[0], claim_groups[4], "one (tenant, workload), one group");
+        assert_eq!(claim_groups.iter().collect::<FastSet<_>>().len(), 4);
+        let group = |tenant: Uuid, workload: u32| wanted.group(wanted.of_tenant(tenant), workload);
+        for (&(tenant, workload, _), &claims_group) in claims.iter().zip(&claim_groups) {
+            assert_eq!(group(tenant, workload), Some(claims_group));
+        }
+        let mut both = day(5);
+        both.widen(day(9));
+        assert_eq!(wanted.reach[claim_groups[0] as usize], both, "a group reaches as far as its claims");
+        assert_eq!(group(Uuid(5), 3), None, "tenant 5 wants workload 1 only, though tenants 7 and 9 want 3");
+        assert_eq!(group(Uuid(8), 1), None, "a tenant no report wants");
 
-        // A tenant of many claimed workloads, numbered out of workload order: each found by halves.
-        let many: FastMap<(Uuid, u32), u32> = (0..1000u32).map(|k| ((Uuid(4), (k * 7919) % 1000), k)).collect();
-        let wanted = Wanted::of(many, vec![Reach::ALL; 1000]);
+        // A tenant of many claimed workloads, given out of workload order: each found by halves.
+        let many: Vec<(Uuid, u32, Reach)> = (0..1000u32).map(|k| (Uuid(4), (k * 7919) % 1000, Reach::ALL)).collect();
+        let (wanted, claim_groups) = Wanted::of(&many);
         let range = wanted.of_tenant(Uuid(4));
-        for k in 0..1000u32 {
-            assert_eq!(wanted.group(range, (k * 7919) % 1000), Some(k));
+        for (&(_, workload, _), &claims_group) in many.iter().zip(&claim_groups) {
+            assert_eq!(wanted.group(range, workload), Some(claims_group));
         }
         assert_eq!(wanted.group(range, 1000), None);
+    }
+
+    #[test]
+    fn workloads_are_numbered_as_they_first_come_whatever_the_chunks() {
+        let names = ["Teams", "intune", "TEAMS", "Power BI", "Intune", "teams", "Exchange", "power bi", "Exchange"];
+        let mut one_walk = Workloads::default();
+        let expected: Vec<u32> = names.iter().map(|n| one_walk.intern(&n.to_lowercase())).collect();
+        assert_eq!(expected, [0, 1, 0, 2, 1, 0, 3, 2, 3]);
+        for chunk in [1, 2, 3, 4, 100] {
+            let (workloads, ids) = Workloads::of(&names, |name| name, chunk);
+            assert_eq!(ids, expected, "chunks of {chunk}");
+            assert_eq!(workloads.snapshot(), one_walk.snapshot(), "chunks of {chunk}");
+        }
     }
 
     #[test]
     fn first_of_a_key_wins_then_deferral_then_keeping() {
         // Two claims on one group (the workload in two letter cases), one on a group without rows.
         let wanted = [(Uuid(1), "Teams", Reach::ALL), (Uuid(2), "Intune", Reach::ALL), (Uuid(1), "TEAMS", Reach::ALL)];
-        let mut index = UsageIndex::new(wanted.into_iter(), 10, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&wanted, 10, UsagePeriod::Day);
         let ids = WorkloadIds::new(index.known_workloads());
         assert_eq!((ids.id("teams"), ids.id("intune")), (TEAMS, INTUNE));
         let names = decide_all(
@@ -965,7 +1017,7 @@ mod tests {
 
     #[test]
     fn a_tenant_with_many_keys_still_finds_its_duplicates() {
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&[], 10_000, UsagePeriod::Day);
         let rows = || (0..200).map(|d| Ok(row(9, TEAMS, Some(d % 3), d as Days))).collect::<Vec<_>>();
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "accepted"));
         assert!(decide_all(&mut index, rows()).iter().all(|&v| v == "duplicate_usage_row"));
@@ -973,7 +1025,7 @@ mod tests {
 
     #[test]
     fn a_tenant_past_the_series_a_list_holds_finds_each_series_before_and_after() {
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&[], 10_000, UsagePeriod::Day);
         let many = FEW_SERIES as u128 * 3;
         // Series made one by one: the list grows past `FEW_SERIES`, its series move into the map.
         let rows = |workload: u32| (0..many).map(|sub| Ok(row(5, workload, Some(sub), 7))).collect::<Vec<_>>();
@@ -994,7 +1046,7 @@ mod tests {
     fn rows_in_no_order_are_decided_as_in_file_order() {
         // 300 tenants of 1 to 20 series (some past `FEW_SERIES`), rows scattered over three batches:
         // nearly every run is one row long, so each chunk of 32 runs is read ahead together.
-        let mut index = UsageIndex::new(std::iter::empty(), 10_000, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&[], 10_000, UsagePeriod::Day);
         let mut seen = std::collections::HashSet::new();
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..3 {
@@ -1101,7 +1153,7 @@ mod tests {
 
     #[test]
     fn dates_near_and_far_from_a_series_first_row_are_each_taken_once() {
-        let mut index = UsageIndex::new(std::iter::empty(), 100_000, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&[], 100_000, UsagePeriod::Day);
         // Descending from the first row, then far after it: below the series' base, inside its
         // near days, and beyond them, each key once; the same dates in another series are new.
         let days: Vec<Days> = (0..300).map(|d| 20_000 - d).chain([25_000, 19_000, 20_063, 20_064]).collect();
@@ -1146,8 +1198,8 @@ mod tests {
                     }
                 }
             }
-            let wanted = windows.iter().map(|&window| (Uuid(1), "Teams", Reach::of(window)));
-            let mut index = UsageIndex::new(wanted, day("2027-01-01"), period);
+            let wanted: Vec<_> = windows.iter().map(|&window| (Uuid(1), "Teams", Reach::of(window))).collect();
+            let mut index = UsageIndex::new(&wanted, day("2027-01-01"), period);
             let names = decide_all(&mut index, rows.iter().cloned().map(Ok).collect());
             assert!(names.iter().all(|&name| name == "accepted"), "{period:?}");
             let kept = index.finish();
@@ -1175,7 +1227,7 @@ mod tests {
     #[test]
     fn each_pass_decides_its_own_tenants_and_the_first_the_faulty_rows() {
         let passes = 3;
-        let mut index = UsageIndex::new(std::iter::empty(), 10, UsagePeriod::Day);
+        let mut index = UsageIndex::new(&[], 10, UsagePeriod::Day);
         let batch = || -> Vec<Result<UsageRow, Fault>> {
             let mut rows: Vec<Result<UsageRow, Fault>> = Vec::new();
             for tenant in 0..30u128 {
