@@ -236,8 +236,9 @@ pub(super) fn write_reports(
                         sha256: sha256_hex(&bytes),
                         window: report.window,
                     });
-                    bar.inc(1);
                 }
+                // Once per partner: once per file, the bar's counting was 0.07 CPU-s on large.
+                bar.inc(lines.len() as u64);
                 write_partner_manifest(&reports_dir, format, lines)
             })
             .collect::<Result<_, _>>()

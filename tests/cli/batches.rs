@@ -1,4 +1,5 @@
-//! Inputs are read in batches of 16,384 rows, and each batch is handed on in parts of 4,096 rows
+//! Inputs are read in batches (a Parquet file's of 262,144 rows, a CSV file's of its 2 MiB blocks),
+//! and each batch is handed on in parts of an eighth of it, 4,096 to 32,768 rows
 //! (`input::read_file`): a reject in any part of any batch keeps its own record number and text.
 
 use std::fmt::Write as _;
@@ -9,12 +10,17 @@ use crate::util::*;
 
 /// Record numbers (1-based) of the bad rows: the first and last rows of parts and batches, and
 /// rows between.
-const BAD: [u64; 12] = [1, 4_095, 4_096, 4_097, 8_193, 12_288, 16_384, 16_385, 20_000, 32_768, 32_769, 40_000];
+const BAD: [u64; 16] = [
+    1, 4_095, 4_096, 4_097, 8_193, 12_288, 16_384, 16_385, 20_000, 32_768, 32_769, 40_000, 262_144, 262_145, 294_912,
+    ROWS,
+];
 
-/// 40,000 usage rows, each of its own tenant; the rows of `BAD` have the date `bad-<record>`.
+const ROWS: u64 = 300_000;
+
+/// `ROWS` usage rows, each of its own tenant; the rows of `BAD` have the date `bad-<record>`.
 fn usage_csv(path: &Path) {
     let mut text = String::from("tenant_id,workload,subscription_id,date,active_users,paid_seats,assigned_seats\n");
-    for record in 1..=40_000u64 {
+    for record in 1..=ROWS {
         let date = if BAD.contains(&record) { format!("bad-{record}") } else { "2026-11-01".to_string() };
         let _ = writeln!(text, "00000000-0000-4000-8000-{record:012x},Teams,,{date},{record},,");
     }
