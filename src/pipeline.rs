@@ -458,11 +458,10 @@ pub fn evaluate_inputs_then(
     stage.finish(decided.len() as u64);
     timings.evaluate = started.elapsed().as_secs_f64();
 
-    let with_report = || decided.iter().filter(|d| d.has_report());
     // Both walk the claims with a report, on the main thread while the other core would wait: side
     // by side.
     let ((), index) = rayon::join(
-        || before_usage(&mut with_report().map(|d| &d.claim)),
+        || before_usage(&mut decided.iter().filter(|d| d.has_report()).map(|d| &d.claim)),
         || {
             let wanted: Vec<(Uuid, &str, Reach)> = decided
                 .par_iter()
@@ -479,7 +478,7 @@ pub fn evaluate_inputs_then(
     inputs.push((Source::Usage, usage));
 
     let stage = Instant::now();
-    // Each claim with a report numbered as `UsageIndex::new` was given them (`with_report`).
+    // Each claim with a report numbered as `UsageIndex::new` was given them: in the claims' order.
     let mut next = 0..;
     let numbers: Vec<Option<usize>> = decided.iter().map(|d| d.has_report().then(|| next.next()).flatten()).collect();
     let slots = decided.par_iter_mut().zip(numbers).map(|(d, n)| (&d.claim, &d.evaluation, &mut d.report, n));

@@ -175,7 +175,8 @@ struct Series {
     base: Days,
     near: [u64; 2],
     /// The series' group of kept rows (see `UsageIndex::wanted`), or `NOT_WANTED`, and what its
-    /// reports need of its rows.
+    /// reports need of its rows: the group's `Wanted::reach`, copied here when the series is made,
+    /// as it is read for every row, beside the series' other fields.
     group: u32,
     reach: Reach,
     /// The series' row in its bucket's `before` (`NO_BEFORE`: none yet).
